@@ -1,0 +1,130 @@
+"""IsolationForest as plain arrays: fitted by scikit-learn, scored and stored without pickle.
+
+scikit-learn models are normally persisted with pickle, which can run code on load. The fitted
+trees are just arrays, so they are saved in an ``.npz`` (``allow_pickle=False``) and scored here
+with the same formula scikit-learn uses (Liu et al. 2008: ``2 ** (-E[h(x)] / c(psi))``).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+_EULER = 0.5772156649015329
+
+
+def average_path_length(n: np.ndarray) -> np.ndarray:
+    """c(n): the mean path length of an unsuccessful search in a binary search tree of n nodes."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    two = n == 2
+    big = n > 2
+    out[two] = 1.0
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + _EULER) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+@dataclass
+class ForestArrays:
+    """Every tree of a fitted IsolationForest flattened into equal-length arrays."""
+
+    left: np.ndarray  # (trees, nodes) int32, -1 at leaves
+    right: np.ndarray
+    feature: np.ndarray  # int32
+    threshold: np.ndarray  # float64
+    leaf_length: np.ndarray  # float64: depth of the node + c(samples in it), used at leaves
+    max_samples: int
+    max_depth: int
+
+    @classmethod
+    def fit(cls, x: np.ndarray, *, n_estimators: int = 200, seed: int = 0) -> ForestArrays:
+        from sklearn.ensemble import IsolationForest  # noqa: PLC0415
+
+        forest = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(x)
+        trees = [est.tree_ for est in forest.estimators_]
+        width = max(t.node_count for t in trees)
+        shape = (len(trees), width)
+        left = np.full(shape, -1, dtype=np.int32)
+        right = np.full(shape, -1, dtype=np.int32)
+        feature = np.zeros(shape, dtype=np.int32)
+        threshold = np.zeros(shape, dtype=np.float64)
+        leaf_length = np.zeros(shape, dtype=np.float64)
+        max_depth = 0
+        for i, (tree, features) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
+            n = tree.node_count
+            left[i, :n] = tree.children_left
+            right[i, :n] = tree.children_right
+            # Map a tree's feature index through the forest's feature subsample to a column of x.
+            feature[i, :n] = np.asarray(features)[np.maximum(tree.feature, 0)]
+            threshold[i, :n] = tree.threshold
+            depth = np.zeros(n, dtype=np.float64)
+            for node in range(n):  # children always come after their parent
+                for child in (tree.children_left[node], tree.children_right[node]):
+                    if child != -1:
+                        depth[child] = depth[node] + 1
+            leaf_length[i, :n] = depth + average_path_length(tree.n_node_samples)
+            max_depth = max(max_depth, int(depth.max()))
+        return cls(left, right, feature, threshold, leaf_length, int(forest.max_samples_), max_depth)
+
+    def score(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+        """Anomaly score in (0, 1]; higher = easier to isolate = more anomalous."""
+        x = np.asarray(x, dtype=np.float64)
+        n_trees = self.left.shape[0]
+        scores = np.empty(x.shape[0], dtype=np.float64)
+        denominator = n_trees * float(average_path_length(np.array([self.max_samples]))[0])
+        for start in range(0, x.shape[0], chunk):
+            block = x[start : start + chunk]
+            rows = np.arange(block.shape[0])
+            total = np.zeros(block.shape[0])
+            for t in range(n_trees):
+                left, right = self.left[t], self.right[t]
+                node = np.zeros(block.shape[0], dtype=np.int64)
+                for _ in range(self.max_depth):
+                    go_left = block[rows, self.feature[t][node]] <= self.threshold[t][node]
+                    nxt = np.where(go_left, left[node], right[node])
+                    node = np.where(nxt == -1, node, nxt)
+                total += self.leaf_length[t][node]
+            scores[start : start + chunk] = 2.0 ** (-total / denominator)
+        return scores
+
+    def to_npz_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            left=self.left,
+            right=self.right,
+            feature=self.feature,
+            threshold=self.threshold,
+            leaf_length=self.leaf_length,
+            meta=np.array([self.max_samples, self.max_depth], dtype=np.int64),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz(cls, path: object) -> ForestArrays:
+        try:
+            with np.load(path, allow_pickle=False) as data:  # type: ignore[arg-type]
+                arrays = {k: np.array(data[k]) for k in ("left", "right", "feature", "threshold", "leaf_length", "meta")}
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"forest arrays are unreadable ({exc})") from None
+        shape = arrays["left"].shape
+        if any(arrays[k].shape != shape for k in ("right", "feature", "threshold", "leaf_length")) or len(shape) != 2:
+            raise ValueError("forest arrays have inconsistent shapes")
+        nodes = shape[1]
+        for key in ("left", "right"):
+            a = arrays[key]
+            if a.size and (a.min() < -1 or a.max() >= nodes):
+                raise ValueError("forest arrays point outside their trees")
+        meta = arrays["meta"]
+        return cls(
+            arrays["left"].astype(np.int32),
+            arrays["right"].astype(np.int32),
+            arrays["feature"].astype(np.int32),
+            arrays["threshold"].astype(np.float64),
+            arrays["leaf_length"].astype(np.float64),
+            int(meta[0]),
+            int(meta[1]),
+        )

@@ -1,0 +1,49 @@
+"""Cell values as strict-JSON-safe Python values (RFC 8259: no NaN, no Infinity)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Integers beyond this lose precision in JavaScript and many JSON readers; they become strings.
+MAX_SAFE_INTEGER = 2**53
+
+
+def json_value(value: Any) -> Any:
+    """One cell as None, bool, int, float, or str; never NaN, Infinity or an unsafe integer."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+        return str(number) if abs(number) > MAX_SAFE_INTEGER else number
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, decimal.Decimal):
+        return json_value(float(value))
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, (pd.Timedelta, dt.timedelta)):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def json_row(frame: pd.DataFrame, position: int) -> dict[str, Any]:
+    """Row ``position`` (0-based) of ``frame`` as a JSON-safe mapping of column name to value."""
+    row = frame.iloc[position]
+    return {str(column): json_value(row[column]) for column in frame.columns}

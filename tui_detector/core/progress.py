@@ -1,0 +1,35 @@
+"""Plain objects that training reports through: progress, cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Where training stands; sent per epoch and a few times a second within one."""
+
+    epoch: int  # 1-based, the epoch in progress or just finished
+    epochs: int  # the most epochs training will run (early stopping may end sooner)
+    batch: int  # batches done in this epoch
+    batches: int  # batches per epoch
+    loss: float | None
+    val_loss: float | None
+    elapsed: float  # seconds since training started
+    eta: float | None  # seconds left if every epoch runs
+    epoch_end: bool = False
+
+    @property
+    def fraction(self) -> float:
+        done = (self.epoch - 1) * self.batches + self.batch
+        total = max(self.epochs * self.batches, 1)
+        return min(done / total, 1.0)
+
+
+ProgressCallback = Callable[[TrainingProgress], None]
+StopCallback = Callable[[], bool]
+
+
+class TrainingCancelled(Exception):
+    """Training was stopped by its ``should_stop`` callable; nothing was fitted."""
