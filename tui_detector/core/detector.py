@@ -211,8 +211,11 @@ class TabularAnomalyDetector:
         self.feature_means_ = matrix.mean(axis=0)
         self.residual_scale_ = np.ones(matrix.shape[1])
         if kind == "auto":
-            recon = network.forward(np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)) if network else None
-            self.residual_scale_ = np.maximum(np.mean((matrix - recon) ** 2, axis=0), RESIDUAL_FLOOR)
+            # Measured on the winsorised rows the network learned from, so the extreme cells
+            # it should flag do not inflate their own column's yardstick.
+            clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
+            recon = network.forward(clipped)
+            self.residual_scale_ = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
         self.history_ = history
         trained_network = network is not None
         self.training_params_ = {

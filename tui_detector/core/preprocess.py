@@ -132,8 +132,8 @@ class ColumnEncoder:
         present = keys.notna().to_numpy()
         hot = slot.notna().to_numpy()
         out[np.flatnonzero(hot), slot[hot].to_numpy(dtype=np.int64)] = 1.0
-        if state["other"]:
-            out[present & ~hot, len(categories)] = 1.0
+        out[present & ~hot, len(categories)] = 1.0
+        if state.get("capped"):
             freq = keys.map(state["log_freq"]).to_numpy(dtype=np.float64, na_value=np.nan)
             freq = np.where(np.isnan(freq), state["log_freq_unseen"], freq)
             out[:, -1] = np.where(present, (freq - state["freq_mean"]) / state["freq_std"], 0.0)
@@ -158,7 +158,7 @@ class ColumnEncoder:
             ns = recon[:, 0] * state["std"] + state["mean"]
             return [_iso_from_ns(v) for v in ns]
         categories = state["categories"]
-        labels = [*categories, "(a rare value)"] if state["other"] else categories
+        labels = [*categories, "(a rare value)" if state.get("capped") else "(a new value)"]
         width = len(labels)
         picks = np.argmax(recon[:, :width], axis=1)
         return [labels[i] for i in picks]
@@ -342,7 +342,7 @@ def _fit_datetime(stamps: pd.Series, name: str) -> tuple[dict[str, Any], list[st
     has_time = bool(len(present) and (present.dt.normalize() != present).mean() > 0.5)
     span_days = (ns.max() - ns.min()) / _NS_PER_DAY if ns.size else 0.0
     state["hour"] = has_time
-    state["weekday"] = span_days >= 14
+    state["weekday"] = bool(span_days >= 14)
     if has_time:
         features += [f"{name} (hour, sin)", f"{name} (hour, cos)"]
     if state["weekday"]:
@@ -360,7 +360,7 @@ def _datetime_features(stamps: pd.Series, state: dict[str, Any]) -> np.ndarray:
         angle = 2 * np.pi * hours / 24.0
         cols += [np.sin(angle), np.cos(angle)]
     if state["weekday"]:
-        days = stamps.dt.dayofweek.to_numpy(dtype=np.float64, na_value=np.nan)
+        days = stamps.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan)
         angle = 2 * np.pi * days / 7.0
         cols += [np.sin(angle), np.cos(angle)]
     return np.column_stack(cols)
@@ -407,16 +407,20 @@ def _fit_categorical(series: pd.Series, name: str) -> tuple[dict[str, Any], list
     counts = keys.value_counts(sort=False)
     # Ties broken by the value itself so the encoding does not depend on row order.
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if len(ordered) <= MAX_ONE_HOT:
-        categories = [k for k, _ in ordered]
-        other = False
-    else:
-        categories = [k for k, _ in ordered[: MAX_ONE_HOT - 1]]
-        other = True
-    state: dict[str, Any] = {"categories": categories, "other": other, "known": [k for k, _ in ordered]}
+    capped = len(ordered) > MAX_ONE_HOT
+    categories = [k for k, _ in ordered[: MAX_ONE_HOT - 1]] if capped else [k for k, _ in ordered]
+    # One slot always catches values outside the one-hot list: the rare tail of a capped column,
+    # and values never seen in training. Training rows rarely use it, so a new value lands
+    # where the network expects nothing, instead of as an all-zero row that looks like "missing".
+    state: dict[str, Any] = {
+        "categories": categories,
+        "other": True,
+        "capped": capped,
+        "known": [k for k, _ in ordered],
+    }
     features = [f"{name}={c}" for c in categories]
-    if other:
-        features.append(f"{name}=(rare value)")
+    features.append(f"{name}=(rare value)" if capped else f"{name}=(new value)")
+    if capped:
         total = float(counts.sum())
         log_freq = {k: math.log(v / total) for k, v in ordered}
         values = np.array([log_freq[k] for k in keys])

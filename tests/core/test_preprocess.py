@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from tui_detector.core.preprocess import MAX_ONE_HOT, TabularPreprocessor
+from tui_detector.core.roles import profile_columns
+
+rng = np.random.default_rng(2)
+N = 400
+
+
+def fitted(frame):
+    return TabularPreprocessor(profile_columns(frame)).fit(frame)
+
+
+def test_state_round_trips_through_json_and_encodes_identically():
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=N),
+            "amount": np.exp(rng.normal(3, 1, N)),
+            "kind": rng.choice(list("abcde"), N),
+            "many": rng.choice([f"c{i}" for i in range(80)], N),
+            "at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 2000, N), unit="h"),
+            "ok": rng.random(N) < 0.5,
+        }
+    )
+    frame.loc[::10, "x"] = np.nan
+    pre = fitted(frame)
+    clone = TabularPreprocessor.from_json(json.loads(json.dumps(pre.to_json(), allow_nan=False)))
+    a, _ = pre.transform(frame)
+    b, _ = clone.transform(frame)
+    assert np.array_equal(a, b)
+    assert clone.feature_names == pre.feature_names
+    assert "x (missing)" in pre.feature_names  # indicator where values were missing
+    # The 80-value column is capped: most frequent one-hot, a shared rare slot, a frequency.
+    many = [f for f in pre.feature_names if f.startswith("many")]
+    assert len(many) == MAX_ONE_HOT + 1 and "many=(rare value)" in many and "many (frequency)" in many
+    # The datetime became numbers, not a label code: a timestamp and hour/weekday cycles.
+    assert [f for f in pre.feature_names if f.startswith("at")] == [
+        "at", "at (hour, sin)", "at (hour, cos)", "at (weekday, sin)", "at (weekday, cos)"
+    ]
+
+
+def test_unseen_categories_are_reported_not_fatal():
+    train = pd.DataFrame({"currency": rng.choice(["EUR", "USD", "GBP"], N), "x": rng.normal(size=N)})
+    pre = fitted(train)
+    new = pd.DataFrame({"currency": ["EUR", "BTC", "BTC", None], "x": [0.0, 1.0, 2.0, 3.0]})
+    matrix, report = pre.transform(new)
+    assert np.all(np.isfinite(matrix))
+    assert report.unseen == {"currency": {"BTC": 2}}
+    assert any("BTC" in w for w in report.warnings())
+    names = pre.feature_names
+    # Not silently mapped onto a known category: it lands in the column's slot for new values.
+    assert matrix[1, names.index("currency=(new value)")] == 1
+    assert matrix[1, [i for i, f in enumerate(names) if f.startswith("currency=") and "new" not in f]].sum() == 0
+
+
+def test_zero_variance_infinite_and_huge_values_stay_finite():
+    train = pd.DataFrame({"x": [5.0] * 50 + [5.0, 6.0], "y": rng.normal(size=52)})
+    pre = fitted(train)
+    new = pd.DataFrame({"x": [np.inf, -np.inf, 1e300, "oops"], "y": [0.0, 1e308, -1e308, 0.0]})
+    matrix, report = pre.transform(new)
+    assert np.all(np.isfinite(matrix))
+    assert report.coerced["x"] == 3  # two infinities and one word; 1e300 is a (huge) number
+    assert matrix[2, 0] > 100  # the huge value stays huge after scaling
+
+
+def test_expected_values_come_back_in_the_columns_units():
+    frame = pd.DataFrame(
+        {
+            "count": rng.integers(1, 10, N),
+            "colour": rng.choice(["red", "blue"], N),
+            "day": pd.date_range("2026-01-01", periods=N, freq="D"),
+            "flag": rng.random(N) < 0.5,
+        }
+    )
+    pre = fitted(frame)
+    matrix, _ = pre.transform(frame)
+    for enc in pre.encoders:
+        values = enc.expected(matrix[:5, enc.start : enc.stop])
+        original = frame[enc.column].iloc[:5].tolist()
+        if enc.column == "count":
+            assert values == [int(v) for v in original]
+        elif enc.column == "colour":
+            assert values == original
+        elif enc.column == "day":
+            assert values == [d.date().isoformat() for d in original]
+        else:
+            assert values == [bool(v) for v in original]

@@ -1,0 +1,1 @@
+"""The Textual app. Talks to the headless core through its public names only."""
