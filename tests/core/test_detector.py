@@ -273,3 +273,23 @@ def test_importing_the_package_loads_neither_textual_nor_tensorflow(module):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("rows", [2, 5, 31])
+def test_tiny_tables_train_to_finite_scores(rows):
+    rng = np.random.default_rng(rows)
+    frame = pd.DataFrame({"x": rng.normal(size=rows), "k": rng.choice(["a", "b"], rows)})
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=3)  # fewer rows than a batch, and for 2 rows no validation
+    assert np.all(np.isfinite(detector.score_samples(frame)))
+    assert np.isfinite(detector.threshold_)
+
+
+def test_more_columns_than_rows_and_missing_cells():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(20, 60)), columns=[f"c{i}" for i in range(60)])
+    frame.iloc[::3, ::2] = np.nan
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=3)
+    assert np.all(np.isfinite(detector.score_samples(frame)))
+    assert "c0 (missing)" in detector.preprocessor_.feature_names

@@ -56,6 +56,9 @@ class AnomalyApp(App[None]):
         except ReadError as exc:
             self.call_from_thread(self._show_error, str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - a bad file must leave a message, not a dead app
+            self.call_from_thread(self._show_error, f"{type(exc).__name__}: {exc}")
+            return
         report = loaded.report
         summary = (
             f"{path.name} — sheet {report.sheet!r}, header on row {report.header_row}, "
