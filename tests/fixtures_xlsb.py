@@ -138,24 +138,30 @@ def workbook_part(sheets: list[tuple[str, bool]]) -> bytes:
     return bytes(out)
 
 
-_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
-<Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>
-<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
-<Default Extension="xml" ContentType="application/xml"/>
-<Override PartName="/xl/workbook.bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>
-{overrides}
-</Types>"""
+_BOOK_TYPE = "application/vnd.ms-excel.sheet.binary.macroEnabled.main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
-_ROOT_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.bin"/>
-</Relationships>"""
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n'
+    f'<Default Extension="bin" ContentType="{_BOOK_TYPE}"/>\n'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>\n'
+    '<Default Extension="xml" ContentType="application/xml"/>\n'
+    f'<Override PartName="/xl/workbook.bin" ContentType="{_BOOK_TYPE}"/>\n'
+    "{overrides}\n"
+    "</Types>"
+)
+
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">\n'
+    f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.bin"/>\n'
+    "</Relationships>"
+)
 
 _WORKSHEET_REL = (
-    '<Relationship Id="rId{i}" '
-    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-    'Target="worksheets/sheet{i}.bin"/>'
+    '<Relationship Id="rId{i}" Type="' + _REL_NS + '/worksheet" Target="worksheets/sheet{i}.bin"/>'
 )
 
 

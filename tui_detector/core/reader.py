@@ -118,12 +118,13 @@ _HEADER_SCAN_ROWS = 30
 _HEADER_LOOKAHEAD = 30
 _HEADER_MIN_COVERAGE = 0.6
 
-_INT_RE = r"[+-]?\d+"
 _NUM_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA_RE = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+_DECIMAL_COMMA_FIELD_RE = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 _DECIMAL_POINT_RE = re.compile(r"^[+-]?\d+\.\d+$")
 _DATE_LIKE_RE = re.compile(
-    r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}:\d{2}(:\d{2})?)$"
+    r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+    r"|\d{1,2}:\d{2}(:\d{2})?)$"
 )
 _BOOL_WORDS = frozenset({"true", "false"})
 
@@ -692,6 +693,8 @@ def _pick_sheet(p: Path, sheets: list[tuple[str, bool]], sheet: str | int | None
             if visible:
                 return i
         return 0
+    if isinstance(sheet, np.integer):
+        sheet = int(sheet)
     if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
         raise ReadError(f"sheet must be a name or a 0-based number, not {sheet!r}")
     if isinstance(sheet, int):
@@ -797,6 +800,8 @@ def _workbook_raw(
     try:
         return _calamine_raw(p, fmt, sheet), "calamine", warnings
     except ReadError:
+        raise
+    except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001
         first = exc
@@ -976,7 +981,7 @@ def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]
         raise ReadError(f"'{_display(p)}' is empty") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise ReadError(f"cannot read '{_display(p)}' as {fmt.upper()}: {_one_line(exc)}") from None
-    cells = df.to_numpy(dtype=object)
+    cells = np.asfortranarray(df.to_numpy(dtype=object))
     cells[pd.isna(cells)] = None
     return cells, enc, delimiter, decimal_comma, warnings
 
@@ -986,52 +991,64 @@ def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]
 
 
 def _to_grid(rows: list) -> np.ndarray:
+    """Column-major object array (columns are what later steps walk), None for blank cells."""
     if not rows:
         return np.empty((0, 0), dtype=object)
-    width = max((len(r) for r in rows), default=0)
-    if all(len(r) == width for r in rows):
-        grid = np.empty((len(rows), width), dtype=object)
-        # Assigning row by row avoids numpy guessing nested shapes from the cell values.
+    try:
+        grid = np.array(rows, dtype=object)
+    except ValueError:
+        grid = None
+    if grid is None or grid.ndim != 2:
+        # Ragged rows (openpyxl stops each row at its last cell): pad them.
+        width = max(len(r) for r in rows)
+        grid = np.full((len(rows), width), None, dtype=object)
         for i, r in enumerate(rows):
-            grid[i, :] = r
-        return grid
-    grid = np.full((len(rows), width), None, dtype=object)
-    for i, r in enumerate(rows):
-        if r:
-            grid[i, : len(r)] = r
+            if r:
+                grid[i, : len(r)] = r
+    grid = np.asfortranarray(grid)
+    grid[grid == ""] = None
     return grid
 
 
 _STRINGY_KINDS = frozenset({"string", "mixed", "mixed-integer", "unknown-array", "bytes"})
 
+# Rows at the top are checked cell by cell; below them a column is only searched for blanks
+# and error texts when it holds strings at all, which keeps numeric columns free of Python work.
+_HEAD_ROWS = 200
+
+
+def _odd_strings(values) -> tuple[list[str], list[str]]:
+    blank_vals: list[str] = []
+    error_vals: list[str] = []
+    for u in values:
+        if type(u) is str and (u[:1].isspace() or u[-1:].isspace() or u[:1] == "#"):
+            s = u.strip()
+            if not s:
+                blank_vals.append(u)
+            elif s in _ERROR_SET:
+                error_vals.append(u)
+    return blank_vals, error_vals
+
 
 def _normalise(cells: np.ndarray, row0: int, col0: int) -> list[_Err]:
-    """Blank and whitespace-only cells become None; error texts become None and are returned."""
+    """Whitespace-only cells become None; error texts become None and are returned."""
     errors: list[_Err] = []
     for j in range(cells.shape[1]):
         col = cells[:, j]
-        empty = col == ""
-        if empty.any():
-            col[empty] = None
-        if infer_dtype(col, skipna=True) not in _STRINGY_KINDS:
-            continue
-        # Judge each distinct value once: columns repeat their categories many times over.
-        blank_vals = []
-        error_vals = []
-        for u in pd.unique(col):
-            if type(u) is str and (u[:1].isspace() or u[-1:].isspace() or u[:1] == "#"):
-                s = u.strip()
-                if not s:
-                    blank_vals.append(u)
-                elif s in _ERROR_SET:
-                    error_vals.append(u)
-        if blank_vals:
-            col[pd.Series(col, dtype=object).isin(blank_vals).to_numpy()] = None
-        if error_vals:
-            hits = np.flatnonzero(pd.Series(col, dtype=object).isin(error_vals).to_numpy())
-            for i in hits:
-                errors.append((row0 + int(i), col0 + j, col[i].strip()))
-            col[hits] = None
+        for part_start, part in ((0, col[:_HEAD_ROWS]), (_HEAD_ROWS, col[_HEAD_ROWS:])):
+            if not len(part):
+                continue
+            if part_start and infer_dtype(part, skipna=True) not in _STRINGY_KINDS:
+                continue
+            # Judge each distinct value once: columns repeat their categories many times over.
+            blank_vals, error_vals = _odd_strings(pd.unique(part) if part_start else part)
+            if blank_vals:
+                part[pd.Series(part, dtype=object).isin(blank_vals).to_numpy()] = None
+            if error_vals:
+                hits = np.flatnonzero(pd.Series(part, dtype=object).isin(error_vals).to_numpy())
+                for i in hits:
+                    errors.append((row0 + part_start + int(i), col0 + j, part[i].strip()))
+                part[hits] = None
     return errors
 
 
@@ -1052,8 +1069,7 @@ def _find_header(cells: np.ndarray, occupied: np.ndarray) -> tuple[int | None, i
     info = [_row_info(cells[r], occupied[r]) for r in rows]
 
     def title_like(k: int, coverage: float) -> bool:
-        cols, share = info[k]
-        return coverage < _HEADER_MIN_COVERAGE and share == 1.0
+        return coverage < _HEADER_MIN_COVERAGE and info[k][1] == 1.0
 
     coverages: list[float] = []
     for i in range(min(_HEADER_SCAN_ROWS, len(rows))):
@@ -1069,13 +1085,13 @@ def _find_header(cells: np.ndarray, occupied: np.ndarray) -> tuple[int | None, i
         coverage = covered / width if width else 0.0
         coverages.append(coverage)
         wide = coverage >= _HEADER_MIN_COVERAGE and (len(cols) >= 2 or width == 1)
+        if wide and below:
+            next_cols, next_share = below[0]
+            # A wider, mostly-text row right below means this one is preamble
+            # ("Prepared by: Bob" or "as of: <date>" above the real header).
+            if next_share > 0.5 and len(next_cols) > len(cols):
+                continue
         if wide and share > 0.5:
-            if below:
-                next_cols, next_share = below[0]
-                # A wider, text-only row right below means this one is preamble
-                # ("Prepared by: Bob" above the real header).
-                if next_share > 0.5 and len(next_cols) > len(cols):
-                    continue
             return int(rows[i]), int(rows[i]) + 1
         if wide:
             # Data reached before any header. Narrow text rows above it are titles.
@@ -1086,10 +1102,11 @@ def _find_header(cells: np.ndarray, occupied: np.ndarray) -> tuple[int | None, i
     return None, int(rows[0])
 
 
-def _convert_native(col: np.ndarray) -> tuple[Any, str | None]:
+def _convert_native(col: np.ndarray, present: np.ndarray | None = None) -> tuple[Any, str | None]:
     """Typed column for cell values from a workbook; second item is a note for the report."""
     n = len(col)
-    present = ~pd.isna(col)
+    if present is None:
+        present = ~pd.isna(col)
     if not present.any():
         return np.full(n, None, dtype=object), None
     vals = col[present]
@@ -1113,7 +1130,10 @@ def _convert_native(col: np.ndarray) -> tuple[Any, str | None]:
         return pd.array(out, dtype="str"), None
     if kind == "string":
         return pd.array(col, dtype="str"), None
-    return _mixed_column(col), None
+    mixed = _mixed_column(col)
+    if infer_dtype(mixed, skipna=True) == "string":
+        return pd.array(mixed, dtype="str"), None
+    return mixed, None
 
 
 def _ints_to_array(present: np.ndarray, ints: np.ndarray, n: int) -> Any:
@@ -1152,7 +1172,8 @@ def _numeric_column(present: np.ndarray, vals: np.ndarray, kind: str, n: int) ->
 def _mixed_column(col: np.ndarray) -> np.ndarray:
     # Workbooks store every number as a double and calamine hands dates back as date objects,
     # while openpyxl gives ints and datetimes. Normalising here makes both engines agree and
-    # shows whole numbers the way the spreadsheet does.
+    # shows whole numbers the way the spreadsheet does. Times of day and durations become text
+    # because no pandas dtype holds them the way a spreadsheet shows them.
     out = np.empty(len(col), dtype=object)
     for i, v in enumerate(col):
         t = type(v)
@@ -1160,44 +1181,57 @@ def _mixed_column(col: np.ndarray) -> np.ndarray:
             out[i] = int(v)
         elif t is _dt.date:
             out[i] = _dt.datetime(v.year, v.month, v.day)
+        elif t is _dt.time:
+            out[i] = v.isoformat()
+        elif t is _dt.timedelta:
+            out[i] = _format_duration(v)
         else:
             out[i] = v
     return out
 
 
-def _convert_text(col: np.ndarray, decimal_comma: bool) -> tuple[Any, str | None]:
+def _convert_text(
+    col: np.ndarray, present: np.ndarray, decimal_comma: bool
+) -> tuple[Any, str | None]:
     """Typed column for string fields from a text file."""
     n = len(col)
-    present = ~pd.isna(col)
     if not present.any():
         return np.full(n, None, dtype=object), None
-    s = pd.Series(col[present], dtype=object)
-    t = s.str.strip()
-    num = t
-    if decimal_comma:
-        dc = t.str.fullmatch(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
-        if dc.all():
-            num = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    if num.str.fullmatch(_INT_RE).all():
-        # Leading zeros mark codes (ZIP codes, account numbers) whose text is the value.
-        if not num.str.match(r"[+-]?0\d").any():
-            try:
-                ints = num.astype(np.int64).to_numpy()
-                return _ints_to_array(present, ints, n), None
-            except (OverflowError, ValueError):
-                pass
+    # Every decision is taken on the distinct values, then mapped back through the codes: text
+    # columns repeat themselves, and the number parser runs in C either way.
+    codes, uniq = pd.factorize(col[present])
+    uniq = np.asarray(uniq, dtype=object)
+    stripped = [u.strip() for u in uniq]
+    candidates = stripped
+    if decimal_comma and all(_DECIMAL_COMMA_FIELD_RE.match(u) for u in stripped):
+        candidates = [u.replace(".", "").replace(",", ".") for u in stripped]
+    try:
+        parsed = pd.to_numeric(np.asarray(candidates, dtype=object))
+    except (ValueError, TypeError):
+        parsed = None
+    if parsed is not None:
+        kind = parsed.dtype.kind
+        if kind == "i" and not any(_has_leading_zero(u) for u in candidates):
+            return _ints_to_array(present, parsed[codes].astype(np.int64), n), None
+        if kind == "f":
+            full = np.full(n, np.nan)
+            full[present] = parsed[codes]
+            return full, None
+        # Leading zeros (ZIP codes, account numbers) or integers beyond int64: the text is
+        # the value.
         return pd.array(col, dtype="str"), None
-    floats = pd.to_numeric(num, errors="coerce")
-    if floats.notna().all() and num.str.contains(r"\d", regex=True).all():
-        full = np.full(n, np.nan)
-        full[present] = floats.to_numpy(dtype=np.float64)
-        return full, None
-    low = t.str.lower()
-    if low.isin(_BOOL_WORDS).all():
+    lowered = [u.lower() for u in stripped]
+    if all(u in _BOOL_WORDS for u in lowered):
+        truth = np.array([u == "true" for u in lowered], dtype=bool)
         out = np.full(n, None, dtype=object)
-        out[present] = (low == "true").to_numpy()
+        out[present] = truth[codes]
         return pd.array(out, dtype="boolean"), None
     return pd.array(col, dtype="str"), None
+
+
+def _has_leading_zero(text: str) -> bool:
+    digits = text.lstrip("+-")
+    return len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()
 
 
 @dataclass
@@ -1233,7 +1267,8 @@ def _build(
             err_mask[gr, gc] = True
             cells[gr, gc] = None
             placed.append((gr, gc, token))
-    occupied = ~pd.isna(cells) | err_mask if cells.size else np.zeros(cells.shape, dtype=bool)
+    has_value = ~pd.isna(cells) if cells.size else np.zeros(cells.shape, dtype=bool)
+    occupied = has_value | err_mask
 
     # Trim to the bounding box of what is really there, so that every engine (and the used
     # range a writer happened to record) leads to the same table and counts.
@@ -1245,8 +1280,13 @@ def _build(
     c_lo, c_hi = np.flatnonzero(col_any)[[0, -1]]
     cells = cells[r_lo : r_hi + 1, c_lo : c_hi + 1]
     occupied = occupied[r_lo : r_hi + 1, c_lo : c_hi + 1]
+    has_value = has_value[r_lo : r_hi + 1, c_lo : c_hi + 1]
     err_mask = err_mask[r_lo : r_hi + 1, c_lo : c_hi + 1]
-    placed = [(r - r_lo, c - c_lo, t) for r, c, t in placed if r_lo <= r <= r_hi and c_lo <= c <= c_hi]
+    placed = [
+        (r - r_lo, c - c_lo, t)
+        for r, c, t in placed
+        if r_lo <= r <= r_hi and c_lo <= c <= c_hi
+    ]
     row0 += int(r_lo)
     col0 += int(c_lo)
     n_rows, n_cols = cells.shape
@@ -1281,9 +1321,7 @@ def _build(
     row_has = occupied.any(axis=1)
     data_idx = np.flatnonzero(row_has[start:]) + start
     dropped_rows = (n_rows - start) - len(data_idx) if start < n_rows else 0
-    data = cells[data_idx]
-    data_err = err_mask[data_idx]
-    col_has_data = (~pd.isna(data) | data_err).any(axis=0) if len(data_idx) else np.zeros(n_cols, bool)
+    col_has_data = occupied[data_idx].any(axis=0) if len(data_idx) else np.zeros(n_cols, bool)
 
     if h is not None:
         header_texts = [_header_text(v) for v in cells[h]]
@@ -1323,11 +1361,12 @@ def _build(
 
     columns: dict[str, Any] = {}
     for name, j in zip(names, keep):
-        col = data[:, j]
+        col = cells[:, j][data_idx]
+        present = has_value[:, j][data_idx]
         if text_mode:
-            arr, note = _convert_text(col, decimal_comma)
+            arr, note = _convert_text(col, present, decimal_comma)
         else:
-            arr, note = _convert_native(col)
+            arr, note = _convert_native(col, present)
         if note:
             warnings.append(f"'{name}': {note}")
         columns[name] = arr
@@ -1374,7 +1413,9 @@ def _check_header_arg(header_row: Any) -> None:
     if isinstance(header_row, bool) or not isinstance(header_row, (int, np.integer)):
         raise ReadError(f"header row must be a row number, None or 'auto', not {header_row!r}")
     if header_row < 1:
-        raise ReadError(f"header row must be 1 or more (rows are numbered from 1), not {header_row}")
+        raise ReadError(
+            f"header row must be 1 or more (rows are numbered from 1), not {header_row}"
+        )
 
 
 def read_table(
@@ -1385,6 +1426,29 @@ def read_table(
     engine: Literal["auto", "calamine", "openpyxl"] = "auto",
 ) -> LoadedTable:
     """Read one sheet (or a text file) into a typed DataFrame with a report of what was done."""
+    try:
+        return _read_table(path, sheet, header_row, engine)
+    except ReadError:
+        raise
+    except MemoryError:
+        raise ReadError(
+            f"cannot read '{_name_of(path)}': it is too large for the available memory"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the caller shows str(error) in a one-line status
+        # Keep the cause chained so a developer still gets the real traceback.
+        raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
+
+
+def _name_of(path: Any) -> str:
+    try:
+        return _display(Path(os.fspath(path)))
+    except TypeError:
+        return repr(path)
+
+
+def _read_table(
+    path: Any, sheet: str | int | None, header_row: Any, engine: str
+) -> LoadedTable:
     started = time.perf_counter()
     if engine not in ("auto", "calamine", "openpyxl"):
         raise ReadError(f"unknown engine {engine!r}; use 'auto', 'calamine' or 'openpyxl'")
@@ -1462,6 +1526,19 @@ def read_table(
 
 def list_sheets(path: Any) -> list[SheetInfo]:
     """Worksheets in workbook order; a text file is one sheet named after the file."""
+    try:
+        return _list_sheets(path)
+    except ReadError:
+        raise
+    except MemoryError:
+        raise ReadError(
+            f"cannot read '{_name_of(path)}': it is too large for the available memory"
+        ) from None
+    except Exception as exc:  # noqa: BLE001
+        raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
+
+
+def _list_sheets(path: Any) -> list[SheetInfo]:
     p = _check_path(path)
     fmt = detect_format(p)
     if fmt in _TEXT_FORMATS:
@@ -1488,7 +1565,9 @@ def list_sheets(path: Any) -> list[SheetInfo]:
                 rows, cols = (ws.height, ws.width) if ws.start is not None else (0, 0)
             except Exception:  # noqa: BLE001
                 raise _damaged(p, fmt) from None
-            out.append(SheetInfo(name=name, index=i, rows=int(rows), columns=int(cols), visible=visible))
+            out.append(
+                SheetInfo(name=name, index=i, rows=int(rows), columns=int(cols), visible=visible)
+            )
         return out
     finally:
         try:
