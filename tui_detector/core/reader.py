@@ -1418,6 +1418,32 @@ def _check_header_arg(header_row: Any) -> None:
         )
 
 
+def _report(
+    p: Path,
+    fmt: str,
+    engine: str,
+    sheet: str | None,
+    built: _Built,
+    warnings: list[str],
+    started: float,
+    **text_options: Any,
+) -> LoadReport:
+    return LoadReport(
+        path=str(p),
+        file_format=fmt,
+        engine=engine,
+        sheet=sheet,
+        header_row=built.header_row,
+        rows=len(built.frame),
+        columns=[str(c) for c in built.frame.columns],
+        dropped_empty_rows=built.dropped_rows,
+        dropped_empty_columns=built.dropped_cols,
+        warnings=warnings + built.warnings,
+        seconds=time.perf_counter() - started,
+        **text_options,
+    )
+
+
 def read_table(
     path: Any,
     sheet: str | int | None = None,
@@ -1475,22 +1501,7 @@ def _read_table(
             where=f"'{name}'",
             empty_message=f"'{name}' has no data",
         )
-        report = LoadReport(
-            path=str(p),
-            file_format=fmt,
-            engine="csv",
-            sheet=None,
-            header_row=built.header_row,
-            rows=len(built.frame),
-            columns=[str(c) for c in built.frame.columns],
-            dropped_empty_rows=built.dropped_rows,
-            dropped_empty_columns=built.dropped_cols,
-            warnings=warnings + built.warnings,
-            seconds=0.0,
-            encoding=enc,
-            delimiter=delimiter,
-        )
-        report.seconds = time.perf_counter() - started
+        report = _report(p, fmt, "csv", None, built, warnings, started, encoding=enc, delimiter=delimiter)
         return LoadedTable(frame=built.frame, report=report, excel_rows=None)
 
     raw, used_engine, warnings = _workbook_raw(p, fmt, sheet, engine)
@@ -1507,20 +1518,7 @@ def _read_table(
         where=f"sheet '{raw.sheet}' of '{name}'",
         empty_message=f"sheet '{raw.sheet}' in '{name}' is empty",
     )
-    report = LoadReport(
-        path=str(p),
-        file_format=fmt,
-        engine=used_engine,
-        sheet=raw.sheet,
-        header_row=built.header_row,
-        rows=len(built.frame),
-        columns=[str(c) for c in built.frame.columns],
-        dropped_empty_rows=built.dropped_rows,
-        dropped_empty_columns=built.dropped_cols,
-        warnings=warnings + built.warnings,
-        seconds=0.0,
-    )
-    report.seconds = time.perf_counter() - started
+    report = _report(p, fmt, used_engine, raw.sheet, built, warnings, started)
     return LoadedTable(frame=built.frame, report=report, excel_rows=built.grid_rows + 1)
 
 
