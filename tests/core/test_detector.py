@@ -10,7 +10,6 @@ import pytest
 from tui_detector import ModelFileError, TabularAnomalyDetector, TrainingCancelled, detect_anomalies_in_excel
 from tui_detector.core import _keras
 from tui_detector.core.detector import NotFittedError
-from tests.conftest import mixed_table
 
 
 def test_planted_anomalies_rank_first_and_are_explained_by_the_broken_column(planted, trained_auto):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .forest import ForestArrays
 from .jsonsafe import json_row, json_value
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor, TransformReport
-from .progress import ProgressCallback, StopCallback
+from .progress import ProgressCallback, StopCallback, TrainingCancelled
 from .roles import ColumnProfile, Role, profile_columns
 
 ModelKind = Literal["auto", "autoencoder", "iforest"]
@@ -197,8 +198,6 @@ class TabularAnomalyDetector:
             )
         else:
             if should_stop is not None and should_stop():
-                from .progress import TrainingCancelled  # noqa: PLC0415
-
                 raise TrainingCancelled("training was cancelled")
             forest = ForestArrays.fit(matrix, seed=self.random_state)
 
@@ -300,22 +299,21 @@ class TabularAnomalyDetector:
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return []
-        residual = (detection.matrix[rows] - detection.reconstruction[rows]) ** 2 / self.residual_scale_
+        recon = np.asarray(detection.reconstruction[rows])
+        residual = (detection.matrix[rows] - recon) ** 2 / self.residual_scale_
         per_column = np.column_stack([residual[:, e.start : e.stop].sum(axis=1) for e in encoders])
-        expected = {
-            e.column: e.expected(np.asarray(detection.reconstruction[rows][:, e.start : e.stop]))
-            for e in encoders
-        }
+        expected = {e.column: e.expected(recon[:, e.start : e.stop]) for e in encoders}
         k = max(0, int(self.top_features))
         for i, row in enumerate(rows):
             order = np.lexsort((np.arange(len(encoders)), -per_column[i]))[:k]
+            raw_data = json_row(frame, int(row))
             features = []
             for j in order:
                 column = encoders[j].column
                 features.append(
                     {
                         "feature_name": column,
-                        "actual_value": json_value(frame.iloc[row][column]),
+                        "actual_value": raw_data[column],
                         "expected_value": json_value(expected[column][i]),
                         "reconstruction_error": float(per_column[i, j]),
                     }
@@ -325,7 +323,7 @@ class TabularAnomalyDetector:
                     "row_index": int(row),
                     "anomaly_score": float(detection.scores[row]),
                     "anomalous_features": features,
-                    "raw_data": json_row(frame, int(row)),
+                    "raw_data": raw_data,
                 }
             )
         return out
@@ -395,11 +393,11 @@ class TabularAnomalyDetector:
                 old = target.with_name(f".{target.name}.old-{os.getpid()}")
                 target.rename(old)
                 staging.rename(target)
-                _remove_tree(old)
+                shutil.rmtree(old, ignore_errors=True)
             else:
                 staging.rename(target)
         except BaseException:
-            _remove_tree(staging)
+            shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
 
@@ -549,8 +547,3 @@ def _string_columns(df: pd.DataFrame) -> pd.DataFrame:
     out.columns = [str(c) for c in df.columns]
     return out
 
-
-def _remove_tree(path: Path) -> None:
-    import shutil  # noqa: PLC0415
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -409,7 +409,14 @@ def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
             break
     if rid is None:
         return None
-    rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    return _workbook_rel_target(zf, "xl/_rels/workbook.xml.rels", rid)
+
+
+def _workbook_rel_target(zf: zipfile.ZipFile, rels_path: str, rid: str) -> str | None:
+    """The zip member a workbook relationship points at; relative targets start from ``xl/``."""
+    from defusedxml import ElementTree as SafeET
+
+    rels = SafeET.fromstring(zf.read(rels_path))
     for el in rels.iter():
         if el.get("Id") == rid:
             target = el.get("Target") or ""
@@ -508,8 +515,6 @@ _XLSB_ERR_HINT = re.compile(
 
 
 def _xlsb_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
-    from defusedxml import ElementTree as SafeET
-
     data = zf.read("xl/workbook.bin")
     rid = None
     for typ, rec in _biff12_records(data):
@@ -528,12 +533,7 @@ def _xlsb_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
             break
     if rid is None:
         return None
-    rels = SafeET.fromstring(zf.read("xl/_rels/workbook.bin.rels"))
-    for el in rels.iter():
-        if el.get("Id") == rid:
-            target = (el.get("Target") or "").lstrip("/")
-            return target if target.startswith("xl/") else "xl/" + target
-    return None
+    return _workbook_rel_target(zf, "xl/_rels/workbook.bin.rels", rid)
 
 
 def _biff12_records(data: bytes):

@@ -169,7 +169,6 @@ def _share_matching(values: pd.Series, pattern: re.Pattern[str], sample: int = 5
 def infer_role(series: pd.Series, name: str | None = None) -> tuple[Role, str]:
     """The role of one column and the reason, in words a user can check."""
     name = str(series.name if name is None else name)
-    rows = len(series)
     present = series.dropna()
     if series.dtype == object:
         present = present[present.map(lambda v: not (isinstance(v, str) and not v.strip()))]
