@@ -767,3 +767,12 @@ def test_file_sha256(tmp_path):
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
     with pytest.raises(ReadError):
         file_sha256(tmp_path / "missing.bin")
+
+
+def test_single_column_csv(tmp_path):
+    # A one-column frame hands back a read-only array under pandas' copy-on-write.
+    path = tmp_path / "ids.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(50)))
+    loaded = read_table(path)
+    assert list(loaded.frame.columns) == ["id"]
+    assert loaded.frame["id"].tolist() == list(range(50))

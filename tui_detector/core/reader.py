@@ -981,7 +981,9 @@ def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]
         raise ReadError(f"'{_display(p)}' is empty") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise ReadError(f"cannot read '{_display(p)}' as {fmt.upper()}: {_one_line(exc)}") from None
-    cells = np.asfortranarray(df.to_numpy(dtype=object))
+    # A copy on purpose: for a one-column frame to_numpy() is a read-only view under pandas'
+    # copy-on-write, and the next line writes into it.
+    cells = np.array(df.to_numpy(dtype=object), dtype=object, order="F")
     cells[pd.isna(cells)] = None
     return cells, enc, delimiter, decimal_comma, warnings
 
