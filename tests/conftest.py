@@ -43,3 +43,11 @@ def trained_auto(planted):
     detector = TabularAnomalyDetector(random_state=0)
     detector.train(frame)
     return detector
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory, monkeypatch):
+    """Every test gets its own model cache, never the user's (subprocesses inherit it)."""
+    path = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("ANOMALY_TUI_DATA_DIR", str(path))
+    return path

@@ -1,19 +1,89 @@
-"""Command line: ``anomaly-tui [PATH] [--demo]`` opens the app."""
+"""Command line.
+
+    anomaly-tui [PATH] [--demo]          open the app
+    anomaly-tui detect PATH [options]    headless detection, JSON on stdout or --output
+    anomaly-tui cache list|clear|path    the model cache
+
+Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no traceback),
+2 bad arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from . import __version__
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "ANOMALY_TUI_DEBUG"
+
+
+class CliError(Exception):
+    """Ends the command with ``error: <message>`` and exit status 1."""
+
+
+# -- argument types ---------------------------------------------------------------------------
+
+
+def _percentile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100 (exclusive), not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, not {text}")
+    return value
+
+
+def _scored_copy_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise argparse.ArgumentTypeError(f"must end in .xlsx or .csv, not {text!r}")
+    return path
+
+
+# -- parsers ----------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anomaly-tui",
         description="Find the strange rows in a spreadsheet and explain why they are strange.",
+        epilog=(
+            "headless: 'anomaly-tui detect PATH' (see 'anomaly-tui detect --help'); "
+            "model cache: 'anomaly-tui cache list|clear|path'"
+        ),
     )
     parser.add_argument("path", nargs="?", type=Path, help="an .xlsx/.xlsm/.xls/.xlsb/.ods/.csv/.tsv file")
     parser.add_argument("--demo", action="store_true", help="open the bundled sample workbook")
@@ -21,20 +91,314 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_detect_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anomaly-tui detect",
+        description=(
+            "Score every row of a sheet and write the anomalous ones, explained, as JSON "
+            "(schema_version 1). A model trained before on the same data and settings is reused."
+        ),
+    )
+    parser.add_argument("path", type=Path, help="the spreadsheet or CSV file")
+    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet name, or its 0-based number (default: the first visible sheet)")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the JSON here (replaced if it exists) instead of stdout")
+    parser.add_argument("--all-rows", action="store_true", help="add 'scores': every row's score, by row_index")
+    parser.add_argument("--threshold-percentile", type=_percentile, default=95.0, metavar="P", help="flag rows scoring above this percentile of the training scores (default 95)")
+    parser.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs (default: chosen from the table's size; early stopping may end sooner)")
+    parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0); the same file and seed give the same scores")
+    parser.add_argument("--no-cache", action="store_true", help="train afresh and do not store the model")
+    parser.add_argument("--model", choices=("auto", "autoencoder", "iforest"), default="auto", help="auto (default, the best one), autoencoder (the design note's recipe) or iforest")
+    parser.add_argument("--scored-copy", type=_scored_copy_path, metavar="FILE.xlsx|FILE.csv", help="also write the input rows with anomaly_score, is_anomaly and the top features")
+    return parser
+
+
+def build_cache_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anomaly-tui cache", description="See, empty and locate the model cache.")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="list|clear|path")
+    listing = sub.add_parser("list", help="one line per cached model, most recently used first")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("clear", help="delete every cached model")
+    sub.add_parser("path", help="print the cache directory")
+    return parser
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "detect":
+        return _guarded(lambda: detect_command(build_detect_parser().parse_args(args[1:])))
+    if args and args[0] == "cache":
+        return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
+    return app_command(build_parser().parse_args(args))
+
+
+def _guarded(command: Any) -> int:
+    """Run a headless command: every failure becomes one ``error:`` line and a status."""
+    try:
+        return command()
+    except SystemExit:
+        raise  # argparse: usage message and exit 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except CliError as exc:
+        _error(str(exc))
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        from .core.reader import ReadError  # noqa: PLC0415
+
+        if isinstance(exc, (ReadError, ValueError)):
+            _error(str(exc))
+        elif isinstance(exc, MemoryError):
+            _error("not enough memory for this table")
+        else:
+            _error(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
+        return EXIT_INPUT
+
+
+def _error(message: str) -> None:
+    # One line, whatever the message holds: scripts read the last line of stderr.
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def app_command(args: argparse.Namespace) -> int:
     path: Path | None = args.path
     if args.demo:
-        from .core.synthetic import demo_workbook_path
+        from .core.synthetic import demo_workbook_path  # noqa: PLC0415
 
         path = demo_workbook_path()
     if path is not None and not path.exists():
-        print(f"error: file not found: {path}", file=sys.stderr)
-        return 1
-    from .ui.app import make_app
+        _error(f"file not found: {path}")
+        return EXIT_INPUT
+    from .ui.app import make_app  # noqa: PLC0415
 
     make_app(path).run()
-    return 0
+    return EXIT_OK
+
+
+# -- detect -----------------------------------------------------------------------------------
+
+
+class StderrProgress:
+    """One self-rewriting status line on a terminal; silent when stderr is a file or a pipe."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.active = bool(getattr(stream, "isatty", lambda: False)())
+        self._last = 0.0
+
+    def stage(self, message: str) -> None:
+        self._show(f"{message}…")
+
+    def training(self, progress: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1 and not progress.epoch_end:
+            return
+        self._last = now
+        width = 20
+        filled = int(round(progress.fraction * width))
+        bar = "#" * filled + "." * (width - filled)
+        parts = [f"training  epoch {progress.epoch}/{progress.epochs}  [{bar}]"]
+        if progress.loss is not None:
+            parts.append(f"loss {progress.loss:.4g}")
+        if progress.val_loss is not None:
+            parts.append(f"val {progress.val_loss:.4g}")
+        if progress.eta is not None:
+            parts.append(f"ETA {progress.eta:.0f}s")
+        self._show("  ".join(parts))
+
+    def _show(self, text: str) -> None:
+        if self.active:
+            self.stream.write("\r\x1b[K" + text)
+            self.stream.flush()
+
+    def done(self, message: str | None = None) -> None:
+        if self.active:
+            self.stream.write("\r\x1b[K" + (message + "\n" if message else ""))
+            self.stream.flush()
+
+
+def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
+    """A sheet's name wins; digits that name no sheet are a 0-based sheet number."""
+    if sheet is None or not sheet.strip().isdigit():
+        return sheet
+    from .core.reader import list_sheets  # noqa: PLC0415
+
+    names = [s.name for s in list_sheets(path)]
+    return sheet if sheet in names else int(sheet)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output(target: Path, source: Path, what: str) -> None:
+    if _same_file(target, source):
+        raise CliError(f"{what} {target} is the input file; choose another name")
+    if target.is_dir():
+        raise CliError(f"{what} {target} is a folder; give a file name")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise CliError(f"cannot write {what} {target}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"cannot write {what} {target}: no permission to write in {parent}")
+
+
+def detect_command(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if not path.exists():
+        raise CliError(f"file not found: {path}")
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give a spreadsheet or CSV file")
+    if args.output is not None:
+        _check_output(args.output, path, "output")
+    if args.scored_copy is not None:
+        _check_output(args.scored_copy, path, "scored copy")
+
+    from .core.export import build_export, dumps, explained_anomalies, write_export  # noqa: PLC0415
+    from .core.pipeline import DetectionSettings, run_detection  # noqa: PLC0415
+    from .core.progress import TrainingCancelled  # noqa: PLC0415
+
+    progress = StderrProgress(sys.stderr)
+    settings = DetectionSettings(
+        model=args.model,
+        threshold_percentile=args.threshold_percentile,
+        epochs=args.epochs,
+        seed=args.seed,
+        use_cache=not args.no_cache,
+    )
+    try:
+        progress.stage(f"reading {path.name}")
+        sheet = _resolve_sheet(path, args.sheet)
+        run = run_detection(path, settings, sheet=sheet, on_stage=progress.stage, on_progress=progress.training)
+        progress.stage("explaining")
+        anomalies = explained_anomalies(run)
+        document = build_export(run, all_rows=args.all_rows, anomalies=anomalies)
+        if args.scored_copy is not None:
+            from .core.scored_copy import write_scored_copy  # noqa: PLC0415
+
+            progress.stage(f"writing {args.scored_copy.name}")
+            _write(lambda: write_scored_copy(run, anomalies, args.scored_copy, overwrite=True), args.scored_copy)
+        if args.output is not None:
+            progress.stage(f"writing {args.output.name}")
+            _write(lambda: write_export(document, args.output, overwrite=True), args.output)
+    except TrainingCancelled:
+        progress.done()
+        raise KeyboardInterrupt from None
+    except BaseException:
+        progress.done()
+        raise
+
+    rows = len(run.detection.scores)
+    where = f" → {args.output}" if args.output is not None else ""
+    cached = ", model from cache" if run.from_cache else ""
+    progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
+    if args.output is None:
+        _write_stdout(dumps(document))
+    return EXIT_OK
+
+
+def _write(action: Any, target: Path) -> None:
+    try:
+        action()
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say, and Python must not complain
+        # about the unflushable stdout at exit either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise CliError("output pipe closed before the JSON was written") from None
+
+
+# -- cache ------------------------------------------------------------------------------------
+
+
+def cache_command(args: argparse.Namespace) -> int:
+    from .core.cache import ModelCache  # noqa: PLC0415
+
+    cache = ModelCache()
+    if args.action == "path":
+        print(cache.root)
+        return EXIT_OK
+    if args.action == "clear":
+        count, size = cache.clear()
+        print(f"removed {count} cached model{'s' if count != 1 else ''} ({_size(size)}) from {cache.root}")
+        return EXIT_OK
+    entries = cache.entries()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(cache.root),
+                    "max_bytes": cache.max_bytes,
+                    "total_bytes": sum(e.size_bytes for e in entries),
+                    "entries": [
+                        {
+                            "key": e.key,
+                            "source_name": e.source_name,
+                            "source_sha256": e.source_sha256,
+                            "sheet": e.sheet,
+                            "model_kind": e.model_kind,
+                            "created": e.created,
+                            "last_used": _iso(e.last_used),
+                            "size_bytes": e.size_bytes,
+                            "readable": e.readable,
+                        }
+                        for e in entries
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not entries:
+        print(f"no cached models in {cache.root}")
+        return EXIT_OK
+    header = f"{'key':<12}  {'size':>9}  {'last used':<16}  {'model':<11}  source"
+    print(header)
+    for e in entries:
+        source = e.source_name or "?"
+        if e.sheet:
+            source += f" [{e.sheet}]"
+        if not e.readable:
+            source = "(unreadable: removed on next use)"
+        used = dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
+        print(f"{e.key[:12]:<12}  {_size(e.size_bytes):>9}  {used:<16}  {(e.model_kind or '?'):<11}  {_printable(source)}")
+    total = sum(e.size_bytes for e in entries)
+    print(f"{len(entries)} model{'s' if len(entries) != 1 else ''}, {_size(total)} of {_size(cache.max_bytes)} in {cache.root}")
+    return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    # File names can hold control characters; a listing must not move the user's cursor.
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
 
 
 if __name__ == "__main__":  # pragma: no cover

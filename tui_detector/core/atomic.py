@@ -1,0 +1,99 @@
+"""Write files so that a reader sees the old file or the whole new one, never half of either."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+class OutputExistsError(FileExistsError):
+    """The target exists with other contents and the caller did not ask to replace it."""
+
+
+def _umask() -> int:
+    # mkstemp creates files 0600; a finished export should get the permissions any other new
+    # file of this user gets. Reading the umask means setting it, so do it once.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; when the block ends cleanly it becomes ``target``.
+
+    With ``overwrite=False`` an existing ``target`` is kept and :class:`OutputExistsError` raised,
+    unless its bytes equal the new ones (writing the same export twice is not a conflict). If the
+    block raises, the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a folder, not a file")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            _place_without_clobbering(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _place_without_clobbering(tmp: Path, target: Path) -> None:
+    try:
+        # link() fails if the name exists, so two writers cannot both think they created it.
+        os.link(tmp, target)
+    except FileExistsError:
+        if _same_bytes(tmp, target):
+            return
+        raise OutputExistsError(f"{target} already exists") from None
+    except OSError:
+        # Filesystems without hard links (some network and FAT mounts): check, then rename.
+        if target.exists():
+            if _same_bytes(tmp, target):
+                return
+            raise OutputExistsError(f"{target} already exists") from None
+        os.replace(tmp, target)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                chunk = fa.read(1 << 20)
+                if chunk != fb.read(1 << 20):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        return False
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes, *, overwrite: bool) -> Path:
+    """Write ``data`` to ``target`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(target)
+
+
+def write_with(target: str | os.PathLike[str], writer: Callable[[Path], None], *, overwrite: bool) -> Path:
+    """Let ``writer`` fill a temporary file, then move it onto ``target`` atomically."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        writer(tmp)
+    return Path(target)

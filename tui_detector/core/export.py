@@ -1,0 +1,164 @@
+"""The JSON export (schema_version 1, the contract in DESIGN.md) and writing it safely.
+
+The document is strict RFC 8259 JSON: missing cells are ``null``, datetimes ISO 8601 strings,
+integers beyond 2^53 strings. ``anomalies`` are sorted by score, highest first. The schema that
+every export satisfies ships with the package (:func:`schema`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_bytes_atomic
+from .pipeline import DetectionRun
+
+SCHEMA_VERSION = 1
+SCHEMA_RESOURCE = "anomalies-v1.schema.json"
+
+
+def _tool_version() -> str:
+    from .. import __version__  # noqa: PLC0415 - the package imports core lazily
+
+    return __version__
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an export."""
+    text = resources.files("tui_detector").joinpath("schemas", SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
+    """The flagged rows in export form: the seed's keys plus ``excel_row``, highest score first."""
+    detection = run.detection
+    explained = run.detector.explain(run.frame, detection, detection.anomaly_rows)
+    excel_rows = run.loaded.excel_rows
+    out = []
+    for item in explained:
+        row = item["row_index"]
+        out.append(
+            {
+                "row_index": row,
+                "excel_row": None if excel_rows is None else int(excel_rows[row]),
+                "anomaly_score": item["anomaly_score"],
+                "anomalous_features": item["anomalous_features"],
+                "raw_data": item["raw_data"],
+            }
+        )
+    return out
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if not (x in seen or seen.add(x))]
+
+
+def diagnostics(run: DetectionRun) -> dict[str, Any]:
+    """Every row and column that was dropped or changed on the way in, and why."""
+    report = run.loaded.report
+    detector = run.detector
+    transform = run.detection.report
+    rows_dropped = []
+    if report.dropped_empty_rows:
+        rows_dropped.append({"reason": "empty row (no value in any column)", "count": int(report.dropped_empty_rows)})
+    return {
+        "rows_in": int(report.rows + report.dropped_empty_rows),
+        "rows_scored": int(len(run.detection.scores)),
+        "rows_dropped": rows_dropped,
+        "columns_used": list(detector.columns_used),
+        "columns_dropped": list(detector.columns_dropped),
+        "empty_columns_dropped": int(report.dropped_empty_columns),
+        "cells_coerced_to_missing": {k: int(v) for k, v in transform.coerced.items() if v},
+        "values_unseen_in_training": {k: int(sum(v.values())) for k, v in transform.unseen.items() if v},
+        "warnings": _unique([*report.warnings, *detector.warnings_, *transform.warnings(), *run.warnings]),
+    }
+
+
+def model_section(run: DetectionRun) -> dict[str, Any]:
+    detector = run.detector
+    training = dict(detector.training_params_)
+    history = detector.history_ or {}
+    return {
+        "kind": detector.model_kind_,
+        "threshold": float(run.detection.threshold),
+        "threshold_percentile": float(run.threshold_percentile),
+        "from_cache": bool(run.from_cache),
+        "params": {
+            "model": detector.model,
+            "encoding_dim": int(detector.encoding_dim),
+            "hidden_layers": [int(h) for h in detector.hidden_layers],
+            "random_state": int(detector.random_state),
+            "roles": {str(k): str(v) for k, v in (detector.roles or {}).items()},
+            "epochs": training.get("epochs"),
+            "epochs_run": training.get("epochs_run"),
+            "batch_size": training.get("batch_size"),
+            "validation_split": training.get("validation_split"),
+            "training_rows": training.get("rows"),
+            "final_loss": _last(history.get("loss")),
+            "final_val_loss": _last(history.get("val_loss")),
+            "trained_at": detector.trained_at_,
+        },
+    }
+
+
+def _last(values: list[float] | None) -> float | None:
+    if not values:
+        return None
+    value = float(values[-1])
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def build_export(
+    run: DetectionRun, *, all_rows: bool = False, anomalies: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The export document for ``run`` (pass ``anomalies`` to reuse an earlier explanation)."""
+    report = run.loaded.report
+    anomalies = explained_anomalies(run) if anomalies is None else anomalies
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "anomaly-tui", "version": _tool_version()},
+        "source": {
+            "path": str(run.path),
+            "sha256": run.sha256,
+            "sheet": report.sheet,
+            "rows": int(report.rows),
+            "columns": [str(c) for c in run.frame.columns],
+            "format": report.file_format,
+            "header_row": report.header_row,
+        },
+        "model": model_section(run),
+        "diagnostics": diagnostics(run),
+        "anomaly_count": len(anomalies),
+        "anomalies": anomalies,
+    }
+    if all_rows:
+        document["scores"] = [float(s) for s in run.detection.scores]
+    return document
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """Strict JSON text; refuses NaN/Infinity rather than writing something parsers reject."""
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate from a badly encoded file cannot be UTF-8; \u escapes are still JSON.
+        text = json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False)
+    return text + "\n"
+
+
+def write_export(document: dict[str, Any], target: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Write the document atomically; without ``overwrite`` an existing different file is kept
+    and :class:`~tui_detector.core.atomic.OutputExistsError` raised."""
+    return write_bytes_atomic(target, dumps(document).encode("utf-8"), overwrite=overwrite)
+
+
+def default_export_name(source: str | os.PathLike[str]) -> str:
+    """``claims.xlsx`` → ``claims.anomalies.json``."""
+    return f"{Path(source).stem}.anomalies.json"
