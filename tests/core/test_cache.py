@@ -284,3 +284,13 @@ def test_autoencoder_from_cache_scores_identically(tmp_path):
     assert warm.from_cache and not cold.from_cache
     np.testing.assert_array_equal(cold.detection.scores, warm.detection.scores)
     np.testing.assert_array_equal(cold.detection.reconstruction, warm.detection.reconstruction)
+
+
+def test_contains_is_a_cheap_yes_or_no(store, fitted):
+    inputs = inputs_for(fitted)
+    assert not store.contains(inputs)
+    path = store.put(inputs, fitted)
+    assert store.contains(inputs)
+    assert not store.contains(inputs_for(fitted, sha="d" * 64))
+    (path / "entry.json").write_text("{}")
+    assert not store.contains(inputs)

@@ -166,6 +166,17 @@ class ModelCache:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def contains(self, inputs: dict[str, Any]) -> bool:
+        """Whether an entry for these inputs is present and its records agree (cheap: the model
+        files are only checked by :meth:`get`, which may still miss)."""
+        key = cache_key(inputs)
+        path = self.entry_path(key)
+        try:
+            entry = _read_entry(path)
+        except (ModelFileError, OSError, ValueError):
+            return False
+        return entry.get("key") == key and entry.get("inputs") == json.loads(json.dumps(inputs))
+
     def get(self, inputs: dict[str, Any]) -> TabularAnomalyDetector | None:
         """The cached detector for these inputs, or None (and the reason in ``last_miss``)."""
         key = cache_key(inputs)

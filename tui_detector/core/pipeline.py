@@ -77,6 +77,17 @@ class DetectionRun:
         self.threshold_percentile = float(percentile)
 
 
+def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettings) -> dict[str, Any]:
+    """The cache key's inputs for this table and these settings (see :mod:`.cache`)."""
+    return cache_inputs(
+        source_sha256=sha256,
+        sheet=loaded.report.sheet,
+        header_row=loaded.report.header_row,
+        detector=settings.detector(),
+        train_options=settings.train_options(),
+    )
+
+
 def load_source(path: str | os.PathLike[str], sheet: str | int | None = None) -> tuple[LoadedTable, str]:
     """Read one sheet and hash the file (the hash keys the cache and goes in the export)."""
     digest = file_sha256(path)
@@ -123,13 +134,7 @@ def run_detection(
     note = "not used (--no-cache)" if not settings.use_cache else "miss"
     if settings.use_cache:
         cache = cache or ModelCache()
-        inputs = cache_inputs(
-            source_sha256=digest,
-            sheet=loaded.report.sheet,
-            header_row=loaded.report.header_row,
-            detector=detector,
-            train_options=options,
-        )
+        inputs = cache_inputs_for(loaded, digest, settings)
         key = cache_key(inputs)
         stage("looking for a cached model")
         t0 = time.perf_counter()
