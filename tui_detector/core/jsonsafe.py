@@ -47,3 +47,14 @@ def json_row(frame: pd.DataFrame, position: int) -> dict[str, Any]:
     """Row ``position`` (0-based) of ``frame`` as a JSON-safe mapping of column name to value."""
     row = frame.iloc[position]
     return {str(column): json_value(row[column]) for column in frame.columns}
+
+
+def json_rows(frame: pd.DataFrame, positions: Any) -> list[dict[str, Any]]:
+    """Rows at ``positions`` as JSON-safe mappings; column-wise, so thousands of rows stay fast."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if positions.size == 0:
+        return []
+    subset = frame.iloc[positions]
+    names = [str(c) for c in frame.columns]
+    columns = [[json_value(v) for v in subset.iloc[:, j].tolist()] for j in range(subset.shape[1])]
+    return [dict(zip(names, values)) for values in zip(*columns)]
