@@ -222,3 +222,66 @@ def test_progress_line_on_a_terminal(workbook):
     assert b"reading tricky.xlsx" in seen and b"anomalous rows of 300" in seen
     assert b"Traceback" not in seen
     json.loads(out)
+
+
+# -- train once, score many -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    from tests.conftest import mixed_table
+
+    folder = tmp_path_factory.mktemp("months")
+    base, _ = mixed_table(1500, 0)
+    new, planted = mixed_table(600, 1)
+    new.loc[40, "segment"] = "mars"
+    base.to_csv(folder / "october.csv", index=False)
+    new.rename(columns={"revenue": "Revenue"}).to_csv(folder / "november.csv", index=False)
+    return folder, planted
+
+
+def test_train_then_score_a_new_month(months, tmp_path):
+    folder, planted = months
+    # The default model, briefly trained: IsolationForest alone misses the unseen category.
+    trained = run("train", folder / "october.csv", "--epochs", "8", "--save", tmp_path / "model")
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stdout.startswith("auto model for october.csv (1,500 rows") and "trained and cached" in trained.stdout
+    assert trained.stderr == ""
+    refused = run("detect", folder / "november.csv", "--model-from", folder / "october.csv", "--epochs", "8")
+    assert_one_error_line(refused, "lacks model column 'revenue' (renamed to 'Revenue'?)")
+    assert "--column-map 'Revenue=revenue'" in refused.stderr
+    for how in (["--model-from", folder / "october.csv", "--epochs", "8"], ["--model-dir", tmp_path / "model"]):
+        proc = run("detect", folder / "november.csv", *how, "--column-map", "Revenue=revenue", "--preset", "sensitive")
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        jsonschema.validate(doc, schema())
+        assert doc["model"]["trained_on"]["file"] == "october.csv"
+        # --model-from finds the model `train` cached; --model-dir loads the saved one.
+        assert doc["model"]["from_cache"] is (how[0] == "--model-from")
+        assert doc["model"]["threshold_percentile"] == 90
+        assert doc["schema_check"]["ok"] and doc["drift"]["columns"]
+        flagged = {a["row_index"]: a for a in doc["anomalies"]}
+        assert set(planted) | {40} <= set(flagged)
+        assert any(f.get("note") == "'mars' never seen in segment during training" for f in flagged[40]["anomalous_features"])
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--model-dir", "/nonexistent/model"], "--model-dir: not found"),
+        (["--column-map", "a=b"], "--column-map applies only with"),
+    ],
+)
+def test_baseline_option_errors(workbook, args, fragment):
+    assert_one_error_line(run("detect", workbook, *args), fragment)
+
+
+def test_baseline_usage_errors(workbook, tmp_path):
+    both = run("detect", workbook, "--model-from", workbook, "--model-dir", tmp_path)
+    assert both.returncode == 2
+    assert run("detect", workbook, "--preset", "strict", "--threshold-percentile", "90").returncode == 2
+    assert run("detect", workbook, "--model-dir", workbook, "--column-map", "nonsense").returncode == 2
+
+
+def test_model_dir_that_is_not_a_model(workbook, tmp_path):
+    assert_one_error_line(run("detect", workbook, "--model-dir", tmp_path), "is not a saved model")

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the strange rows in a spreadsheet and explain why they are strange.",
         epilog=(
             "headless: 'anomaly-tui detect PATH' (see 'anomaly-tui detect --help'); "
-            "model cache: 'anomaly-tui cache list|clear|path'"
+            "train on a baseline: 'anomaly-tui train PATH'; model cache: 'anomaly-tui cache list|clear|path'"
         ),
     )
     parser.add_argument("path", nargs="?", type=Path, help="an .xlsx/.xlsm/.xls/.xlsb/.ods/.csv/.tsv file")
@@ -103,12 +103,43 @@ def build_detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet name, or its 0-based number (default: the first visible sheet)")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the JSON here (replaced if it exists) instead of stdout")
     parser.add_argument("--all-rows", action="store_true", help="add 'scores': every row's score, by row_index")
-    parser.add_argument("--threshold-percentile", type=_percentile, default=95.0, metavar="P", help="flag rows scoring above this percentile of the training scores (default 95)")
+    _add_model_options(parser)
+    parser.add_argument("--scored-copy", type=_scored_copy_path, metavar="FILE.xlsx|FILE.csv", help="also write the input rows with anomaly_score, is_anomaly and the top features")
+    baseline = parser.add_argument_group("scoring with a model trained on another file")
+    source = baseline.add_mutually_exclusive_group()
+    source.add_argument("--model-from", type=Path, metavar="BASELINE", help="use the model of this file (its cached one, trained first if needed)")
+    source.add_argument("--model-dir", type=Path, metavar="DIR", help="use a model saved with 'anomaly-tui train --save DIR' or TabularAnomalyDetector.save")
+    baseline.add_argument("--baseline-sheet", metavar="NAME|INDEX", help="the sheet of --model-from (default: its first visible sheet)")
+    baseline.add_argument("--column-map", action="append", type=_column_pair, default=[], metavar="NEW=MODEL", help="this table's column NEW supplies the model's column MODEL (repeatable)")
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument("--threshold-percentile", type=_percentile, metavar="P", help="flag rows scoring above this percentile of the training scores (default 95)")
+    threshold.add_argument("--preset", choices=("strict", "balanced", "sensitive"), help="strict = 99 (fewer false positives on very imbalanced data), balanced = 95 (default), sensitive = 90 (security and fraud work)")
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs (default: chosen from the table's size; early stopping may end sooner)")
     parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0); the same file and seed give the same scores")
     parser.add_argument("--no-cache", action="store_true", help="train afresh and do not store the model")
     parser.add_argument("--model", choices=("auto", "autoencoder", "iforest"), default="auto", help="auto (default, the best one), autoencoder (the design note's recipe) or iforest")
-    parser.add_argument("--scored-copy", type=_scored_copy_path, metavar="FILE.xlsx|FILE.csv", help="also write the input rows with anomaly_score, is_anomaly and the top features")
+
+
+def _column_pair(text: str) -> tuple[str, str]:
+    new, sep, model = text.partition("=")
+    if not sep or not new or not model:
+        raise argparse.ArgumentTypeError(f"expected NEW=MODEL, not {text!r}")
+    return new, model
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anomaly-tui train",
+        description="Train a model on a baseline file and cache it (optionally save it too), without scoring.",
+    )
+    parser.add_argument("path", type=Path, help="the baseline spreadsheet or CSV file")
+    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet name, or its 0-based number (default: the first visible sheet)")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="also save the model here (data only: JSON + .npz)")
+    _add_model_options(parser)
     return parser
 
 
@@ -129,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "detect":
         return _guarded(lambda: detect_command(build_detect_parser().parse_args(args[1:])))
+    if args and args[0] == "train":
+        return _guarded(lambda: train_command(build_train_parser().parse_args(args[1:])))
     if args and args[0] == "cache":
         return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
     return app_command(build_parser().parse_args(args))
@@ -263,21 +296,24 @@ def detect_command(args: argparse.Namespace) -> int:
         _check_output(args.scored_copy, path, "scored copy")
 
     from .core.export import build_export, dumps, explained_anomalies, write_export  # noqa: PLC0415
-    from .core.pipeline import DetectionSettings, run_detection  # noqa: PLC0415
+    from .core.pipeline import run_detection  # noqa: PLC0415
     from .core.progress import TrainingCancelled  # noqa: PLC0415
 
+    for option, value in (("--model-from", args.model_from), ("--model-dir", args.model_dir)):
+        if value is not None and not value.exists():
+            raise CliError(f"{option}: not found: {value}")
+    if args.column_map and args.model_from is None and args.model_dir is None:
+        raise CliError("--column-map applies only with --model-from or --model-dir")
+
     progress = StderrProgress(sys.stderr)
-    settings = DetectionSettings(
-        model=args.model,
-        threshold_percentile=args.threshold_percentile,
-        epochs=args.epochs,
-        seed=args.seed,
-        use_cache=not args.no_cache,
-    )
+    settings = _settings(args)
     try:
-        progress.stage(f"reading {path.name}")
-        sheet = _resolve_sheet(path, args.sheet)
-        run = run_detection(path, settings, sheet=sheet, on_stage=progress.stage, on_progress=progress.training)
+        if args.model_from is not None or args.model_dir is not None:
+            run = _run_with_baseline(args, settings, progress)
+        else:
+            progress.stage(f"reading {path.name}")
+            sheet = _resolve_sheet(path, args.sheet)
+            run = run_detection(path, settings, sheet=sheet, on_stage=progress.stage, on_progress=progress.training)
         progress.stage("explaining")
         anomalies = explained_anomalies(run)
         document = build_export(run, all_rows=args.all_rows, anomalies=anomalies)
@@ -299,9 +335,82 @@ def detect_command(args: argparse.Namespace) -> int:
     rows = len(run.detection.scores)
     where = f" → {args.output}" if args.output is not None else ""
     cached = ", model from cache" if run.from_cache else ""
+    if run.drift is not None:
+        cached += f"; {run.drift['verdict']}"
     progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
     if args.output is None:
         _write_stdout(dumps(document))
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from .core.pipeline import PRESETS, DetectionSettings  # noqa: PLC0415
+
+    percentile = args.threshold_percentile
+    if percentile is None:
+        percentile = PRESETS[args.preset or "balanced"]
+    return DetectionSettings(
+        model=args.model,
+        threshold_percentile=percentile,
+        epochs=args.epochs,
+        seed=args.seed,
+        use_cache=not args.no_cache,
+    )
+
+
+def _run_with_baseline(args: argparse.Namespace, settings: Any, progress: StderrProgress) -> Any:
+    from .core.pipeline import load_source, model_from_dir, obtain_model, score_with_baseline  # noqa: PLC0415
+
+    if args.model_dir is not None:
+        progress.stage(f"loading the model in {args.model_dir}")
+        model = model_from_dir(args.model_dir)
+    else:
+        baseline: Path = args.model_from
+        progress.stage(f"reading the baseline {baseline.name}")
+        source = load_source(baseline, _resolve_sheet(baseline, args.baseline_sheet))
+        model = obtain_model(baseline, source, settings, on_stage=progress.stage, on_progress=progress.training)
+    progress.stage(f"reading {args.path.name}")
+    source = load_source(args.path, _resolve_sheet(args.path, args.sheet))
+    return score_with_baseline(
+        args.path, source, model, settings.threshold_percentile, column_map=dict(args.column_map), on_stage=progress.stage
+    )
+
+
+def train_command(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if not path.exists():
+        raise CliError(f"file not found: {path}")
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give a spreadsheet or CSV file")
+    if args.save is not None and args.save.exists() and not (args.save / "manifest.json").exists():
+        if not args.save.is_dir() or any(args.save.iterdir()):
+            raise CliError(f"--save {args.save} exists and is not a saved model; choose an empty or new folder")
+    from .core.pipeline import load_source, obtain_model, save_model  # noqa: PLC0415
+    from .core.progress import TrainingCancelled  # noqa: PLC0415
+
+    progress = StderrProgress(sys.stderr)
+    settings = _settings(args)
+    try:
+        progress.stage(f"reading {path.name}")
+        source = load_source(path, _resolve_sheet(path, args.sheet))
+        model = obtain_model(path, source, settings, on_stage=progress.stage, on_progress=progress.training)
+        if args.save is not None:
+            progress.stage(f"saving to {args.save}")
+            _write(lambda: save_model(model, args.save), args.save)
+    except TrainingCancelled:
+        progress.done()
+        raise KeyboardInterrupt from None
+    except BaseException:
+        progress.done()
+        raise
+    progress.done()
+    detector = model.detector
+    where = "from the cache" if model.from_cache else ("trained and cached" if settings.use_cache else "trained")
+    saved = f"; saved to {args.save}" if args.save is not None else ""
+    print(
+        f"{detector.model_kind_} model for {path.name} ({model.trained_on['rows']:,} rows, "
+        f"{len(detector.columns_used)} columns used): {where}{saved}"
+    )
     return EXIT_OK
 
 

@@ -38,6 +38,10 @@ def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
     """The flagged rows in export form: the seed's keys plus ``excel_row``, highest score first."""
     detection = run.detection
     explained = run.detector.explain(run.frame, detection, detection.anomaly_rows)
+    if run.baseline:
+        from .apply import annotate_unseen  # noqa: PLC0415
+
+        annotate_unseen(run.detector, explained)
     excel_rows = run.loaded.excel_rows
     out = []
     for item in explained:
@@ -89,6 +93,7 @@ def model_section(run: DetectionRun) -> dict[str, Any]:
         "threshold": float(run.detection.threshold),
         "threshold_percentile": float(run.threshold_percentile),
         "from_cache": bool(run.from_cache),
+        "trained_on": dict(run.trained_on) or None,
         "params": {
             "model": detector.model,
             "encoding_dim": int(detector.encoding_dim),
@@ -137,6 +142,9 @@ def build_export(
         "anomaly_count": len(anomalies),
         "anomalies": anomalies,
     }
+    if run.baseline:
+        document["schema_check"] = run.schema.to_json() if run.schema is not None else None
+        document["drift"] = run.drift
     if all_rows:
         document["scores"] = [float(s) for s in run.detection.scores]
     return document

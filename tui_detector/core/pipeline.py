@@ -63,6 +63,12 @@ class DetectionRun:
     cache_note: str
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The data the model learned from: file, sha256, sheet, rows, trained_at.
+    trained_on: dict[str, Any] = field(default_factory=dict)
+    #: Set when the model came from another table (see :func:`score_with_baseline`).
+    baseline: bool = False
+    schema: Any = None  # apply.SchemaDiff
+    drift: dict[str, Any] | None = None
 
     @property
     def frame(self):  # noqa: ANN201 - a DataFrame; pandas stays out of this module's imports
@@ -95,39 +101,38 @@ def load_source(path: str | os.PathLike[str], sheet: str | int | None = None) ->
     return loaded, digest
 
 
-def run_detection(
+@dataclass
+class TrainedModel:
+    """A detector for one table, trained now or taken from the cache."""
+
+    detector: TabularAnomalyDetector
+    from_cache: bool
+    cache_key: str | None
+    cache_note: str
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    #: What it was trained on: file name, sha256, sheet, rows, when.
+    trained_on: dict[str, Any] = field(default_factory=dict)
+
+
+def obtain_model(
     path: str | os.PathLike[str],
+    source: tuple[LoadedTable, str],
     settings: DetectionSettings,
     *,
-    sheet: str | int | None = None,
-    source: tuple[LoadedTable, str] | None = None,
     cache: ModelCache | None = None,
     on_stage: StageCallback | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
-) -> DetectionRun:
-    """Read (unless ``source`` is given), train or reuse a cached model, and score every row.
-
-    Raises:
-        ReadError: the file cannot be read.
-        ValueError: the table has nothing to learn from (too few rows, no usable column).
-        TrainingCancelled: ``should_stop`` returned true.
-    """
+) -> TrainedModel:
+    """The cached model for this table and settings, or a newly trained (and cached) one."""
     stage = on_stage or (lambda _message: None)
-    timings: dict[str, float] = {}
-    path = Path(path)
-    started = time.perf_counter()
-    if source is None:
-        stage(f"reading {path.name}")
-        source = load_source(path, sheet)
     loaded, digest = source
-    timings["read"] = time.perf_counter() - started
     frame = loaded.frame
     if len(frame) == 0:
         raise ValueError("the sheet has a header but no data rows")
-
+    timings: dict[str, float] = {}
     detector = settings.detector()
-    options = settings.train_options()
     key: str | None = None
     inputs: dict[str, Any] | None = None
     from_cache = False
@@ -151,38 +156,171 @@ def run_detection(
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            detector.train(frame, on_progress=on_progress, should_stop=should_stop, **options)
+            detector.train(frame, on_progress=on_progress, should_stop=should_stop, **settings.train_options())
         run_warnings.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning)))
         timings["train"] = time.perf_counter() - t0
         if settings.use_cache and cache is not None and inputs is not None:
             t0 = time.perf_counter()
             try:
-                cache.put(inputs, detector, source_name=path.name)
+                cache.put(inputs, detector, source_name=Path(path).name)
                 note = "stored" if note == "miss" else f"{note}; stored"
             except OSError as exc:
                 note = f"could not store: {exc.strerror or exc}"
                 run_warnings.append(f"the model could not be cached ({exc.strerror or exc}); results are unaffected")
             timings["cache_store"] = time.perf_counter() - t0
+    trained_on = {
+        "file": Path(path).name,
+        "sha256": digest,
+        "sheet": loaded.report.sheet,
+        "rows": int(detector.training_params_.get("rows") or len(frame)),
+        "trained_at": detector.trained_at_,
+    }
+    return TrainedModel(detector, from_cache, key, note, run_warnings, timings, trained_on)
 
+
+def run_detection(
+    path: str | os.PathLike[str],
+    settings: DetectionSettings,
+    *,
+    sheet: str | int | None = None,
+    source: tuple[LoadedTable, str] | None = None,
+    cache: ModelCache | None = None,
+    on_stage: StageCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> DetectionRun:
+    """Read (unless ``source`` is given), train or reuse a cached model, and score every row.
+
+    Raises:
+        ReadError: the file cannot be read.
+        ValueError: the table has nothing to learn from (too few rows, no usable column).
+        TrainingCancelled: ``should_stop`` returned true.
+    """
+    stage = on_stage or (lambda _message: None)
+    path = Path(path)
+    started = time.perf_counter()
+    if source is None:
+        stage(f"reading {path.name}")
+        source = load_source(path, sheet)
+    read_seconds = time.perf_counter() - started
+    model = obtain_model(
+        path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop
+    )
+    run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage)
+    run.timings = {"read": read_seconds, **model.timings, **run.timings, "total": time.perf_counter() - started}
+    return run
+
+
+def score_table(
+    path: str | os.PathLike[str],
+    source: tuple[LoadedTable, str],
+    model: TrainedModel,
+    threshold_percentile: float,
+    *,
+    on_stage: StageCallback | None = None,
+) -> DetectionRun:
+    """Score a table with a model (its own, or a baseline's: see :func:`score_with_baseline`)."""
+    stage = on_stage or (lambda _message: None)
+    loaded, digest = source
+    detector = model.detector
     stage("scoring")
     t0 = time.perf_counter()
-    percentile = float(settings.threshold_percentile)
+    percentile = float(threshold_percentile)
     threshold = None
-    if from_cache and percentile != float(detector.threshold_percentile):
+    if percentile != float(detector.threshold_percentile):
         threshold = detector.threshold_at(percentile)
-    detection = detector.detect(frame, threshold=threshold)
-    timings["score"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - started
+    detection = detector.detect(loaded.frame, threshold=threshold)
     return DetectionRun(
-        path=path,
+        path=Path(path),
         sha256=digest,
         loaded=loaded,
         detector=detector,
         detection=detection,
         threshold_percentile=percentile,
-        from_cache=from_cache,
-        cache_key=key,
-        cache_note=note,
-        warnings=run_warnings,
-        timings=timings,
+        from_cache=model.from_cache,
+        cache_key=model.cache_key,
+        cache_note=model.cache_note,
+        warnings=list(model.warnings),
+        timings={"score": time.perf_counter() - t0},
+        trained_on=model.trained_on,
     )
+
+
+def score_with_baseline(
+    path: str | os.PathLike[str],
+    source: tuple[LoadedTable, str],
+    model: TrainedModel,
+    threshold_percentile: float,
+    *,
+    column_map: dict[str, str] | None = None,
+    on_stage: StageCallback | None = None,
+) -> DetectionRun:
+    """Score a new table with a model trained on another: check the columns first, then score,
+    then summarise how far the new table drifted from the training data.
+
+    Raises:
+        SchemaMismatch: a model column is missing from the table (the diff is attached).
+    """
+    from .apply import SchemaMismatch, apply_column_map, compare_schema, drift_summary  # noqa: PLC0415
+
+    loaded, digest = source
+    if column_map:
+        loaded = LoadedTable(apply_column_map(loaded.frame, column_map), loaded.report, loaded.excel_rows)
+    if len(loaded.frame) == 0:
+        raise ValueError("the sheet has a header but no data rows")
+    diff = compare_schema(model.detector, loaded.frame)
+    if not diff.ok:
+        raise SchemaMismatch(diff)
+    run = score_table(path, (loaded, digest), model, threshold_percentile, on_stage=on_stage)
+    run.schema = diff
+    run.drift = drift_summary(model.detector, run.detection)
+    run.baseline = True
+    return run
+
+
+#: The design note's advice, by name: fewer false positives on very imbalanced data (strict),
+#: the default (balanced), more sensitive for security and fraud work (sensitive).
+PRESETS: dict[str, float] = {"strict": 99.0, "balanced": 95.0, "sensitive": 90.0}
+
+TRAINED_ON_FILE = "trained_on.json"
+
+
+def save_model(model: TrainedModel, directory: str | os.PathLike[str]) -> Path:
+    """Save the detector (data only) plus a note of what it was trained on."""
+    import json  # noqa: PLC0415
+
+    from .atomic import write_bytes_atomic  # noqa: PLC0415
+
+    target = model.detector.save(directory)
+    note = json.dumps({k: v for k, v in model.trained_on.items() if k != "model_dir"}, indent=1)
+    write_bytes_atomic(target / TRAINED_ON_FILE, note.encode("utf-8"), overwrite=True)
+    return target
+
+
+def model_from_dir(directory: str | os.PathLike[str]) -> TrainedModel:
+    """A model saved with ``TabularAnomalyDetector.save`` (or ``anomaly-tui train --save``).
+
+    Raises:
+        ModelFileError: the directory holds no model, or a damaged one.
+    """
+    import json  # noqa: PLC0415
+
+    path = Path(directory)
+    detector = TabularAnomalyDetector.load(path)
+    trained_on: dict[str, Any] = {
+        "file": None,
+        "sha256": None,
+        "sheet": None,
+        "rows": detector.training_params_.get("rows"),
+        "trained_at": detector.trained_at_,
+    }
+    try:
+        # Informational only (not covered by the manifest's checksums), so only plain strings.
+        note = json.loads((path / TRAINED_ON_FILE).read_text(encoding="utf-8")[:10_000])
+        for key in ("file", "sha256", "sheet"):
+            if isinstance(note.get(key), str):
+                trained_on[key] = note[key]
+    except (OSError, ValueError, AttributeError):
+        pass
+    trained_on["model_dir"] = str(path)
+    return TrainedModel(detector, False, None, "model directory", [], {}, trained_on)
