@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from . import guard
+from ._worker import PickError, pick_sheet
+
 __all__ = [
     "ReadError",
     "SUPPORTED_EXTENSIONS",
@@ -229,7 +232,8 @@ def _format_of_zip(p: Path, ext: str) -> str | None:
                     return "ods"
             if "content.xml" in names and ext == ".ods":
                 return "ods"
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError):
+        # RuntimeError: encrypted entries; the pre-check says so in words.
         return None
     return None
 
@@ -656,10 +660,8 @@ class _Raw:
 
 
 def _is_encrypted_ooxml(p: Path) -> bool:
-    try:
-        return "EncryptedPackage".encode("utf-16-le") in p.read_bytes()
-    except OSError:
-        return False
+    """An encrypted xlsx/xlsm: a CFB container whose directory names the encryption streams."""
+    return guard.is_encrypted_ooxml(p)
 
 
 def _damaged(p: Path, fmt: str) -> ReadError:
@@ -684,33 +686,10 @@ def _password(p: Path) -> ReadError:
 
 def _pick_sheet(p: Path, sheets: list[tuple[str, bool]], sheet: str | int | None) -> int:
     """Index into ``sheets`` (name, visible) for the requested sheet."""
-    names = [n for n, _ in sheets]
-    listing = ", ".join(names)
-    if not sheets:
-        raise ReadError(f"'{_display(p)}' has no worksheets")
-    if sheet is None:
-        for i, (_, visible) in enumerate(sheets):
-            if visible:
-                return i
-        return 0
-    if isinstance(sheet, np.integer):
-        sheet = int(sheet)
-    if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
-        raise ReadError(f"sheet must be a name or a 0-based number, not {sheet!r}")
-    if isinstance(sheet, int):
-        if 0 <= sheet < len(sheets):
-            return sheet
-        raise ReadError(
-            f"'{_display(p)}' has no sheet number {sheet} (numbers start at 0); "
-            f"it has {_plural(len(sheets), 'sheet')}: {listing}"
-        )
-    if sheet in names:
-        return names.index(sheet)
-    # Tolerate case and stray spaces from a typed name, but only when that is unambiguous.
-    folded = [i for i, n in enumerate(names) if n.strip().casefold() == sheet.strip().casefold()]
-    if len(folded) == 1:
-        return folded[0]
-    raise ReadError(f"'{_display(p)}' has no sheet named '{sheet}'; sheets: {listing}")
+    try:
+        return pick_sheet(sheets, sheet, _display(p))
+    except PickError as exc:
+        raise ReadError(str(exc)) from None
 
 
 def _calamine_sheets(wb) -> list[tuple[str, bool]]:
@@ -730,12 +709,42 @@ def _calamine_open(p: Path):
     return CalamineWorkbook.from_path(str(p))
 
 
+#: Formats whose parse runs in a child process: nothing cheap bounds what calamine allocates
+#: for them (binary records, repeat counts). Set ANOMALY_TUI_ISOLATE=all to isolate xlsx too.
+_ISOLATED_FORMATS = frozenset({"xls", "xlsb", "ods"})
+
+
+def _isolated(fmt: str) -> bool:
+    return fmt in _ISOLATED_FORMATS or os.environ.get("ANOMALY_TUI_ISOLATE") == "all"
+
+
+def _fatal(exc: BaseException) -> bool:
+    """Exceptions that must keep propagating (everything else from a parser is a bad file).
+
+    pyo3's PanicException (a Rust panic) derives from BaseException, so ``except Exception``
+    alone lets it through.
+    """
+    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
+
+
+def _error_scan_needed(p: Path, fmt: str) -> bool:
+    if fmt not in ("xlsx", "xlsm"):
+        return True
+    try:
+        facts = guard.check_zip(p, fmt)  # cached from the pre-check
+    except guard.Refused:
+        return True
+    return any(facts.error_hint.values()) if facts.error_hint else True
+
+
 def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
+    if _isolated(fmt):
+        return _calamine_raw_child(p, fmt, sheet)
     wb = _calamine_open(p)
     try:
         sheets = _calamine_sheets(wb)
         name = sheets[_pick_sheet(p, sheets, sheet)][0]
-        scanner = _ERROR_SCANNERS.get(fmt)
+        scanner = _ERROR_SCANNERS.get(fmt) if _error_scan_needed(p, fmt) else None
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The scan mostly inflates zip data, which releases the GIL, so it overlaps the parse.
             future = pool.submit(scanner, p, name) if scanner else None
@@ -756,11 +765,73 @@ def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
     return _Raw(rows=rows, row0=int(start[0]), col0=int(start[1]), sheet=name, errors=errors)
 
 
+class _ParserFailed(Exception):
+    """The parser in the child rejected the file; ``kind`` is its exception's class name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _child(p: Path, request: dict) -> dict:
+    request = {"path": str(p), "display": _display(p), **request}
+    try:
+        result = guard.run_worker(request)
+    except guard.Refused as exc:
+        if exc.kind == "parser:PickError":
+            raise ReadError(exc.message) from None
+        if exc.kind.startswith("parser:"):
+            raise _ParserFailed(exc.kind.split(":", 1)[1], exc.message) from None
+        raise ReadError(f"cannot read '{_display(p)}': {exc.message}") from None
+    if not isinstance(result, dict):
+        raise ReadError(f"cannot read '{_display(p)}': the parser process returned damaged data")
+    return result
+
+
+def _calamine_raw_child(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
+    if isinstance(sheet, np.integer):
+        sheet = int(sheet)
+    scanner = _ERROR_SCANNERS.get(fmt)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The error scan needs the sheet name, which only the child knows for sure when the
+        # request is by index or None; a name request lets the scan run alongside the parse.
+        early = pool.submit(scanner, p, sheet) if scanner and isinstance(sheet, str) else None
+        result = _child(p, {"op": "read", "sheet": sheet})
+        try:
+            rows = result["rows"]
+            name = str(result["sheet"])
+            row0, col0 = int(result["row0"]), int(result["col0"])
+            if not isinstance(rows, list):
+                raise TypeError("rows")
+        except (KeyError, TypeError, ValueError):
+            raise ReadError(
+                f"cannot read '{_display(p)}': the parser process returned damaged data"
+            ) from None
+        errors: list[_Err] = []
+        if scanner is not None:
+            try:
+                if early is not None and name == sheet:
+                    errors = early.result()
+                else:
+                    errors = scanner(p, name)
+            except Exception:  # noqa: BLE001 - the count is a nicety; the data is already read
+                errors = []
+    return _Raw(rows=rows, row0=row0, col0=col0, sheet=name, errors=errors)
+
+
 def _openpyxl_open(p: Path):
     import warnings as _warnings
 
     import openpyxl
+    import openpyxl.xml
 
+    if not openpyxl.xml.DEFUSEDXML:
+        # Decided when openpyxl was imported; our own pre-check refuses DTDs regardless, but
+        # openpyxl must not be the one parser that runs unprotected.
+        raise ReadError(
+            f"cannot read '{_display(p)}': "
+            + (guard.xml_hardening_problem() or "XML hardening is off in openpyxl")
+        )
     with _warnings.catch_warnings():
         # openpyxl warns about unsupported extensions (data validation, conditional formats)
         # that do not matter for reading values.
@@ -795,7 +866,9 @@ def _workbook_raw(
             return _openpyxl_raw(p, sheet), "openpyxl", warnings
         except ReadError:
             raise
-        except Exception:  # noqa: BLE001 - any parser failure means the file is unusable
+        except BaseException as exc:  # noqa: BLE001 - any parser failure means the file is unusable
+            if _fatal(exc):
+                raise
             raise _damaged(p, fmt) from None
     try:
         return _calamine_raw(p, fmt, sheet), "calamine", warnings
@@ -803,16 +876,21 @@ def _workbook_raw(
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001
+        if _fatal(exc):
+            raise
         first = exc
-    if type(first).__name__ == "PasswordError" or (fmt == "xls" and _is_encrypted_ooxml(p)):
+    kind = first.kind if isinstance(first, _ParserFailed) else type(first).__name__
+    if kind == "PasswordError" or (fmt == "xls" and _is_encrypted_ooxml(p)):
         raise _password(p)
     if fmt in ("xlsx", "xlsm") and engine == "auto":
         try:
             raw = _openpyxl_raw(p, sheet)
         except ReadError:
             raise
-        except Exception:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001
+            if _fatal(exc):
+                raise
             raise _damaged(p, fmt) from None
         warnings.append(
             f"the fast reader could not open this file ({_one_line(first)}); "
@@ -1446,6 +1524,66 @@ def _report(
     )
 
 
+def _preflight(p: Path) -> tuple[str, list[str]]:
+    """Identify the file by its bytes and run the guards; (format, warnings) or ReadError.
+
+    Runs before any parser: lock files, encrypted workbooks, archives that are not workbooks,
+    ZIP bombs, DTDs/entities and cell references far enough out to exhaust memory are refused
+    here (see :mod:`tui_detector.core.guard`).
+    """
+    name = _display(p)
+    head = _read_head(p, 8)
+    owner = guard.lock_file_owner(p, head)
+    if owner:
+        raise ReadError(
+            f"'{name}' is the lock file Excel or LibreOffice keeps while '{owner}' is open, "
+            f"not a spreadsheet; open '{owner}' itself"
+        )
+    fmt = detect_format(p)
+    warnings: list[str] = []
+    if head.startswith(_CFB_MAGIC) and _is_encrypted_ooxml(p):
+        raise _password(p)
+    if head.startswith(_ZIP_MAGIC) and fmt in _EXCEL_FORMATS:
+        problem = guard.xml_hardening_problem()
+        if problem:
+            raise ReadError(f"cannot read '{name}': {problem}")
+        try:
+            facts = guard.check_zip(p, fmt)
+        except guard.Refused as exc:
+            if exc.kind == "password":
+                raise _password(p) from None
+            if exc.kind == "damaged":
+                raise _damaged(p, fmt) from None
+            raise ReadError(f"cannot read '{name}': {exc.message}") from None
+        lowered = {n.replace("\\", "/").casefold() for n in facts.names}
+        if fmt in ("xlsx", "xlsm") and "xl/workbook.xml" not in lowered:
+            what = "a Word document" if "word/document.xml" in lowered else (
+                "a PowerPoint file" if "ppt/presentation.xml" in lowered else "a ZIP archive"
+            )
+            raise ReadError(
+                f"cannot read '{name}': it is {what}, not an Excel workbook (no xl/workbook.xml)"
+            )
+        if fmt == "ods" and "content.xml" not in lowered:
+            raise _damaged(p, fmt)
+        if facts.has_macros:
+            warnings.append("the workbook contains macros; they were ignored (never run)")
+        if facts.external_links:
+            warnings.append(
+                f"{_plural(facts.external_links, 'external link')} to other workbooks "
+                f"{'was' if facts.external_links == 1 else 'were'} not followed; "
+                "the values saved in this file were used"
+            )
+    elif fmt in _EXCEL_FORMATS and not head.startswith((_ZIP_MAGIC, _CFB_MAGIC)):
+        raise _damaged(p, fmt)
+    ext = p.suffix.lower()
+    if fmt in _TEXT_FORMATS and ext in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        warnings.append(
+            f"'{name}' is a text file, not a {ext[1:]} workbook; it was read as "
+            f"{'tab-separated' if fmt == 'tsv' else 'comma/semicolon-separated'} text"
+        )
+    return fmt, warnings
+
+
 def read_table(
     path: Any,
     sheet: str | int | None = None,
@@ -1462,7 +1600,9 @@ def read_table(
         raise ReadError(
             f"cannot read '{_name_of(path)}': it is too large for the available memory"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - the caller shows str(error) in a one-line status
+    except BaseException as exc:  # noqa: BLE001 - the caller shows str(error) in a one-line status
+        if _fatal(exc):
+            raise
         # Keep the cause chained so a developer still gets the real traceback.
         raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
 
@@ -1482,7 +1622,7 @@ def _read_table(
         raise ReadError(f"unknown engine {engine!r}; use 'auto', 'calamine' or 'openpyxl'")
     _check_header_arg(header_row)
     p = _check_path(path)
-    fmt = detect_format(p)
+    fmt, pre_warnings = _preflight(p)
     name = _display(p)
 
     if fmt in _TEXT_FORMATS:
@@ -1490,6 +1630,7 @@ def _read_table(
         if sheet is not None and sheet != 0 and sheet != stem:
             raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
         cells, enc, delimiter, decimal_comma, warnings = _text_raw(p, fmt)
+        warnings = pre_warnings + warnings
         if delimiter == "\t":
             fmt = "tsv"
         built = _build(
@@ -1507,6 +1648,7 @@ def _read_table(
         return LoadedTable(frame=built.frame, report=report, excel_rows=None)
 
     raw, used_engine, warnings = _workbook_raw(p, fmt, sheet, engine)
+    warnings = pre_warnings + warnings
     cells = _to_grid(raw.rows)
     raw.rows = []
     built = _build(
@@ -1534,13 +1676,15 @@ def list_sheets(path: Any) -> list[SheetInfo]:
         raise ReadError(
             f"cannot read '{_name_of(path)}': it is too large for the available memory"
         ) from None
-    except Exception as exc:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
+        if _fatal(exc):
+            raise
         raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
 
 
 def _list_sheets(path: Any) -> list[SheetInfo]:
     p = _check_path(path)
-    fmt = detect_format(p)
+    fmt, _warnings = _preflight(p)
     if fmt in _TEXT_FORMATS:
         cells, *_ = _text_raw(p, fmt)
         occupied = ~pd.isna(cells)
@@ -1549,9 +1693,27 @@ def _list_sheets(path: Any) -> list[SheetInfo]:
         n_rows = int(rows[-1] - rows[0] + 1) if len(rows) else 0
         n_cols = int(cols[-1] - cols[0] + 1) if len(cols) else 0
         return [SheetInfo(name=p.stem, index=0, rows=n_rows, columns=n_cols, visible=True)]
+    if _isolated(fmt):
+        try:
+            result = _child(p, {"op": "list"})
+        except _ParserFailed as exc:
+            if exc.kind == "PasswordError" or (fmt == "xls" and _is_encrypted_ooxml(p)):
+                raise _password(p) from None
+            raise _damaged(p, fmt) from None
+        try:
+            return [
+                SheetInfo(name=str(n), index=i, rows=int(r), columns=int(c), visible=bool(v))
+                for i, (n, v, r, c) in enumerate(result["sheets"])
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise ReadError(
+                f"cannot read '{_display(p)}': the parser process returned damaged data"
+            ) from None
     try:
         wb = _calamine_open(p)
-    except Exception as exc:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001
+        if _fatal(exc):
+            raise
         if type(exc).__name__ == "PasswordError" or (fmt == "xls" and _is_encrypted_ooxml(p)):
             raise _password(p) from None
         if fmt in ("xlsx", "xlsm"):
@@ -1563,7 +1725,9 @@ def _list_sheets(path: Any) -> list[SheetInfo]:
             try:
                 ws = wb.get_sheet_by_name(name)
                 rows, cols = (ws.height, ws.width) if ws.start is not None else (0, 0)
-            except Exception:  # noqa: BLE001
+            except BaseException as exc:  # noqa: BLE001
+                if _fatal(exc):
+                    raise
                 raise _damaged(p, fmt) from None
             out.append(
                 SheetInfo(name=name, index=i, rows=int(rows), columns=int(cols), visible=visible)
@@ -1579,7 +1743,11 @@ def _list_sheets(path: Any) -> list[SheetInfo]:
 def _list_sheets_openpyxl(p: Path, fmt: str) -> list[SheetInfo]:
     try:
         wb = _openpyxl_open(p)
-    except Exception:  # noqa: BLE001
+    except ReadError:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        if _fatal(exc):
+            raise
         raise _damaged(p, fmt) from None
     try:
         out = []
