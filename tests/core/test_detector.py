@@ -9,7 +9,7 @@ import pytest
 
 from tui_detector import ModelFileError, TabularAnomalyDetector, TrainingCancelled, detect_anomalies_in_excel
 from tui_detector.core import _keras
-from tui_detector.core.detector import NotFittedError
+from tui_detector.core.detector import MODEL_FORMAT_VERSION, NotFittedError
 
 
 def test_planted_anomalies_rank_first_and_are_explained_by_the_broken_column(planted, trained_auto):
@@ -68,7 +68,10 @@ def test_same_data_and_seed_give_identical_scores(planted):
 def test_save_load_round_trip_gives_identical_results(planted, trained_auto, tmp_path):
     frame, _ = planted
     trained_auto.save(tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["manifest.json", "network.npz"]
+    # The default ensemble: the network, the forest, and the tails/neighbour arrays; no pickle.
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "ensemble.npz", "forest.npz", "manifest.json", "network.npz"
+    ]
     loaded = TabularAnomalyDetector.load(tmp_path / "model")
     assert np.array_equal(loaded.score_samples(frame), trained_auto.score_samples(frame))
     assert loaded.detect_anomalies(frame) == trained_auto.detect_anomalies(frame)
@@ -105,7 +108,7 @@ def test_load_refuses_tampered_damaged_and_foreign_directories(trained_auto, tmp
         TabularAnomalyDetector.load(tmp_path / "junk")
     (tmp_path / "pickle").mkdir()
     (tmp_path / "pickle" / "manifest.json").write_text(
-        json.dumps({"format": "anomaly-tui-model", "format_version": 1, "files": {"model.pkl": "0"}})
+        json.dumps({"format": "anomaly-tui-model", "format_version": MODEL_FORMAT_VERSION, "files": {"model.pkl": "0"}})
     )
     with pytest.raises(ModelFileError, match="unexpected file"):
         TabularAnomalyDetector.load(tmp_path / "pickle")

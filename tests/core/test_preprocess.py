@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tui_detector.core.preprocess import MAX_ONE_HOT, TabularPreprocessor
 from tui_detector.core.roles import profile_columns
@@ -88,3 +89,39 @@ def test_expected_values_come_back_in_the_columns_units():
             assert values == [d.date().isoformat() for d in original]
         else:
             assert values == [bool(v) for v in original]
+
+
+def test_a_category_fixed_per_entity_gets_a_usual_for_entity_feature():
+    # 120 employees (more than MAX_ONE_HOT, so not one-hot each), each always in one department.
+    emp = np.repeat([f"E{i}" for i in range(120)], 6)
+    dept = np.repeat(rng.choice(["Sales", "HR", "Legal", "Ops"], 120), 6)
+    frame = pd.DataFrame({"employee": emp, "department": dept, "x": rng.normal(size=emp.size)})
+    frame.loc[7, "department"] = "Legal" if frame.loc[7, "department"] != "Legal" else "HR"
+    pre = fitted(frame)
+    names = pre.feature_names
+    assert "department (usual for employee)" in names
+    enc = next(e for e in pre.encoders if e.column == "department")
+    # Names line up with the block: the one-hot slots, then the new-value slot, then the share.
+    assert enc.features[-1] == "department (usual for employee)"
+    assert enc.features[-2] == "department=(new value)"
+    matrix, _ = pre.transform(frame)
+    share = matrix[:, names.index("department (usual for employee)")]
+    assert share[7] == pytest.approx(1 / 6, abs=1e-5) and share[6] == pytest.approx(5 / 6, abs=1e-5)
+    assert share[100] == 1.0
+    # The state is plain JSON and encodes identically after a round trip.
+    clone = TabularPreprocessor.from_json(json.loads(json.dumps(pre.to_json(), allow_nan=False)))
+    assert np.array_equal(clone.transform(frame)[0], matrix)
+    # An entity never seen in training is no evidence either way.
+    new = pd.DataFrame({"employee": ["E999"], "department": ["HR"], "x": [0.0]})
+    assert clone.transform(new)[0][0, names.index("department (usual for employee)")] == 1.0
+
+
+def test_a_few_negative_or_absurd_cells_do_not_decide_a_columns_scale():
+    amounts = np.exp(rng.normal(4, 1, 2000))
+    amounts[:3] = [-50.0, 1e7, 5e6]  # the anomalies a user wants found
+    pre = fitted(pd.DataFrame({"amount": amounts}))
+    state = pre.encoders[0].state
+    assert state["log"]  # still read on a log scale despite one negative cell
+    matrix, _ = pre.transform(pd.DataFrame({"amount": amounts}))
+    assert abs(np.median(matrix[3:, 0])) < 0.2 and 0.8 < np.std(matrix[3:, 0]) < 1.2
+    assert matrix[0, 0] < -5 and matrix[1, 0] > 5

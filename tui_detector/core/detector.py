@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import math
 import os
 import shutil
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,15 +36,37 @@ from .roles import ColumnProfile, Role, profile_columns
 ModelKind = Literal["auto", "autoencoder", "iforest"]
 
 MODEL_FORMAT = "anomaly-tui-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+#: Array files a model directory may hold (each listed with its sha256 in the manifest).
+MODEL_FILES = ("network.npz", "forest.npz", "ensemble.npz")
 #: Quantiles of the training scores kept with a model, so the threshold can move without them.
 QUANTILE_GRID = np.linspace(0.0, 100.0, 1001)
 #: "auto": scaled inputs are clipped here before the network sees them (see train_autoencoder).
 INPUT_CLIP = 5.0
 #: "auto": a feature's residual is measured against its usual training residual, floored here so
-#: a feature the network reproduces almost exactly does not turn rounding noise into anomalies.
-RESIDUAL_FLOOR = 1e-2
+#: a feature the network reproduces almost exactly does not turn rounding noise into anomalies
+#: (low enough that a one-hot slot or an entity feature that is always right counts when wrong).
+RESIDUAL_FLOOR = 1e-3
+#: "auto": the scores averaged into a row's anomaly score, each standardised on the training rows.
+ENSEMBLE_PARTS = ("autoencoder", "iforest", "tails", "knn")
+#: "auto": share of rows that look most anomalous after the first half of training; the second
+#: half trains a fresh network without them.
+TRIM_SHARE = 0.2
+#: "auto": which of the other parts (0 iforest, 1 tails, 2 knn) pick the rows to trim, besides
+#: the autoencoder. Only the neighbours: IsolationForest and the tails also flag rare modes that
+#: are normal (an idle machine, a hotel stay), and a network trained without them flags them all.
+TRIM_GUIDES = (2,)
+#: "auto": neighbours averaged for the distance score, and the most reference rows kept for it.
+KNN_K = 10
+KNN_REFERENCE = 2048
+#: "auto": trees in the IsolationForest part.
+FOREST_TREES = 200
+#: "auto": share of cells blanked in every training row; the network learns to restore them from
+#: the rest of the row, and each column is scored with itself blanked.
+MASK_RATE = 0.2
+#: "auto": optimiser steps per half of training (epochs follow from the table's size).
+AUTO_STEPS = 1000
 
 
 class ModelFileError(ValueError):
@@ -77,6 +101,198 @@ def auto_epochs(rows: int, batch_size: int) -> int:
     return int(min(100, max(10, math.ceil(4_000 / steps))))
 
 
+def auto_ensemble_epochs(rows: int, batch_size: int) -> int:
+    """"auto": ~AUTO_STEPS optimiser steps per half of training, 4–200 epochs in all."""
+    steps = max(1, math.ceil(rows * 0.8 / batch_size))
+    return int(min(200, max(4, 2 * math.ceil(AUTO_STEPS / steps))))
+
+
+class TailModel:
+    """How far into its column's tails each value sits (ECOD, Li et al. 2022), from quantiles.
+
+    A feature's tail score is ``-log`` of the smaller of its left and right empirical tail
+    probabilities; a row's score is the sum over features. Kept as 1,001 quantiles per feature so
+    the model file does not hold the training rows.
+    """
+
+    GRID = np.linspace(0.0, 1.0, 1001)
+
+    def __init__(self, quantiles: np.ndarray, rows: int) -> None:
+        self.quantiles = np.asarray(quantiles, dtype=np.float64)
+        self.rows = int(rows)
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> TailModel:
+        return cls(np.quantile(matrix, cls.GRID, axis=0), matrix.shape[0])
+
+    def per_feature(self, matrix: np.ndarray) -> np.ndarray:
+        out = np.empty(matrix.shape, dtype=np.float64)
+        size = self.quantiles.shape[0]
+        floor = 1.0 / (self.rows + 1)
+        for j in range(matrix.shape[1]):
+            q = self.quantiles[:, j]
+            below = np.searchsorted(q, matrix[:, j], side="right") / size
+            above = (size - np.searchsorted(q, matrix[:, j], side="left")) / size
+            out[:, j] = -np.log(np.maximum(np.minimum(below, above), floor))
+        return out
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        return self.per_feature(matrix).sum(axis=1)
+
+
+class NeighbourModel:
+    """Mean distance to the ``k`` nearest of a fixed sample of (clipped) training rows.
+
+    The same row as a reference row is skipped once, so a training row scores the same whether
+    it is scored while training or later from a saved model.
+    """
+
+    def __init__(self, reference: np.ndarray, k: int) -> None:
+        self.reference = np.ascontiguousarray(reference, dtype=np.float32)
+        self.k = int(k)
+
+    @classmethod
+    def fit(cls, clipped: np.ndarray, seed: int, k: int | None = None, size: int | None = None) -> NeighbourModel:
+        k = KNN_K if k is None else k
+        size = KNN_REFERENCE if size is None else size
+        rows = clipped.shape[0]
+        pick = np.sort(np.random.default_rng(seed).permutation(rows)[:size]) if rows > size else np.arange(rows)
+        return cls(clipped[pick].astype(np.float32), k)
+
+    def score(self, clipped: np.ndarray, chunk: int = 2048) -> np.ndarray:
+        ref = self.reference
+        k = max(1, min(self.k, ref.shape[0] - 1))
+        ref_sq = np.einsum("ij,ij->i", ref, ref)
+        out = np.empty(clipped.shape[0], dtype=np.float64)
+        for start in range(0, clipped.shape[0], chunk):
+            x = np.asarray(clipped[start : start + chunk], dtype=np.float32)
+            x_sq = np.einsum("ij,ij->i", x, x)
+            d2 = x @ ref.T
+            d2 *= -2.0
+            d2 += x_sq[:, None]
+            d2 += ref_sq[None, :]
+            take = min(k + 1, ref.shape[0])
+            near = np.sort(np.maximum(np.partition(d2, take - 1, axis=1)[:, :take], 0.0), axis=1)
+            # float32 rounding leaves ~1e-7 of |x|^2 where the distance is exactly zero
+            self_match = near[:, 0] <= 1e-5 * (1.0 + x_sq)
+            picked = np.where(self_match[:, None], near[:, 1 : k + 1], near[:, :k]) if take > k else near[:, :k]
+            out[start : start + chunk] = np.sqrt(picked).mean(axis=1)
+        return out
+
+
+#: "auto": the autoencoder's row score is the mean of its this-many worst columns, so one broken
+#: cell is not averaged away over a wide table (and the score rests on the columns it names).
+TOP_COLUMNS = 1
+
+
+def _digest(matrix: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(matrix).view(np.uint8), digest_size=16).hexdigest()
+
+
+def _blocks(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    return [(e.start, e.stop) for e in preprocessor.encoders]
+
+
+def column_residuals(
+    matrix: np.ndarray, recon: np.ndarray, scale: np.ndarray, preprocessor: TabularPreprocessor
+) -> np.ndarray:
+    """Each of the user's columns' squared reconstruction error, relative to its usual one.
+
+    Each feature's squared error is divided by its usual (training) one and the column's
+    features are averaged, so every column averages about 1 on normal rows whatever its width (a
+    one-hot block of 30 features does not outweigh a single numeric column), and a feature the
+    rest of the row usually predicts exactly (an entity's usual department, nights on a taxi
+    claim) counts fully when it is off.
+    """
+    starts = np.array([e.start for e in preprocessor.encoders], dtype=np.int64)
+    widths = np.diff(np.append(starts, matrix.shape[1]))
+    return np.add.reduceat((matrix - recon) ** 2 / scale, starts, axis=1) / widths
+
+
+class ErrorTails:
+    """How unusual each column's reconstruction error is, against that column's usual errors.
+
+    ``-log`` of the share of training rows whose error in the column was at least as large, up
+    to the column's 99th percentile; past it, ``log(100)`` plus the log of the ratio to that
+    percentile, so the few worst cells of a column do not all tie (a cell 100x off outranks one
+    10x off, also when both are the table's own anomalies). A yes/no column whose rare answer is always hard to reconstruct, or a
+    noisy column, then counts as unusual only when its error is unusual *for it*.
+    """
+
+    GRID = np.linspace(0.0, 1.0, 1001)
+    TOP = 990  # index of the 99th percentile in GRID
+
+    def __init__(self, quantiles: np.ndarray, rows: int) -> None:
+        self.quantiles = np.asarray(quantiles, dtype=np.float64)
+        self.rows = int(rows)
+
+    @classmethod
+    def fit(cls, per_column: np.ndarray) -> ErrorTails:
+        return cls(np.quantile(per_column, cls.GRID, axis=0), per_column.shape[0])
+
+    def surprise(self, per_column: np.ndarray) -> np.ndarray:
+        out = np.empty(per_column.shape, dtype=np.float64)
+        size = self.quantiles.shape[0]
+        floor = 1.0 / (self.rows + 1)
+        for j in range(per_column.shape[1]):
+            q = self.quantiles[:, j]
+            values = per_column[:, j]
+            above = (size - np.searchsorted(q, values, side="left")) / size
+            out[:, j] = -np.log(np.clip(above, floor, 1.0))
+            top = max(q[self.TOP], 1e-12)
+            beyond = values > top
+            out[beyond, j] = math.log(100.0) + np.log(values[beyond] / top)
+        return out
+
+
+def _autoencoder_part(per_column_surprise: np.ndarray) -> np.ndarray:
+    k = min(TOP_COLUMNS, per_column_surprise.shape[1])
+    return np.partition(per_column_surprise, per_column_surprise.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+def compact_projection(preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
+    """A linear map from the encoded features to one feature per value a column holds.
+
+    IsolationForest and the column tails split on single features; on a one-hot block most
+    features are a rare category's slot, and splitting there finds rare categories, not strange
+    rows. Here a categorical column's one-hot block becomes one feature, the log frequency of the
+    row's category in training; every other feature passes through.
+    """
+    n = max(matrix.shape[0], 1)
+    columns: list[np.ndarray] = []
+    for encoder in preprocessor.encoders:
+        start, stop = encoder.start, encoder.stop
+        first = start
+        # Yes/no answers and "this cell is empty" flags mark modes of a table (an idle machine,
+        # a claim without receipt), which are rare without being wrong; the models that see a
+        # row's context (autoencoder, neighbours) judge those.
+        if encoder.role is Role.BOOLEAN:
+            continue
+        if encoder.state.get("indicator"):
+            stop -= 1
+        if encoder.role is Role.CATEGORICAL:
+            slots = len(encoder.state["categories"]) + 1
+            if not encoder.state.get("capped"):
+                weights = np.zeros(matrix.shape[1])
+                share = matrix[:, start : start + slots].mean(axis=0)
+                weights[start : start + slots] = np.log(np.maximum(share, 0.5 / n))
+                columns.append(weights)
+            first = start + slots
+        for j in range(first, stop):
+            unit = np.zeros(matrix.shape[1])
+            unit[j] = 1.0
+            columns.append(unit)
+    return np.column_stack(columns) if columns else np.eye(matrix.shape[1])
+
+
+def _robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
+    low, centre, high = np.percentile(values, [25, 50, 75])
+    scale = float(high - low)
+    if not math.isfinite(scale) or scale <= 1e-12:
+        scale = float(np.std(values)) or 1.0
+    return float(centre), scale
+
+
 @dataclass
 class Detection:
     """Scores for every row of a table, the rows over the threshold, and how they were read."""
@@ -102,11 +318,15 @@ class TabularAnomalyDetector:
         encoding_dim: Width of the autoencoder's bottleneck (the seed's 8).
         threshold_percentile: Rows scoring above this percentile of the training scores are
             flagged (the seed's 95).
-        model: ``"auto"`` (default: the seed's network with winsorised inputs and per-feature
-            residual scaling, which finds isolated extreme values and is not dominated by
-            columns that are noisy in every row), ``"autoencoder"`` (the seed's recipe: score =
-            reconstruction MSE), or ``"iforest"`` (IsolationForest). Without TensorFlow every
-            choice falls back to IsolationForest, with a warning.
+        model: ``"auto"`` (default: an ensemble around the seed's network. The network is
+            trained in NumPy to restore blanked cells from the rest of their row, in two halves,
+            the second without the rows that look most anomalous; each column's error is judged
+            against that column's usual error. Its verdict is combined with the distance to the
+            nearest rows and, where both agree, IsolationForest and ECOD-style column tails; see
+            ``_combine``. Explanations come from the network's per-column errors), ``"autoencoder"``
+            (the seed's recipe: Keras, score = reconstruction MSE), or ``"iforest"``
+            (IsolationForest). Without TensorFlow every choice falls back to IsolationForest, with
+            a warning (the seed's contract, kept although "auto" no longer needs TensorFlow).
         hidden_layers: Widths of the encoder's hidden layers; the decoder mirrors them.
         random_state: Seed for every random choice; the same data and seed give the same scores.
         roles: Column → role overrides (e.g. ``{"notes": "text"}`` to exclude a column).
@@ -167,6 +387,7 @@ class TabularAnomalyDetector:
             raise TypeError("train() expects a pandas DataFrame")
         if len(df) < 2:
             raise ValueError(f"at least 2 rows are needed to learn what is normal; the table has {len(df)}")
+        self._training_parts = None
         frame = _string_columns(df)
         profiles = profile_columns(frame, self.roles)
         preprocessor = TabularPreprocessor(profiles).fit(frame)
@@ -178,9 +399,22 @@ class TabularAnomalyDetector:
         network: DenseNetwork | None = None
         forest: ForestArrays | None = None
         batch = int(batch_size) if batch_size else auto_batch_size(len(frame))
-        n_epochs = int(epochs) if epochs else auto_epochs(len(frame), batch)
+        if epochs:
+            n_epochs = int(epochs)
+        elif kind == "auto":
+            n_epochs = auto_ensemble_epochs(len(frame), batch)
+        else:
+            n_epochs = auto_epochs(len(frame), batch)
         input_clip = INPUT_CLIP if kind == "auto" else None
-        if kind in ("autoencoder", "auto"):
+        tails: TailModel | None = None
+        neighbours: NeighbourModel | None = None
+        ensemble: dict[str, Any] | None = None
+        kept: np.ndarray | None = None
+        if kind == "auto":
+            network, history, forest, tails, neighbours, ensemble, kept = self._train_ensemble(
+                preprocessor, matrix, n_epochs, batch, validation_split, early_stopping, on_progress, should_stop
+            )
+        elif kind == "autoencoder":
             from ._keras import train_autoencoder  # noqa: PLC0415 - TensorFlow loads only here
 
             network, history = train_autoencoder(
@@ -192,7 +426,6 @@ class TabularAnomalyDetector:
                 validation_split=validation_split,
                 seed=self.random_state,
                 patience=5 if early_stopping else None,
-                input_clip=input_clip,
                 on_progress=on_progress,
                 should_stop=should_stop,
             )
@@ -206,15 +439,38 @@ class TabularAnomalyDetector:
         self.model_kind_ = kind
         self.network_ = network
         self.forest_ = forest
+        self.tails_ = tails
+        self.neighbours_ = neighbours
+        self.projection_ = ensemble.pop("_projection") if ensemble is not None else None
+        self.error_tails_: ErrorTails | None = None
+        self.ensemble_ = ensemble
         self.input_clip_ = input_clip
         self.feature_means_ = matrix.mean(axis=0)
         self.residual_scale_ = np.ones(matrix.shape[1])
         if kind == "auto":
-            # Measured on the winsorised rows the network learned from, so the extreme cells
-            # it should flag do not inflate their own column's yardstick.
+            assert network is not None and kept is not None
+            # Measured on the winsorised rows the network learned from (the trimmed ones), so
+            # the extreme cells it should flag do not inflate their own column's yardstick.
             clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
-            recon = network.forward(clipped)
-            self.residual_scale_ = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
+            recon = network.masked_reconstruction(clipped, _blocks(preprocessor))
+            self.residual_scale_ = np.maximum(np.mean((clipped[kept] - recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR)
+            assert ensemble is not None
+            others = ensemble.pop("_others")
+            per_column = column_residuals(matrix, recon, self.residual_scale_, preprocessor)
+            self.error_tails_ = ErrorTails.fit(per_column)
+            parts = [_autoencoder_part(self.error_tails_.surprise(per_column)), *others]
+            stats = [_robust_centre_scale(p) for p in parts]
+            self.ensemble_ = {
+                **ensemble,
+                "parts": list(ENSEMBLE_PARTS),
+                "centre": [c for c, _ in stats],
+                "scale": [q for _, q in stats],
+            }
+            training_scores = self._combine(parts)
+            # Scoring the training table again (the usual next call) reuses the parts that do not
+            # depend on the network; they come from the same functions on the same matrix, so the
+            # scores are identical to a fresh computation, and to a loaded model's.
+            self._training_parts = (_digest(matrix), others)
         self.history_ = history
         trained_network = network is not None
         self.training_params_ = {
@@ -225,11 +481,107 @@ class TabularAnomalyDetector:
             "rows": len(frame),
         }
         self.warnings_ = fit_warnings
-        scores = self._scores(matrix)[0]
+        scores = training_scores if kind == "auto" else self._scores(matrix)[0]
         self.score_quantiles_ = np.percentile(scores, QUANTILE_GRID)
         self.threshold_ = float(np.percentile(scores, self.threshold_percentile))
         self.trained_at_ = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         return history
+
+    def _train_ensemble(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        n_epochs: int,
+        batch: int,
+        validation_split: float,
+        early_stopping: bool,
+        on_progress: ProgressCallback | None,
+        should_stop: StopCallback | None,
+    ) -> tuple[DenseNetwork, dict[str, list[float]], ForestArrays, TailModel, NeighbourModel, dict[str, Any], np.ndarray]:
+        """"auto": IsolationForest, column tails and neighbour distances on the encoded rows, and
+        an autoencoder trained in two halves, the second without the rows all four find strangest."""
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - ships with scikit-learn
+
+        from .network import train_numpy_autoencoder  # noqa: PLC0415
+
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("training was cancelled")
+        clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
+        projection = compact_projection(preprocessor, matrix)
+        compact = matrix @ projection
+        forest = ForestArrays.fit(compact, n_estimators=FOREST_TREES, seed=self.random_state)
+        tails = TailModel.fit(compact)
+        neighbours = NeighbourModel.fit(clipped, seed=self.random_state)
+        others = [forest.score(compact), tails.score(compact), np.log(neighbours.score(clipped) + 1e-12)]
+        kept = np.ones(matrix.shape[0], dtype=bool)
+        blocks = _blocks(preprocessor)
+
+        def refine(network: DenseNetwork) -> np.ndarray:
+            recon = network.masked_reconstruction(clipped, blocks)
+            scale = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
+            per_column = column_residuals(matrix, recon, scale, preprocessor)
+            ae = _autoencoder_part(ErrorTails.fit(per_column).surprise(per_column))
+            combined = np.zeros(matrix.shape[0])
+            for part in (ae, *[others[i] for i in TRIM_GUIDES]):
+                centre, spread = _robust_centre_scale(part)
+                combined += (part - centre) / spread
+            kept[:] = combined <= np.quantile(combined, 1.0 - TRIM_SHARE)
+            return kept
+
+        # One BLAS thread: for matrices this small, threads cost more in handoffs than they save.
+        with threadpool_limits(1):
+            network, history = train_numpy_autoencoder(
+                clipped,
+                hidden=tuple(self.hidden_layers),
+                encoding_dim=self.encoding_dim,
+                epochs=n_epochs,
+                batch_size=batch,
+                validation_split=validation_split,
+                seed=self.random_state,
+                patience=5 if early_stopping else None,
+                on_progress=on_progress,
+                should_stop=should_stop,
+                refine=refine,
+                mask_blocks=blocks,
+                mask_rate=MASK_RATE,
+            )
+        ensemble = {"trim_share": TRIM_SHARE, "knn_k": neighbours.k, "_others": others, "_projection": projection}
+        return network, history, forest, tails, neighbours, ensemble, kept.copy()
+
+    def _combine(self, parts: list[np.ndarray]) -> np.ndarray:
+        """"auto": the row's score from the four parts, each standardised by its training median
+        and IQR.
+
+        The autoencoder (is each cell what the rest of its row predicts?) and the neighbours
+        (are there rows like this one?) judge a row in context; IsolationForest and the column
+        tails judge its values against the whole table and count only as far as both agree
+        (their minimum), since either alone also fires on rare modes that are normal. A row is as
+        strange as the strongest of the three verdicts: each finds anomalies the others miss.
+        """
+        assert self.ensemble_ is not None
+        z = [
+            (part - centre) / spread
+            for part, centre, spread in zip(parts, self.ensemble_["centre"], self.ensemble_["scale"], strict=True)
+        ]
+        autoencoder, forest, tails, neighbours = z
+        return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
+
+    def _ensemble_parts(self, matrix: np.ndarray, recon: np.ndarray) -> list[np.ndarray]:
+        """"auto": the four raw scores per row (log for the two that are distances)."""
+        assert self.forest_ is not None and self.tails_ is not None and self.neighbours_ is not None
+        per_column = column_residuals(matrix, recon, self.residual_scale_, self.preprocessor_)
+        autoencoder = _autoencoder_part(self.error_tails_.surprise(per_column))
+        cached = getattr(self, "_training_parts", None)
+        if cached is not None and cached[1][0].shape[0] == matrix.shape[0] and cached[0] == _digest(matrix):
+            return [autoencoder, *cached[1]]
+        clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
+        compact = matrix @ self.projection_
+        return [
+            autoencoder,
+            self.forest_.score(compact),
+            self.tails_.score(compact),
+            np.log(self.neighbours_.score(clipped) + 1e-12),
+        ]
 
     def fit(self, df: pd.DataFrame, y: None = None, **kwargs: Any) -> TabularAnomalyDetector:
         """scikit-learn spelling of :meth:`train`; returns the detector."""
@@ -263,6 +615,12 @@ class TabularAnomalyDetector:
 
     def _scores(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Anomaly score per row (higher = stranger) and the per-feature reconstruction."""
+        if self.network_ is not None and self.model_kind_ == "auto":
+            recon = self.network_.masked_reconstruction(
+                np.clip(matrix, -INPUT_CLIP, INPUT_CLIP), _blocks(self.preprocessor_)
+            )
+            assert self.ensemble_ is not None
+            return self._combine(self._ensemble_parts(matrix, recon)), recon
         if self.network_ is not None:
             clip = self.input_clip_
             recon = self.network_.forward(np.clip(matrix, -clip, clip) if clip else matrix)
@@ -300,12 +658,20 @@ class TabularAnomalyDetector:
         if rows.size == 0:
             return []
         recon = np.asarray(detection.reconstruction[rows])
-        residual = (detection.matrix[rows] - recon) ** 2 / self.residual_scale_
-        per_column = np.column_stack([residual[:, e.start : e.stop].sum(axis=1) for e in encoders])
+        if self.model_kind_ == "auto" and self.error_tails_ is not None:
+            # Ranked by how unusual each column's error is for that column, the same measure
+            # the row's score rests on; reported as the column's error relative to its usual.
+            errors = column_residuals(detection.matrix[rows], recon, self.residual_scale_, self.preprocessor_)
+            per_column = errors
+            ranking = self.error_tails_.surprise(errors) + 1e-6 * np.minimum(errors, 1e6)
+        else:
+            residual = (detection.matrix[rows] - recon) ** 2 / self.residual_scale_
+            per_column = np.column_stack([residual[:, e.start : e.stop].sum(axis=1) for e in encoders])
+            ranking = per_column
         expected = {e.column: e.expected(recon[:, e.start : e.stop]) for e in encoders}
         k = max(0, int(self.top_features))
         for i, row in enumerate(rows):
-            order = np.lexsort((np.arange(len(encoders)), -per_column[i]))[:k]
+            order = np.lexsort((np.arange(len(encoders)), -ranking[i]))[:k]
             raw_data = json_row(frame, int(row))
             features = []
             for j in order:
@@ -359,6 +725,7 @@ class TabularAnomalyDetector:
             "feature_means": [float(m) for m in self.feature_means_],
             "residual_scale": [float(v) for v in self.residual_scale_],
             "input_clip": self.input_clip_,
+            "ensemble": self.ensemble_,
             "history": self.history_,
             "warnings": self.warnings_,
             "preprocessor": self.preprocessor_.to_json(),
@@ -380,6 +747,18 @@ class TabularAnomalyDetector:
             blobs["network.npz"] = self.network_.to_npz_bytes()
         if self.forest_ is not None:
             blobs["forest.npz"] = self.forest_.to_npz_bytes()
+        if self.tails_ is not None and self.neighbours_ is not None:
+            buffer = io.BytesIO()
+            np.savez(
+                buffer,
+                tail_quantiles=self.tails_.quantiles,
+                tail_rows=np.array([self.tails_.rows], dtype=np.int64),
+                knn_reference=self.neighbours_.reference.astype(np.float32),
+                projection=self.projection_,
+                error_quantiles=self.error_tails_.quantiles,
+                error_rows=np.array([self.error_tails_.rows], dtype=np.int64),
+            )
+            blobs["ensemble.npz"] = buffer.getvalue()
         manifest["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -430,7 +809,7 @@ class TabularAnomalyDetector:
         if not isinstance(files, dict):
             raise ModelFileError(f"{path / MANIFEST} lists no model files")
         for name, digest in files.items():
-            if name not in ("network.npz", "forest.npz"):
+            if name not in MODEL_FILES:
                 raise ModelFileError(f"{path / MANIFEST} names an unexpected file {name!r}")
             try:
                 actual = hashlib.sha256((path / name).read_bytes()).hexdigest()
@@ -460,18 +839,33 @@ class TabularAnomalyDetector:
         kind = manifest["model_kind"]
         preprocessor = TabularPreprocessor.from_json(manifest["preprocessor"])
         n_features = preprocessor.n_features
-        network = forest = None
+        network = forest = tails = neighbours = projection = error_tails = None
+        ensemble = manifest.get("ensemble")
+        if kind not in ("autoencoder", "auto", "iforest"):
+            raise ModelFileError(f"{path}: unknown model kind {kind!r}")
         if kind in ("autoencoder", "auto"):
             info = manifest["network"]
             network = DenseNetwork.from_npz(path / "network.npz", list(info["activations"]))
             if network.n_inputs != n_features or network.shape[-1] != n_features:
                 raise ModelFileError(f"{path}: the network does not fit the table's {n_features} features")
+        if kind == "auto":
+            tails, neighbours, projection, error_tails = _load_ensemble_arrays(
+                path / "ensemble.npz", n_features, len(preprocessor.encoders), int(ensemble["knn_k"])
+            )
+            forest = ForestArrays.from_npz(path / "forest.npz")
+            if forest.feature.size and (forest.feature.max() >= projection.shape[1] or forest.feature.min() < 0):
+                raise ModelFileError(f"{path}: the forest does not fit the table's {n_features} features")
+            parts = len(ENSEMBLE_PARTS)
+            if list(ensemble["parts"]) != list(ENSEMBLE_PARTS) or len(ensemble["centre"]) != parts:
+                raise ModelFileError(f"{path}: the manifest's ensemble does not match this version")
+            spreads = np.asarray(ensemble["scale"], dtype=np.float64)
+            centres = np.asarray(ensemble["centre"], dtype=np.float64)
+            if spreads.shape != (parts,) or not np.all(spreads > 0) or not np.all(np.isfinite(centres)):
+                raise ModelFileError(f"{path}: the manifest's ensemble statistics are invalid")
         elif kind == "iforest":
             forest = ForestArrays.from_npz(path / "forest.npz")
             if forest.feature.size and forest.feature.max() >= n_features:
                 raise ModelFileError(f"{path}: the forest does not fit the table's {n_features} features")
-        else:
-            raise ModelFileError(f"{path}: unknown model kind {kind!r}")
         means = np.asarray(manifest["feature_means"], dtype=np.float64)
         residual_scale = np.asarray(manifest["residual_scale"], dtype=np.float64)
         clip = manifest["input_clip"]
@@ -488,6 +882,11 @@ class TabularAnomalyDetector:
         detector.model_kind_ = kind
         detector.network_ = network
         detector.forest_ = forest
+        detector.tails_ = tails
+        detector.neighbours_ = neighbours
+        detector.projection_ = projection
+        detector.error_tails_ = error_tails
+        detector.ensemble_ = ensemble if kind == "auto" else None
         detector.feature_means_ = means
         detector.residual_scale_ = residual_scale
         detector.input_clip_ = None if clip is None else float(clip)
@@ -537,6 +936,34 @@ def detect_anomalies_in_excel(
         if model_path is not None:
             detector.save(model_path)
     return detector.detect_anomalies(df), detector
+
+
+def _load_ensemble_arrays(
+    path: Path, n_features: int, n_columns: int, k: int
+) -> tuple[TailModel, NeighbourModel, np.ndarray, ErrorTails]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            quantiles = np.array(data["tail_quantiles"], dtype=np.float64)
+            rows = int(np.array(data["tail_rows"]).reshape(-1)[0])
+            reference = np.array(data["knn_reference"], dtype=np.float64)
+            projection = np.array(data["projection"], dtype=np.float64)
+            errors = ErrorTails(np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0]))
+    except (KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(f"{path} is unreadable ({exc})") from None
+    if (
+        projection.ndim != 2
+        or projection.shape[0] != n_features
+        or quantiles.shape != (TailModel.GRID.size, projection.shape[1])
+        or reference.ndim != 2
+        or reference.shape[1] != n_features
+    ):
+        raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_features} features")
+    if errors.quantiles.shape != (ErrorTails.GRID.size, n_columns):
+        raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_columns} columns")
+    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles))
+    if rows < 1 or errors.rows < 1 or reference.shape[0] < 1 or not finite:
+        raise ModelFileError(f"{path}: the ensemble arrays are invalid")
+    return TailModel(quantiles, rows), NeighbourModel(reference, k), projection, errors
 
 
 def _string_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -61,10 +61,13 @@ class ForestArrays:
             feature[i, :n] = np.asarray(features)[np.maximum(tree.feature, 0)]
             threshold[i, :n] = tree.threshold
             depth = np.zeros(n, dtype=np.float64)
-            for node in range(n):  # children always come after their parent
-                for child in (tree.children_left[node], tree.children_right[node]):
-                    if child != -1:
-                        depth[child] = depth[node] + 1
+            frontier = np.array([0])
+            while frontier.size:  # level by level from the root
+                children = np.concatenate([tree.children_left[frontier], tree.children_right[frontier]])
+                parents = np.concatenate([frontier, frontier])
+                inner = children != -1
+                depth[children[inner]] = depth[parents[inner]] + 1
+                frontier = children[inner]
             leaf_length[i, :n] = depth + average_path_length(tree.n_node_samples)
             max_depth = max(max_depth, int(depth.max()))
         return cls(left, right, feature, threshold, leaf_length, int(forest.max_samples_), max_depth)

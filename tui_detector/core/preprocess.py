@@ -89,7 +89,8 @@ class ColumnEncoder:
 
     # -- encoding -----------------------------------------------------------------------------
 
-    def transform(self, series: pd.Series, report: TransformReport) -> np.ndarray:
+    def transform(self, series: pd.Series, report: TransformReport, context: pd.Series | None = None) -> np.ndarray:
+        """The column's features; ``context`` is the entity column named in ``state["given"]``."""
         state = self.state
         n = len(series)
         block = np.zeros((n, len(self.features)), dtype=np.float64)
@@ -109,7 +110,10 @@ class ColumnEncoder:
             block[:, : raw.shape[1]] = np.where(np.isnan(raw), 0.0, raw)
         else:
             coerced = 0
-            block[:, : self._categorical_width()] = self._encode_categories(series, report)
+            width = self._categorical_width()
+            block[:, :width] = self._encode_categories(series, report)
+            if state.get("given"):
+                block[:, width] = _usual_for_entity(series, context, state["given"]["shares"])
         if coerced:
             report.coerced[self.column] = report.coerced.get(self.column, 0) + coerced
         if state["indicator"]:
@@ -120,7 +124,7 @@ class ColumnEncoder:
         return block
 
     def _categorical_width(self) -> int:
-        return len(self.features) - (1 if self.state["indicator"] else 0)
+        return len(self.features) - (1 if self.state["indicator"] else 0) - (1 if self.state.get("given") else 0)
 
     def _encode_categories(self, series: pd.Series, report: TransformReport) -> np.ndarray:
         state = self.state
@@ -212,15 +216,24 @@ class TabularPreprocessor:
             encoders.append(encoder)
         if not encoders:
             raise ValueError("no column is usable by the model (all are IDs, text, constant or empty)")
+        _attach_entities(encoders, frame)
+        start = 0
+        for encoder in encoders:
+            encoder.start = start
+            start = encoder.stop
         self.encoders = encoders
         return self
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, TransformReport]:
-        missing = [c for c in self.columns if c not in frame.columns]
+        needed = [*self.columns, *(e.state["given"]["column"] for e in self.encoders if e.state.get("given"))]
+        missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
         if missing:
             raise KeyError(f"the table lacks column(s) the model was trained on: {', '.join(missing)}")
         report = TransformReport()
-        blocks = [e.transform(frame[e.column], report) for e in self.encoders]
+        blocks = [
+            e.transform(frame[e.column], report, frame[e.state["given"]["column"]] if e.state.get("given") else None)
+            for e in self.encoders
+        ]
         matrix = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
         np.clip(matrix, -CLIP, CLIP, out=matrix)
         return matrix, report
@@ -247,10 +260,20 @@ def _fit_numeric(values: pd.Series) -> dict[str, Any]:
         return {"mean": 0.0, "std": 1.0, "log": False, "integral": False, "decimals": 0}
     # Money, counts and durations are skewed: a log makes "10x the usual" as visible at 10 as at
     # 10,000, which the model cannot learn from raw values dominated by a few large cells.
-    use_log = bool(finite.min() >= 0 and _skew(finite) > 2.0 and np.median(finite) > 0)
-    scaled_input = np.log1p(finite) if use_log else finite
-    mean = float(scaled_input.mean())
-    std = float(scaled_input.std())
+    # A few negative or absurd cells (the anomalies a user wants found) must not decide the
+    # column's scale: the log is chosen from the non-negative bulk, and the centre and spread
+    # come from the values inside the 0.5-99.5th percentiles.
+    nonneg = finite[finite >= 0]
+    use_log = bool(
+        nonneg.size >= 0.99 * finite.size and _skew(nonneg) > 2.0 and np.median(finite) > 0
+    )
+    scaled_input = np.sign(finite) * np.log1p(np.abs(finite)) if use_log else finite
+    low, high = np.percentile(scaled_input, [0.5, 99.5])
+    core = scaled_input[(scaled_input >= low) & (scaled_input <= high)]
+    mean = float(core.mean()) if core.size else float(scaled_input.mean())
+    std = float(core.std()) if core.size else 0.0
+    if not math.isfinite(std) or std < 1e-12:
+        std = float(scaled_input.std())
     if not math.isfinite(std) or std < 1e-12:
         std = 1.0
     if not math.isfinite(mean):
@@ -430,3 +453,79 @@ def _fit_categorical(series: pd.Series, name: str) -> tuple[dict[str, Any], list
         state["freq_std"] = float(values.std()) or 1.0
         features.append(f"{name} (frequency)")
     return state, features
+
+
+# -- entities --------------------------------------------------------------------------------
+
+#: A categorical column is "given" by an entity column (an employee, a machine) when, among
+#: entities with at least ENTITY_MIN_ROWS rows, this share of rows carries the entity's usual value.
+ENTITY_DETERMINATION = 0.9
+ENTITY_MIN_ROWS = 3
+#: Entity columns with more distinct values than this are not tracked (the state is plain JSON).
+ENTITY_MAX_VALUES = 20_000
+
+
+def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None:
+    """Give each small categorical column an "is this value usual for this entity?" feature.
+
+    An employee has one department and one currency; a machine one site. With hundreds of
+    employees the one-hot encoding keeps only the most frequent ones, so a network cannot learn
+    which department belongs to which employee, and "a department wrong for its employee" is
+    invisible. Where a high-cardinality categorical column nearly determines a small one, the
+    small column gets one more feature: the share of the entity's training rows that carry the
+    row's value (1.0 for an entity never seen, or a missing cell: no evidence either way).
+    """
+    entities = [
+        e for e in encoders
+        if e.role is Role.CATEGORICAL and e.state.get("capped") and len(e.state["known"]) <= ENTITY_MAX_VALUES
+    ]
+    if not entities:
+        return
+    entity_keys = {e.column: _category_keys(frame[e.column]) for e in entities}
+    for encoder in encoders:
+        if encoder.role is not Role.CATEGORICAL or encoder.state.get("capped"):
+            continue
+        values = _category_keys(frame[encoder.column])
+        best: tuple[float, str, dict[str, dict[str, float]]] | None = None
+        for entity in entities:
+            keys = entity_keys[entity.column]
+            both = (keys.notna() & values.notna()).to_numpy()
+            if both.sum() < 2 * ENTITY_MIN_ROWS:
+                continue
+            pairs = pd.DataFrame({"e": keys[both].to_numpy(), "v": values[both].to_numpy()})
+            counts = pairs.groupby(["e", "v"], sort=True).size()
+            per_entity = counts.groupby(level=0).sum()
+            usual = counts.groupby(level=0).max()
+            eligible = per_entity[per_entity >= ENTITY_MIN_ROWS].index
+            covered = float(per_entity[eligible].sum())
+            if covered < 0.5 * both.sum():
+                continue
+            determination = float(usual[eligible].sum()) / covered
+            baseline = float(pairs["v"].value_counts().iloc[0]) / len(pairs)
+            if determination < ENTITY_DETERMINATION or determination < baseline + 0.05:
+                continue
+            if best is None or determination > best[0]:
+                shares: dict[str, dict[str, float]] = {}
+                for (e_key, v_key), n in counts.items():
+                    shares.setdefault(str(e_key), {})[str(v_key)] = round(float(n) / float(per_entity[e_key]), 6)
+                best = (determination, entity.column, shares)
+        if best is None:
+            continue
+        width = encoder._categorical_width()
+        encoder.state["given"] = {"column": best[1], "shares": best[2]}
+        encoder.features.insert(width, f"{encoder.column} (usual for {best[1]})")
+
+
+def _usual_for_entity(series: pd.Series, context: pd.Series | None, shares: dict[str, dict[str, float]]) -> np.ndarray:
+    out = np.ones(len(series), dtype=np.float64)
+    if context is None:
+        return out
+    values = _category_keys(series).to_numpy()
+    keys = _category_keys(context).to_numpy()
+    for i, (e_key, v_key) in enumerate(zip(keys, values, strict=True)):
+        if e_key is None or v_key is None:
+            continue
+        known = shares.get(e_key)
+        if known is not None:
+            out[i] = known.get(v_key, 0.0)
+    return out
