@@ -27,7 +27,7 @@ import pandas as pd
 
 from .env import tensorflow_available
 from .forest import ForestArrays
-from .jsonsafe import json_row, json_value
+from .jsonsafe import json_rows, json_value
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor, TransformReport
 from .progress import ProgressCallback, StopCallback, TrainingCancelled
@@ -670,9 +670,10 @@ class TabularAnomalyDetector:
             ranking = per_column
         expected = {e.column: e.expected(recon[:, e.start : e.stop]) for e in encoders}
         k = max(0, int(self.top_features))
+        raw_rows = json_rows(frame, rows)
         for i, row in enumerate(rows):
             order = np.lexsort((np.arange(len(encoders)), -ranking[i]))[:k]
-            raw_data = json_row(frame, int(row))
+            raw_data = raw_rows[i]
             features = []
             for j in order:
                 column = encoders[j].column

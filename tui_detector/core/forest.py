@@ -75,21 +75,31 @@ class ForestArrays:
     def score(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
         """Anomaly score in (0, 1]; higher = easier to isolate = more anomalous."""
         x = np.asarray(x, dtype=np.float64)
-        n_trees = self.left.shape[0]
+        n_trees, nodes = self.left.shape
         scores = np.empty(x.shape[0], dtype=np.float64)
         denominator = n_trees * float(average_path_length(np.array([self.max_samples]))[0])
+        # One flat child table per tree, [right, left] per node, leaves pointing at themselves:
+        # a level is then one lookup, and rows that reached a leaf stay there without a branch.
+        own = np.arange(nodes)
+        is_leaf = self.left == -1
+        children = np.empty((n_trees, nodes, 2), dtype=np.int64)
+        children[:, :, 0] = np.where(is_leaf, own, self.right)
+        children[:, :, 1] = np.where(is_leaf, own, self.left)
+        children = children.reshape(n_trees, nodes * 2)
+        feature = self.feature.astype(np.int64)
+        width = x.shape[1]
         for start in range(0, x.shape[0], chunk):
-            block = x[start : start + chunk]
-            rows = np.arange(block.shape[0])
-            total = np.zeros(block.shape[0])
+            block = np.ascontiguousarray(x[start : start + chunk]).ravel()
+            n = block.size // width if width else 0
+            row_base = np.arange(n, dtype=np.int64) * width
+            total = np.zeros(n)
             for t in range(n_trees):
-                left, right = self.left[t], self.right[t]
-                node = np.zeros(block.shape[0], dtype=np.int64)
+                feat_t, thr_t, child_t = feature[t], self.threshold[t], children[t]
+                node = np.zeros(n, dtype=np.int64)
                 for _ in range(self.max_depth):
-                    go_left = block[rows, self.feature[t][node]] <= self.threshold[t][node]
-                    nxt = np.where(go_left, left[node], right[node])
-                    node = np.where(nxt == -1, node, nxt)
-                total += self.leaf_length[t][node]
+                    values = block.take(row_base + feat_t.take(node))
+                    node = child_t.take(2 * node + (values <= thr_t.take(node)))
+                total += self.leaf_length[t].take(node)
             scores[start : start + chunk] = 2.0 ** (-total / denominator)
         return scores
 

@@ -73,14 +73,19 @@ class DenseNetwork:
             rows = np.asarray(x[start : start + chunk], dtype=np.float64)
             # Blanking a block only removes its share of the first layer's input.
             first = rows @ weights[0] + biases[0]
+            last = len(weights) - 1
             for lo, hi in blocks:
                 h = first - rows[:, lo:hi] @ weights[0][lo:hi]
                 for i, (w, b, act) in enumerate(zip(weights, biases, self.activations, strict=True)):
-                    if i:
+                    if i == last:
+                        # Only this block's outputs are kept: compute just those columns
+                        # (the output layer is the widest, and there is one pass per column).
+                        h = h @ w[:, lo:hi] + b[lo:hi]
+                    elif i:
                         h = h @ w + b
                     if act == "relu":
                         np.maximum(h, 0.0, out=h)
-                out[start : start + chunk, lo:hi] = h[:, lo:hi]
+                out[start : start + chunk, lo:hi] = h
         return out
 
     def to_npz_bytes(self) -> bytes:
