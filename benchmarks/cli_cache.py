@@ -124,7 +124,8 @@ def main() -> None:
         f"| **speed-up** | **{cold_med / warm_med:.1f}×** | |",
         "",
         f"Cache entry on disk: **{statistics.median(sizes) / 1e3:.0f} KB** (manifest JSON with the preprocessing state, "
-        "threshold, score quantiles and history, plus the network's weights as .npz).",
+        "threshold, score quantiles and history, plus .npz arrays: the network's weights, the forest, and the "
+        "ensemble's column tails and neighbour reference rows, which are most of the size).",
         f"Model: `{last_cold['model']['kind']}`, {params['epochs_run']} of {params['epochs']} epochs run "
         f"(early stopping), batch {params['batch_size']}; {last_cold['anomaly_count']:,} rows flagged.",
         "",
