@@ -1,0 +1,241 @@
+"""The results table's data: which rows are shown, in which order, and how each cell reads.
+
+Plain Python and NumPy, no Textual: the table widget asks this model for the rows it paints
+(only the visible ones), so a table of 1,048,576 rows costs no more to draw than one of 50.
+Sorting uses a rank array per column, computed once (NumPy ``argsort``) and reused for every
+view (anomalies only, all rows, a search result), in either direction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .explain import TopFeatures
+
+if TYPE_CHECKING:
+    from tui_detector.core.pipeline import DetectionRun
+
+#: The widest a data column is drawn; longer text is cut with an ellipsis.
+MAX_CELL_WIDTH = 24
+#: The most rows the top-features column sorts (each row is explained by the detector).
+WHY_SORT_LIMIT = 20_000
+#: How many rows are looked at to size a column.
+WIDTH_SAMPLE = 200
+
+
+@dataclass
+class Column:
+    """One table column: ``key`` is ``row``/``sheet_row``/``score``/``why`` or ``c<i>``."""
+
+    key: str
+    label: str
+    width: int
+    numeric: bool = False
+    data_index: int | None = None
+
+
+def format_value(value: Any) -> str:
+    """One cell as one line of plain text (never markup: the widget draws it verbatim)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    elif isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if value == int(value) and abs(value) < 1e15:
+            return f"{int(value)}"
+        return f"{value:.6g}"
+    else:
+        import pandas as pd  # noqa: PLC0415 - already loaded with the table
+
+        try:
+            if pd.isna(value):
+                return ""
+        except (TypeError, ValueError):
+            pass
+        text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ("↵" if c in "\r\n" else " ") for c in text)
+    return text
+
+
+class ResultsModel:
+    """Rows, order and cells of the results table over one :class:`DetectionRun`."""
+
+    def __init__(self, run: DetectionRun) -> None:
+        self.run = run
+        frame = run.frame
+        self.rows = len(frame)
+        self.values: list[np.ndarray] = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+        self.names = [str(c) for c in frame.columns]
+        excel = run.loaded.excel_rows
+        self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
+        self.top = TopFeatures(run)
+        #: data column index of each feature the model explains with
+        self._feature_column = {name: i for i, name in enumerate(self.names)}
+        self.all_rows = False
+        self.sort_key: str | None = None
+        self.descending = False
+        self.query = ""
+        self._match: np.ndarray | None = None
+        self._ranks: dict[str, np.ndarray] = {}
+        self.view = np.empty(0, dtype=np.int64)
+        self.columns = self._columns()
+        self.rebuild()
+
+    # -- columns ---------------------------------------------------------------------------
+
+    def _columns(self) -> list[Column]:
+        n = self.rows
+        digits = len(f"{max(n - 1, 0):,}")
+        columns = [Column("row", "row", max(3, digits), numeric=True)]
+        if self.excel_rows is not None:
+            columns.append(Column("sheet_row", "sheet row", max(9, digits), numeric=True))
+        columns.append(Column("score", "score", 9, numeric=True))
+        columns.append(Column("why", "top features", 30))
+        sample = np.arange(min(n, WIDTH_SAMPLE))
+        for i, name in enumerate(self.names):
+            label = format_value(name)
+            widths = [len(format_value(v)) for v in self.values[i][sample]] or [0]
+            width = min(MAX_CELL_WIDTH, max(len(label), max(widths), 3))
+            numeric = self.values[i].dtype.kind in "iufb"
+            columns.append(Column(f"c{i}", label, width, numeric=numeric, data_index=i))
+        return columns
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+    # -- the view --------------------------------------------------------------------------
+
+    @property
+    def flags(self) -> np.ndarray:
+        return self.run.detection.flags
+
+    @property
+    def anomaly_count(self) -> int:
+        return int(np.count_nonzero(self.flags))
+
+    def rebuild(self) -> None:
+        """Recompute the rows shown (mode, search, threshold) and their order."""
+        base = np.arange(self.rows, dtype=np.int64) if self.all_rows else np.flatnonzero(self.flags)
+        if self._match is not None:
+            base = base[self._match[base]]
+        self.view = self._ordered(base)
+
+    def _ordered(self, rows: np.ndarray) -> np.ndarray:
+        if self.sort_key is None:
+            # Default: highest score first, ties by row.
+            scores = self.run.detection.scores[rows]
+            return rows[np.lexsort((rows, -scores))]
+        if self.sort_key == "why":  # explained on demand: only the rows in the view
+            rank = self.top.first_name_rank(rows)
+        else:
+            rank = self.rank(self.sort_key)[rows]
+        order = np.argsort(-rank if self.descending else rank, kind="stable")
+        return rows[order]
+
+    def sort(self, key: str, descending: bool | None = None) -> None:
+        """Sort by ``key``; without ``descending``, sorting the same column again reverses it."""
+        if descending is None:
+            descending = not self.descending if key == self.sort_key else key == "score"
+        self.sort_key, self.descending = key, descending
+        self.view = self._ordered(self.view)
+
+    def rank(self, key: str) -> np.ndarray:
+        """Each row's position in ascending order of column ``key`` (missing values last)."""
+        if key not in self._ranks:
+            order = self._ascending_order(key)
+            rank = np.empty(self.rows, dtype=np.int64)
+            rank[order] = np.arange(self.rows, dtype=np.int64)
+            self._ranks[key] = rank
+        return self._ranks[key]
+
+    def _ascending_order(self, key: str) -> np.ndarray:
+        if key == "row":
+            return np.arange(self.rows)
+        if key == "sheet_row" and self.excel_rows is not None:
+            return np.argsort(self.excel_rows, kind="stable")
+        if key == "score":
+            return np.argsort(self.run.detection.scores, kind="stable")
+        values = self.values[self.column(key).data_index or 0]
+        return _argsort_values(values)
+
+    def sortable(self, key: str) -> str | None:
+        """Why ``key`` cannot be sorted now (in words), or ``None`` when it can."""
+        if key == "why" and len(self.view) > WHY_SORT_LIMIT:
+            return (
+                f"Sorting by top features explains every row shown; with {len(self.view):,} rows that "
+                f"takes too long. Search or show anomalies only (at most {WHY_SORT_LIMIT:,} rows)."
+            )
+        return None
+
+    def set_all_rows(self, all_rows: bool) -> None:
+        self.all_rows = all_rows
+        self.rebuild()
+
+    def set_query(self, query: str, match: np.ndarray | None) -> None:
+        self.query = query
+        self._match = match
+        self.rebuild()
+
+    def search_mask(self, query: str) -> np.ndarray:
+        """Rows where any cell contains ``query`` (case-insensitive); slow on big tables: call
+        it from a worker."""
+        import pandas as pd  # noqa: PLC0415
+
+        needle = query.casefold()
+        mask = np.zeros(self.rows, dtype=bool)
+        for values in self.values:
+            text = pd.Series(values, copy=False).astype(str).str.casefold()
+            mask |= text.str.contains(needle, regex=False, na=False).to_numpy()
+        return mask
+
+    # -- cells -----------------------------------------------------------------------------
+
+    def cell(self, row: int, column: Column) -> str:
+        key = column.key
+        if key == "row":
+            return f"{row}"
+        if key == "sheet_row":
+            return "" if self.excel_rows is None else f"{int(self.excel_rows[row])}"
+        if key == "score":
+            return f"{self.run.detection.scores[row]:.4g}"
+        if key == "why":
+            return " · ".join(self.top.names(row))
+        return format_value(self.values[column.data_index or 0][row])
+
+    def highlights(self, row: int) -> dict[int, int]:
+        """Data column index → rank (0 = the feature that explains the row most)."""
+        return {
+            self._feature_column[name]: rank
+            for rank, name in enumerate(self.top.names(row))
+            if name in self._feature_column
+        }
+
+    def prefetch(self, rows: np.ndarray) -> None:
+        self.top.ensure(rows)
+
+
+def _argsort_values(values: np.ndarray) -> np.ndarray:
+    """Ascending order of one column's cells, missing last, mixed types by their text."""
+    import pandas as pd  # noqa: PLC0415
+
+    if values.dtype.kind in "iub":
+        return np.argsort(values, kind="stable")
+    if values.dtype.kind in "fmM":
+        return np.argsort(values, kind="stable")  # NaN/NaT sort last
+    series = pd.Series(values, copy=False)
+    try:
+        codes, _ = pd.factorize(series, sort=True)
+    except TypeError:
+        codes, _ = pd.factorize(series.map(format_value, na_action="ignore"), sort=True)
+    codes = codes.astype(np.int64)
+    codes[codes < 0] = np.iinfo(np.int64).max  # missing last
+    return np.argsort(codes, kind="stable")
