@@ -207,9 +207,10 @@ def app_command(args: argparse.Namespace) -> int:
     if path is not None and not path.exists():
         _error(f"file not found: {path}")
         return EXIT_INPUT
-    from .ui.app import make_app  # noqa: PLC0415
+    from .ui.app import make_app, run_app  # noqa: PLC0415
 
-    make_app(path).run()
+    # run_app keeps TensorFlow's fd-2 logging off the screen (see tui_detector/ui/terminal.py).
+    run_app(make_app(path))
     return EXIT_OK
 
 

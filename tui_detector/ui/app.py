@@ -1,80 +1,104 @@
-"""A first screen over the core: the file's sheets and the column roles the core inferred.
+"""The Textual app: the screens of the journey, global keys, and the factory the CLI uses.
 
-The full journey (file picker, set-up, training, results) replaces this screen; until then it
-shows what the core already knows about a file, read in a worker so the screen never freezes.
+``open file → set up → training → results``; ``?``/``f1`` shows every key, ``q`` quits
+(asking only while a model trains), ``escape`` goes back. Nothing heavy is imported here:
+pandas, scikit-learn and TensorFlow load inside workers, so the first screen is up at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.app import App
+from textual.binding import Binding
+
+from .screens.dialogs import ConfirmScreen
+from .screens.help import HelpScreen
+from .screens.open_file import OpenFileScreen
+from .screens.setup import SetupScreen
+from .screens.training import TrainingScreen
+
+if TYPE_CHECKING:
+    from tui_detector.core.pipeline import DetectionRun
+
+#: ``run_detection``'s signature: tests pass a fake or a fast model through :func:`make_app`.
+Runner = Callable[..., "DetectionRun"]
 
 
 class AnomalyApp(App[None]):
-    TITLE = "anomaly-tui"
-    BINDINGS = [("q", "quit", "Quit")]
-    CSS = """
-    #status { padding: 0 1; height: auto; }
-    DataTable { height: 1fr; }
-    """
+    """anomaly-tui: find the strange rows in a spreadsheet and see why they are strange."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    TITLE = "anomaly-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
+    ]
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        runner: Runner | None = None,
+        workdir: Path | None = None,
+        model: str = "auto",
+    ) -> None:
         super().__init__()
         self.path = path
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        # markup=False: file names and cell text are shown verbatim, never read as markup.
-        yield Static("", id="status", markup=False)
-        yield DataTable(id="roles", zebra_stripes=True)
-        yield Footer()
+        self.runner = runner
+        #: Where the file picker starts and exports go by default.
+        self.workdir = (workdir or Path.cwd()).resolve()
+        #: The model the set-up screen proposes.
+        self.default_model = model
 
     def on_mount(self) -> None:
-        self.sub_title = "Set up"
-        table = self.query_one(DataTable)
-        table.add_columns("column", "role", "why")
-        if self.path is None:
-            self.query_one("#status", Static).update(
-                "Run `anomaly-tui FILE` or `anomaly-tui --demo`; the file picker is coming."
-            )
+        if self.path is not None:
+            self.push_screen(SetupScreen(self.path))
+        else:
+            self.push_screen(OpenFileScreen(self.workdir))
+
+    def run_detection(self, *args: Any, **kwargs: Any) -> DetectionRun:
+        """The pipeline (or the injected runner); called from the training worker."""
+        if self.runner is not None:
+            return self.runner(*args, **kwargs)
+        from tui_detector.core.pipeline import run_detection  # noqa: PLC0415 - heavy
+
+        return run_detection(*args, **kwargs)
+
+    def open_file(self, path: Path) -> None:
+        """Go to the set-up screen for ``path`` (from the file picker)."""
+        self.push_screen(SetupScreen(path))
+
+    async def action_quit(self) -> None:
+        if isinstance(self.screen, TrainingScreen):
+            training = self.screen
+
+            def answered(quit_: bool | None) -> None:
+                if quit_:
+                    training.cancel()
+                    self.exit()
+
+            self.push_screen(ConfirmScreen("A model is training. Stop it and quit?", yes="Quit", no="Keep training"), answered)
             return
-        self.query_one("#status", Static).update(f"Reading {self.path.name} …")
-        self.load_file(self.path)
+        self.exit()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="read")
-    def load_file(self, path: Path) -> None:
-        from tui_detector.core.reader import ReadError, read_table
-        from tui_detector.core.roles import profile_columns
-
-        try:
-            loaded = read_table(path)
-            profiles = profile_columns(loaded.frame)
-        except ReadError as exc:
-            self.call_from_thread(self._show_error, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - a bad file must leave a message, not a dead app
-            self.call_from_thread(self._show_error, f"{type(exc).__name__}: {exc}")
-            return
-        report = loaded.report
-        summary = (
-            f"{path.name} — sheet {report.sheet!r}, header on row {report.header_row}, "
-            f"{report.rows:,} rows × {len(report.columns)} columns (read by {report.engine} "
-            f"in {report.seconds:.2f} s)"
-        )
-        rows = [(Text(p.name), Text(str(p.role)), Text(p.reason)) for p in profiles]
-        self.call_from_thread(self._show_roles, summary, rows)
-
-    def _show_error(self, message: str) -> None:
-        self.query_one("#status", Static).update(f"Cannot open this file: {message}")
-
-    def _show_roles(self, summary: str, rows: list[tuple[Text, Text, Text]]) -> None:
-        self.query_one("#status", Static).update(summary)
-        self.query_one(DataTable).add_rows(rows)
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
 
-def make_app(path: Path | None = None) -> AnomalyApp:
-    return AnomalyApp(path)
+def make_app(path: Path | None = None, **options: Any) -> AnomalyApp:
+    """The app the CLI runs; tests pass ``runner=``, ``workdir=`` or ``model=``."""
+    return AnomalyApp(path, **options)
+
+
+def run_app(app: AnomalyApp) -> None:
+    """Run ``app`` in this terminal with fd 2 kept off the screen (see :mod:`.terminal`)."""
+    from .terminal import terminal_for_textual  # noqa: PLC0415
+
+    with terminal_for_textual():
+        app.run()

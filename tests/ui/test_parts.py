@@ -1,0 +1,108 @@
+"""The app's parts: the vectorised explanations, the table model, imports, the fd-2 guard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from tests.conftest import mixed_table
+from tui_detector.core.pipeline import DetectionSettings, run_detection
+from tui_detector.core.reader import SUPPORTED_EXTENSIONS
+from tui_detector.ui.explain import TopFeatures
+from tui_detector.ui.results_model import ResultsModel, format_value
+from tui_detector.ui.screens.open_file import EXTENSIONS
+
+
+def _run(tmp_path, rows=400):
+    frame, _ = mixed_table(rows, seed=2)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    return run_detection(path, DetectionSettings(model="iforest", use_cache=False))
+
+
+def test_top_features_agree_with_the_detectors_explain(tmp_path):
+    run = _run(tmp_path)
+    rows = np.arange(len(run.frame))
+    explained = run.detector.explain(run.frame, run.detection, rows)
+    top = TopFeatures(run)
+    for item in explained:
+        assert top.names(item["row_index"]) == [f["feature_name"] for f in item["anomalous_features"]]
+
+
+def test_sorting_any_column_both_ways_with_missing_values_last(tmp_path):
+    run = _run(tmp_path)
+    model = ResultsModel(run)
+    model.set_all_rows(True)
+    amount = next(c for c in model.columns if c.label == "amount")
+    values = run.frame["amount"].to_numpy()
+    model.sort(amount.key)
+    assert not model.descending and np.all(np.diff(values[model.view]) >= 0)
+    model.sort(amount.key)
+    assert model.descending and np.all(np.diff(values[model.view]) <= 0)
+    segment = next(c for c in model.columns if c.label == "segment")
+    model.sort(segment.key, descending=False)
+    shown = [model.cell(int(r), segment) for r in model.view]
+    assert shown == sorted(shown)
+    model.sort("why", descending=False)
+    firsts = [model.top.names(int(r))[0] for r in model.view]
+    assert firsts == sorted(firsts)
+
+
+def test_cells_are_one_line_of_plain_text():
+    assert format_value(float("nan")) == ""
+    assert format_value(None) == ""
+    assert format_value(3.0) == "3"
+    assert format_value(True) == "true"
+    assert format_value("a\nb\tc") == "a↵b c"
+    assert format_value("[bold]x") == "[bold]x"
+
+
+def test_file_picker_extensions_match_the_reader():
+    assert EXTENSIONS == SUPPORTED_EXTENSIONS
+
+
+def test_the_app_module_imports_nothing_heavy():
+    code = (
+        "import sys, tui_detector.ui.app, tui_detector.cli; "
+        "print(','.join(m for m in ('tensorflow', 'sklearn', 'pandas', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_fd2_goes_to_the_log_while_textual_keeps_the_terminal(tmp_path):
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from tui_detector.ui.terminal import terminal_for_textual
+        with terminal_for_textual() as log:
+            os.write(2, b"C++ LOG LINE\\n")          # what TensorFlow does
+            sys.__stderr__.write("DRAWN BY TEXTUAL\\n")  # where Textual's driver writes
+            sys.__stderr__.flush()
+        print(log)
+        os.write(2, b"AFTER\\n")
+        """
+    )
+    env = {**os.environ, "ANOMALY_TUI_DATA_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stderr == "DRAWN BY TEXTUAL\nAFTER\n"
+    log = tmp_path / "logs" / "app.log"
+    assert out.stdout.strip() == str(log)
+    assert log.read_text() == "C++ LOG LINE\n"
+
+
+def test_top_features_sort_is_refused_on_views_too_big_to_explain(tmp_path, monkeypatch):
+    from tui_detector.ui import results_model
+
+    run = _run(tmp_path)
+    model = ResultsModel(run)
+    model.set_all_rows(True)
+    monkeypatch.setattr(results_model, "WHY_SORT_LIMIT", 100)
+    assert "too long" in model.sortable("why")
+    assert model.sortable("score") is None
+    model.set_all_rows(False)
+    assert model.sortable("why") is None

@@ -1,0 +1,104 @@
+"""Each screen pinned as an SVG at 120×40 (``--snapshot-update`` regenerates them).
+
+Fixed data, an isolated cache and a fake runner with fixed progress keep them deterministic:
+no clocks, timings or absolute paths appear on these screens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import BlockingRunner, screen_is, settle, write_orders
+from tui_detector.ui.app import make_app
+from tui_detector.ui.screens.setup import SetupScreen
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    directory = tmp_path / "data"
+    directory.mkdir()
+    write_orders(directory)
+    return directory
+
+
+async def _setup_ready(pilot) -> None:
+    await settle(pilot, lambda: isinstance(pilot.app.screen, SetupScreen) and pilot.app.screen.cache_checked)
+    # The footer and the tables lay out again after focus moves: let them.
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def _results(pilot) -> None:
+    await _setup_ready(pilot)
+    await pilot.press("t")
+    await settle(pilot, screen_is(pilot, "Results"))
+
+
+class TestScreens:
+    def test_open_file(self, snap_compare, data_dir):
+        async def run_before(pilot):
+            await settle(pilot, lambda: len(pilot.app.screen.query_one("#tree").root.children) > 0)
+
+        assert snap_compare(make_app(None, workdir=data_dir), terminal_size=SIZE, run_before=run_before)
+
+    def test_set_up(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+        assert snap_compare(app, terminal_size=SIZE, run_before=_setup_ready)
+
+    def test_training(self, snap_compare, data_dir):
+        runner = BlockingRunner()
+        app = make_app(data_dir / "orders.csv", runner=runner, workdir=data_dir)
+
+        async def run_before(pilot):
+            await _setup_ready(pilot)
+            await pilot.press("t")
+            assert runner.started.wait(5)
+            await pilot.pause()
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_results(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+        assert snap_compare(app, terminal_size=SIZE, run_before=_results)
+
+    def test_results_sorted_all_rows(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("a", "right", "right", "right", "right", "right", "s", "minus")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_row_details(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("enter")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_export_dialog(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("e")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_help(self, snap_compare, data_dir):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _setup_ready(pilot)
+            await pilot.press("question_mark")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,127 @@
+"""Open file: a directory tree of the files we can read, their size and date, recent files,
+and a path to type."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DirectoryTree, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..recent import recent_files
+
+#: The reader's SUPPORTED_EXTENSIONS (a test checks they agree): importing the reader here
+#: would load pandas before the first screen.
+EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
+
+
+def human_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+class DataFileTree(DirectoryTree):
+    """Folders and supported files only; no hidden files, no Excel lock files (``~$…``)."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        for path in paths:
+            name = path.name
+            if name.startswith((".", "~$")):
+                continue
+            try:
+                if path.is_dir() or path.suffix.lower() in EXTENSIONS:
+                    yield path
+            except OSError:
+                continue
+
+
+class OpenFileScreen(Screen[None]):
+    SUB_TITLE = "Open file"
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="open-body"):
+            with Vertical(id="tree-pane"):
+                yield Label(Text(f"Files in {self.directory.name or self.directory}/"), classes="pane-title")
+                yield DataFileTree(self.directory, id="tree")
+            with Vertical(id="side-pane"):
+                yield Label("Selected file", classes="pane-title")
+                yield Static(Text("Highlight a file to see its size and date.", style="dim"), id="file-info")
+                yield Label("Recently opened", classes="pane-title")
+                yield OptionList(id="recent")
+        yield Input(placeholder="…or type a path and press enter", id="path")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        recent = self.query_one("#recent", OptionList)
+        files = recent_files()
+        for path in files:
+            recent.add_option(Option(Text(str(path)), id=str(path)))
+        if not files:
+            recent.add_option(Option(Text("(none yet)", style="dim"), disabled=True))
+        tree = self.query_one("#tree", DataFileTree)
+        tree.root.set_label(Text(f"{self.directory.name or self.directory}/"))
+        tree.focus()
+
+    @on(DirectoryTree.NodeHighlighted)
+    def _highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
+        entry = event.node.data
+        if entry is None:
+            return
+        path = entry.path
+        info = self.query_one("#file-info", Static)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            info.update(Text(f"{path.name}\n{exc.strerror or exc}"))
+            return
+        if path.is_dir():
+            info.update(Text(f"{path.name}/\nfolder"))
+            return
+        when = dt.datetime.fromtimestamp(stat.st_mtime).strftime("%Y-%m-%d %H:%M")
+        info.update(Text(f"{path.name}\n{human_size(stat.st_size)} · modified {when}"))
+
+    @on(DirectoryTree.FileSelected)
+    def _selected(self, event: DirectoryTree.FileSelected) -> None:
+        self.app.open_file(event.path)  # type: ignore[attr-defined]
+
+    @on(OptionList.OptionSelected, "#recent")
+    def _recent(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.app.open_file(Path(event.option.id))  # type: ignore[attr-defined]
+
+    @on(Input.Submitted, "#path")
+    def _typed(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self.directory / path
+        if path.is_dir():
+            self.query_one("#tree", DataFileTree).path = path
+            return
+        if not path.is_file():
+            self.notify(f"No such file: {path}", severity="error", markup=False)
+            return
+        self.app.open_file(path)  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        """The first screen: nothing to go back to."""

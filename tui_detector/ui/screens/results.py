@@ -1,0 +1,257 @@
+"""Results: the summary, a score histogram with the cut, and the sortable table of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from ..results_model import ResultsModel
+from ..widgets.histogram import ScoreHistogram
+from ..widgets.score_table import ScoreTable
+from .dialogs import ConfirmScreen
+from .export import ExportRequest, ExportScreen
+from .row_detail import RowDetailScreen
+
+if TYPE_CHECKING:
+    from tui_detector.core.pipeline import DetectionRun
+
+#: ``+``/``-`` move the threshold percentile by this much, within these bounds.
+STEP = 0.5
+LOWEST, HIGHEST = 50.0, 99.9
+
+
+@dataclass
+class Written:
+    paths: list[Path]
+
+
+class ResultsScreen(Screen[None]):
+    SUB_TITLE = "Results"
+    BINDINGS = [
+        Binding("a", "toggle_rows", "All rows/anomalies"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("plus,equals_sign", "threshold(1)", "Threshold +", key_display="+"),
+        Binding("minus", "threshold(-1)", "Threshold -", key_display="-"),
+        Binding("e", "export", "Export"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class Searched(Message):
+        def __init__(self, query: str, mask: np.ndarray) -> None:
+            super().__init__()
+            self.query, self.mask = query, mask
+
+    class Exported(Message):
+        def __init__(self, paths: list[Path], error: str | None = None) -> None:
+            super().__init__()
+            self.paths, self.error = paths, error
+
+    def __init__(self, run: DetectionRun) -> None:
+        super().__init__()
+        self.run = run
+        self.model = ResultsModel(run)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._summary(), id="summary")
+        yield ScoreHistogram(self.run.detection.scores, self.run.detection.threshold, id="histogram")
+        yield ScoreTable(self.model, id="table")
+        yield Input(placeholder="search every cell (enter: find, escape: clear)", id="search")
+        yield Static(self._status(), id="table-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(ScoreTable).focus()
+
+    @property
+    def table(self) -> ScoreTable:
+        return self.query_one(ScoreTable)
+
+    # -- text -------------------------------------------------------------------------------
+
+    def _summary(self) -> Text:
+        run = self.run
+        report = run.loaded.report
+        rows = len(run.detection.scores)
+        count = self.model.anomaly_count
+        text = Text(run.path.name, style="bold")
+        if report.sheet:
+            text.append(" · sheet ")
+            text.append(report.sheet, style="bold")
+        text.append(f" · {rows:,} rows · ")
+        text.append(f"{count:,} anomalies ({count / max(rows, 1):.1%})", style="bold red")
+        text.append(f" · threshold {run.detection.threshold:.4g} at p{run.threshold_percentile:g}")
+        text.append(f" · model {run.detector.model_kind_}")
+        text.append(" · from the cache" if run.from_cache else " · trained now", style="green" if run.from_cache else "")
+        return text
+
+    def _status(self) -> Text:
+        model = self.model
+        text = Text()
+        text.append("all rows" if model.all_rows else "anomalies only", style="bold")
+        text.append(f" · {len(model.view):,} rows shown")
+        if model.sort_key is not None:
+            label = model.column(model.sort_key).label
+            text.append(" · sorted by ")
+            text.append(label)
+            text.append(" (descending)" if model.descending else " (ascending)")
+        else:
+            text.append(" · highest score first")
+        if model.query:
+            text.append(" · search: ")
+            text.append(model.query, style="bold")
+        text.append("  —  top features: ", style="dim")
+        text.append(" 1st ", style="on dark_red")
+        text.append(" 2nd ", style="black on dark_orange3")
+        text.append(" 3rd ", style="on grey35")
+        return text
+
+    def _refresh_text(self) -> None:
+        self.query_one("#summary", Static).update(self._summary())
+        self.query_one("#table-status", Static).update(self._status())
+
+    # -- table events -----------------------------------------------------------------------
+
+    @on(ScoreTable.Sorted)
+    def _sorted(self) -> None:
+        self._refresh_text()
+
+    @on(ScoreTable.RowChosen)
+    def _chosen(self, event: ScoreTable.RowChosen) -> None:
+        self.app.push_screen(RowDetailScreen(self.model, event.row))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_toggle_rows(self) -> None:
+        keep = self.table.current_row
+        self.model.set_all_rows(not self.model.all_rows)
+        self.table.reload(keep_row=keep)
+        self._refresh_text()
+
+    def action_threshold(self, direction: int) -> None:
+        current = self.run.threshold_percentile
+        target = min(HIGHEST, max(LOWEST, round((current + direction * STEP) / STEP) * STEP))
+        if direction > 0 and current >= HIGHEST or direction < 0 and current <= LOWEST:
+            self.notify(f"The threshold percentile stays between {LOWEST:g} and {HIGHEST:g}.", severity="warning")
+            return
+        if target == current:
+            target = HIGHEST if direction > 0 else LOWEST
+        keep = self.table.current_row
+        self.run.rethreshold(target)
+        if not self.model.all_rows:  # all rows: the same rows in the same order, recoloured
+            self.model.rebuild()
+        self.table.reload(keep_row=keep)
+        self.query_one(ScoreHistogram).set_threshold(self.run.detection.threshold)
+        self._refresh_text()
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.value = self.model.query
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        event.input.display = False
+        self.table.focus()
+        if not query:
+            self._clear_search()
+            return
+        self.query_one("#table-status", Static).update(Text("searching …"))
+        self.search(query)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="search")
+    def search(self, query: str) -> None:
+        self.post_message(self.Searched(query, self.model.search_mask(query)))
+
+    @on(Searched)
+    def _searched(self, message: Searched) -> None:
+        self.model.set_query(message.query, message.mask)
+        self.table.reload()
+        self._refresh_text()
+        if not len(self.model.view):
+            self.notify("No row matches.", severity="warning")
+
+    def _clear_search(self) -> None:
+        if self.model.query:
+            self.model.set_query("", None)
+            self.table.reload(keep_row=self.table.current_row)
+            self._refresh_text()
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.display:
+            search.display = False
+            self._clear_search()
+            self.table.focus()
+            return
+        if self.model.query:
+            self._clear_search()
+            return
+        self.app.pop_screen()
+
+    # -- export -----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        workdir: Path = self.app.workdir  # type: ignore[attr-defined]
+        self.app.push_screen(ExportScreen(workdir, self.run), self._export_chosen)
+
+    def _export_chosen(self, request: ExportRequest | None) -> None:
+        if request is None:
+            return
+        existing = [p for p in request.targets if p.exists()]
+        if not existing:
+            self.export(request, overwrite=False)
+            return
+        names = ", ".join(str(p) for p in existing)
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.export(request, overwrite=True)
+            else:
+                self.notify("Nothing written.")
+
+        self.app.push_screen(ConfirmScreen(f"{names} already exists. Replace it?", yes="Replace", no="Keep"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def export(self, request: ExportRequest, overwrite: bool) -> None:
+        from tui_detector.core.atomic import OutputExistsError  # noqa: PLC0415
+        from tui_detector.core.export import build_export, explained_anomalies, write_export  # noqa: PLC0415
+
+        written: list[Path] = []
+        try:
+            anomalies = explained_anomalies(self.run)
+            document = build_export(self.run, all_rows=request.all_rows, anomalies=anomalies)
+            written.append(write_export(document, request.json_path, overwrite=overwrite))
+            if request.scored_copy is not None:
+                from tui_detector.core.scored_copy import write_scored_copy  # noqa: PLC0415
+
+                written.append(write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))
+        except OutputExistsError as exc:
+            self.post_message(self.Exported(written, f"{exc}; nothing replaced"))
+            return
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.post_message(self.Exported(written, f"cannot write: {reason}"))
+            return
+        self.post_message(self.Exported(written))
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(message.error, severity="error", markup=False, timeout=8)
+            return
+        names = ", ".join(str(p) for p in message.paths)
+        self.notify(f"Wrote {names}", markup=False, timeout=6)

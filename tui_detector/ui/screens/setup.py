@@ -1,0 +1,340 @@
+"""Set up: pick the sheet, check the column roles the core guessed, choose the model, train."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from ..recent import remember
+from .training import TrainingJob, TrainingScreen
+
+if TYPE_CHECKING:
+    from tui_detector.core.reader import LoadedTable, SheetInfo
+    from tui_detector.core.roles import ColumnProfile
+
+PREVIEW_ROWS = 8
+MODEL_ROLES = ("numeric", "boolean", "datetime", "categorical")
+MODELS = [
+    ("auto — the best detector (recommended)", "auto"),
+    ("autoencoder — the design note's network", "autoencoder"),
+    ("iforest — IsolationForest, fastest", "iforest"),
+]
+
+
+class SetupScreen(Screen[None]):
+    SUB_TITLE = "Set up"
+    BINDINGS = [
+        Binding("t", "train", "Train"),
+        Binding("r", "retrain", "Retrain", show=False),
+        Binding("space", "toggle_column", "Include/exclude"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, sheets: list[SheetInfo], loaded: LoadedTable, sha: str, profiles: list[ColumnProfile]) -> None:
+            super().__init__()
+            self.sheets, self.loaded, self.sha, self.profiles = sheets, loaded, sha, profiles
+
+    class Failed(Message):
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
+
+    class CacheChecked(Message):
+        def __init__(self, cached: bool) -> None:
+            super().__init__()
+            self.cached = cached
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.sheets: list[SheetInfo] = []
+        self.sheet: str | None = None
+        self.loaded: LoadedTable | None = None
+        self.sha = ""
+        self.inferred: dict[str, ColumnProfile] = {}
+        self.profiles: list[ColumnProfile] = []
+        self.overrides: dict[str, str] = {}
+        self.cached = False
+        #: Whether the cache notice reflects the current settings (tests wait for it).
+        self.cache_checked = False
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"Reading {self.path.name} …"), id="source")
+        with Horizontal(id="setup-top"):
+            with Vertical(id="sheets-pane"):
+                yield Label("Sheets", classes="pane-title")
+                yield OptionList(id="sheets")
+            with Vertical(id="roles-pane"):
+                yield Label("Columns — space includes or excludes", classes="pane-title")
+                yield DataTable(id="roles", cursor_type="row", zebra_stripes=True)
+        yield Label("Preview", classes="pane-title")
+        yield DataTable(id="preview", cursor_type="none", zebra_stripes=True, show_cursor=False)
+        with Horizontal(id="settings"):
+            yield Label("Model", classes="setting-label")
+            yield Select(MODELS, value=self.app.default_model, allow_blank=False, id="model")  # type: ignore[attr-defined]
+            yield Label("Threshold percentile", classes="setting-label")
+            yield Input("95", id="threshold", restrict=r"[0-9.]*", max_length=6)
+            yield Label("Epochs", classes="setting-label")
+            yield Input("", placeholder="auto", id="epochs", restrict=r"[0-9]*", max_length=5)
+        yield Static("", id="cache-note")
+        yield Static("", id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        roles = self.query_one("#roles", DataTable)
+        for label in ("column", "role", "used", "why", "distinct", "missing"):
+            roles.add_column(Text(label), key=label)
+        self.load(None)
+
+    # -- reading (a worker: files can be big) -----------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-read")
+    def load(self, sheet: str | None) -> None:
+        from tui_detector.core.pipeline import load_source  # noqa: PLC0415
+        from tui_detector.core.reader import ReadError, list_sheets  # noqa: PLC0415
+        from tui_detector.core.roles import profile_columns  # noqa: PLC0415
+
+        try:
+            sheets = self.sheets or list_sheets(self.path)
+            loaded, sha = load_source(self.path, sheet)
+            profiles = profile_columns(loaded.frame)
+        except ReadError as exc:
+            self.post_message(self.Failed(str(exc)))
+            return
+        except MemoryError:
+            self.post_message(self.Failed("not enough memory to read this table"))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad file leaves a message, never a dead app
+            self.post_message(self.Failed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Loaded(sheets, loaded, sha, profiles))
+
+    @on(Failed)
+    def _failed(self, message: Failed) -> None:
+        self.query_one("#source", Static).update(Text(f"Cannot open {self.path.name}"))
+        self.query_one("#message", Static).update(
+            Text(f"Cannot open this file: {message.message}\nescape: back to the file picker", style="bold red")
+        )
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.loaded, self.sha = message.loaded, message.sha
+        self.inferred = {p.name: p for p in message.profiles}
+        self.overrides = {}
+        self.profiles = list(message.profiles)
+        report = message.loaded.report
+        self.sheet = report.sheet
+        remember(self.path)
+        if not self.sheets:
+            self.sheets = message.sheets
+            options = self.query_one("#sheets", OptionList)
+            for info in self.sheets:
+                label = Text(info.name)
+                label.append(f"  {info.rows:,} × {info.columns}", style="dim")
+                if not info.visible:
+                    label.append("  (hidden)", style="italic yellow")
+                options.add_option(Option(label, id=f"sheet-{info.index}"))
+            if not self.sheets:  # CSV: one table, no sheets
+                options.add_option(Option(Text("(one table)", style="dim"), disabled=True))
+        self._highlight_sheet()
+        source = Text(self.path.name, style="bold")
+        if report.sheet:
+            source.append(" · sheet ")
+            source.append(report.sheet, style="bold")
+        header = f"header on row {report.header_row}" if report.header_row else "no header row"
+        source.append(f" · {report.rows:,} rows × {len(report.columns)} columns · {header}")
+        if report.warnings:
+            source.append(f" · {len(report.warnings)} warning(s): ", style="yellow")
+            source.append(report.warnings[0], style="yellow")
+        self.query_one("#source", Static).update(source)
+        self.query_one("#message", Static).update("")
+        self._show_roles()
+        self._show_preview()
+        self.query_one("#roles", DataTable).focus()
+        self.check_cache()
+
+    def _highlight_sheet(self) -> None:
+        options = self.query_one("#sheets", OptionList)
+        for i, info in enumerate(self.sheets):
+            if info.name == self.sheet:
+                options.highlighted = i
+
+    @on(OptionList.OptionSelected, "#sheets")
+    def _pick_sheet(self, event: OptionList.OptionSelected) -> None:
+        index = event.option_index
+        if 0 <= index < len(self.sheets) and self.sheets[index].name != self.sheet:
+            self.query_one("#source", Static).update(Text(f"Reading sheet {self.sheets[index].name} …"))
+            self.load(self.sheets[index].name)
+
+    def _show_roles(self) -> None:
+        table = self.query_one("#roles", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for p in self.profiles:
+            used = Text("✓ used", style="green") if p.used else Text("✗ excluded", style="dim")
+            table.add_row(
+                Text(p.name), Text(str(p.role)), used, Text(p.reason), Text(f"{p.distinct:,}"), Text(f"{p.missing:,}")
+            )
+        if self.profiles:
+            table.move_cursor(row=min(keep, len(self.profiles) - 1))
+
+    def _show_preview(self) -> None:
+        from ..results_model import format_value  # noqa: PLC0415
+
+        assert self.loaded is not None
+        frame = self.loaded.frame
+        table = self.query_one("#preview", DataTable)
+        table.clear(columns=True)
+        head = frame.head(PREVIEW_ROWS)
+        cells = [[format_value(v)[:30] for v in row] for row in head.itertuples(index=False)]
+        # Explicit widths: auto-sized columns settle on a later refresh, so screenshots raced.
+        for i, name in enumerate(frame.columns):
+            label = format_value(str(name))
+            width = max([len(label[:30]), *(len(row[i]) for row in cells), 1])
+            table.add_column(Text(label), width=width)
+        for row in cells:
+            table.add_row(*(Text(cell) for cell in row))
+
+    # -- roles ------------------------------------------------------------------------------
+
+    def action_toggle_column(self) -> None:
+        table = self.query_one("#roles", DataTable)
+        if not self.profiles or not table.has_focus:
+            return
+        profile = self.profiles[table.cursor_row]
+        inferred = self.inferred[profile.name]
+        if profile.used:
+            self.overrides[profile.name] = "text"
+            new = dataclasses.replace(profile, role=_role("text"), reason="excluded by you", forced=True)
+        elif inferred.used:
+            self.overrides.pop(profile.name, None)
+            new = inferred
+        elif str(inferred.role) == "empty":
+            self.notify("This column is empty: nothing to learn from it.", severity="warning")
+            return
+        else:
+            role = "numeric" if self._numeric(profile.name) else "categorical"
+            self.overrides[profile.name] = role
+            new = dataclasses.replace(profile, role=_role(role), reason="chosen by you", forced=True)
+        self.profiles[table.cursor_row] = new
+        self._show_roles()
+        self.check_cache()
+
+    def _numeric(self, name: str) -> bool:
+        assert self.loaded is not None
+        return self.loaded.frame[name].dtype.kind in "iuf"
+
+    # -- settings and the cache -------------------------------------------------------------
+
+    def settings(self, *, retrain: bool = False) -> Any:
+        """The user's choices as core ``DetectionSettings``; raises ``ValueError`` in plain words."""
+        from tui_detector.core.pipeline import DetectionSettings  # noqa: PLC0415
+
+        threshold_text = self.query_one("#threshold", Input).value.strip() or "95"
+        try:
+            threshold = float(threshold_text)
+        except ValueError:
+            raise ValueError(f"the threshold percentile must be a number, not {threshold_text!r}") from None
+        if not 0 < threshold < 100:
+            raise ValueError("the threshold percentile must be between 0 and 100")
+        epochs_text = self.query_one("#epochs", Input).value.strip()
+        epochs = int(epochs_text) if epochs_text else None
+        if epochs is not None and epochs < 1:
+            raise ValueError("epochs must be at least 1 (or empty for automatic)")
+        model = str(self.query_one("#model", Select).value)
+        return DetectionSettings(
+            model=model,
+            threshold_percentile=threshold,
+            epochs=epochs,
+            roles=dict(self.overrides) or None,
+            use_cache=not retrain,
+        )
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _settings_changed(self) -> None:
+        if self.loaded is not None:
+            self.check_cache()
+
+    def check_cache(self) -> None:
+        self.cache_checked = False
+        try:
+            settings = self.settings()
+        except ValueError as exc:
+            self.query_one("#cache-note", Static).update(Text(str(exc), style="yellow"))
+            self.cached = False
+            return
+        self._check_cache(settings)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-cache")
+    def _check_cache(self, settings: Any) -> None:
+        from tui_detector.core.cache import ModelCache  # noqa: PLC0415
+        from tui_detector.core.pipeline import cache_inputs_for  # noqa: PLC0415
+
+        assert self.loaded is not None
+        try:
+            cached = ModelCache().contains(cache_inputs_for(self.loaded, self.sha, settings))
+        except Exception:  # noqa: BLE001 - no cache is no reason to stop
+            cached = False
+        self.post_message(self.CacheChecked(cached))
+
+    @on(CacheChecked)
+    def _cache_checked(self, message: CacheChecked) -> None:
+        self.cached = message.cached
+        self.cache_checked = True
+        note = self.query_one("#cache-note", Static)
+        if message.cached:
+            note.update(
+                Text("A model trained on exactly this data and set-up is cached: t uses it (results at once), r retrains.", style="green")
+            )
+        else:
+            note.update(Text("t trains a model on this sheet.", style="dim"))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_train(self, retrain: bool = False) -> None:
+        if self.loaded is None:
+            self.notify("The file is not read yet (or could not be read).", severity="warning")
+            return
+        try:
+            settings = self.settings(retrain=retrain)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if not any(p.used for p in self.profiles):
+            self.notify("Every column is excluded: include at least one (space).", severity="error")
+            return
+        job = TrainingJob(self.path, self.sheet, self.loaded, self.sha, settings, columns=sum(p.used for p in self.profiles))
+        self.app.push_screen(TrainingScreen(job))
+
+    def action_retrain(self) -> None:
+        self.action_train(retrain=True)
+
+    def action_back(self) -> None:
+        from .open_file import OpenFileScreen  # noqa: PLC0415
+
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.switch_screen(OpenFileScreen(self.path.resolve().parent))
+
+
+def _role(name: str) -> Any:
+    from tui_detector.core.roles import Role  # noqa: PLC0415
+
+    return Role(name)

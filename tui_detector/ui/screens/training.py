@@ -1,0 +1,182 @@
+"""Training: progress, live loss curve, elapsed and ETA; ``escape`` cancels within one batch."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Static
+
+from ..widgets.loss_chart import LossChart
+
+if TYPE_CHECKING:
+    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core.progress import TrainingProgress
+    from tui_detector.core.reader import LoadedTable
+
+
+@dataclass
+class TrainingJob:
+    """What the set-up screen hands over: the table already read, and the settings."""
+
+    path: Path
+    sheet: str | None
+    loaded: LoadedTable
+    sha: str
+    settings: Any  # core DetectionSettings
+    columns: int
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class TrainingScreen(Screen[None]):
+    SUB_TITLE = "Training"
+    BINDINGS = [Binding("escape", "cancel", "Cancel training")]
+
+    class Stage(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Progress(Message):
+        """Per-batch progress; a newer one replaces one still queued (never an epoch's end)."""
+
+        def __init__(self, progress: TrainingProgress) -> None:
+            super().__init__()
+            self.progress = progress
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TrainingScreen.Progress) and not self.progress.epoch_end
+
+    class Done(Message):
+        def __init__(self, run: DetectionRun) -> None:
+            super().__init__()
+            self.run = run
+
+    class Cancelled(Message):
+        pass
+
+    class Failed(Message):
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
+
+    def __init__(self, job: TrainingJob) -> None:
+        super().__init__()
+        self.job = job
+        self._stop = threading.Event()
+        self.failed = False
+
+    def compose(self) -> ComposeResult:
+        job = self.job
+        info = Text(job.path.name, style="bold")
+        if job.sheet:
+            info.append(" · sheet ")
+            info.append(job.sheet, style="bold")
+        model = job.settings.model
+        info.append(f" · {job.loaded.report.rows:,} rows · {job.columns} columns used · model {model}")
+        yield Header()
+        yield Static(info, id="train-info")
+        yield Static(Text("Starting …"), id="stage")
+        yield ProgressBar(total=1.0, show_eta=False, id="progress")
+        yield Static(Text(""), id="epoch-line")
+        yield LossChart(id="loss")
+        yield Static(Text("", style="bold red"), id="train-error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.train()
+
+    def cancel(self) -> None:
+        """Ask training to stop; it does so after the batch in progress."""
+        self._stop.set()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training")
+    def train(self) -> None:
+        from textual.worker import get_current_worker  # noqa: PLC0415
+
+        from tui_detector.core.progress import TrainingCancelled  # noqa: PLC0415
+
+        worker = get_current_worker()
+        job = self.job
+        try:
+            run = self.app.run_detection(  # type: ignore[attr-defined]
+                job.path,
+                job.settings,
+                sheet=job.sheet,
+                source=(job.loaded, job.sha),
+                on_stage=lambda text: self.post_message(self.Stage(text)),
+                on_progress=lambda p: self.post_message(self.Progress(p)),
+                should_stop=lambda: self._stop.is_set() or worker.is_cancelled,
+            )
+        except TrainingCancelled:
+            self.post_message(self.Cancelled())
+            return
+        except MemoryError:
+            self.post_message(self.Failed("not enough memory to train on this table"))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown on the screen in plain words
+            self.post_message(self.Failed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(self.Done(run))
+
+    @on(Stage)
+    def _stage(self, message: Stage) -> None:
+        text = message.text
+        self.query_one("#stage", Static).update(Text(text[:1].upper() + text[1:] + " …"))
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        p = message.progress
+        self.query_one("#progress", ProgressBar).update(progress=p.fraction)
+        line = Text(f"epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}")
+        if p.loss is not None:
+            line.append(f" · loss {p.loss:.4g}", style="cyan")
+        if p.val_loss is not None:
+            line.append(f" · validation {p.val_loss:.4g}", style="magenta")
+        line.append(f" · elapsed {_clock(p.elapsed)} · ETA {_clock(p.eta)}")
+        self.query_one("#epoch-line", Static).update(line)
+        if p.epoch_end:
+            self.query_one(LossChart).add(p.loss, p.val_loss)
+
+    @on(Done)
+    def _done(self, message: Done) -> None:
+        from .results import ResultsScreen  # noqa: PLC0415
+
+        if self._stop.is_set():  # finished before it saw the cancel: the user still said stop
+            self._cancelled()
+            return
+        self.app.switch_screen(ResultsScreen(message.run))
+
+    @on(Cancelled)
+    def _cancelled(self) -> None:
+        self.app.pop_screen()
+        self.app.notify("Training cancelled.")
+
+    @on(Failed)
+    def _failed(self, message: Failed) -> None:
+        self.failed = True
+        self.query_one("#stage", Static).update(Text("Training failed."))
+        self.query_one("#train-error", Static).update(
+            Text(f"{message.message}\nescape: back to Set up", style="bold red")
+        )
+
+    def action_cancel(self) -> None:
+        if self.failed:
+            self.app.pop_screen()
+            return
+        self.cancel()
+        self.query_one("#stage", Static).update(Text("Cancelling (after this batch) …"))
