@@ -1,0 +1,83 @@
+"""Render every screen of the app to SVG in screenshots/ (120×40), from the bundled demo workbook.
+
+Usage (from the repository root): ``python scripts/screenshots.py``
+
+The demo is scored with IsolationForest (fast, no TensorFlow) in a private, empty cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+OUT = ROOT / "screenshots"
+SIZE = (120, 40)
+
+
+async def shoot() -> None:
+    from tests.ui.conftest import BlockingRunner, settle
+    from tui_detector.core.synthetic import demo_workbook_path
+    from tui_detector.ui.app import make_app
+    from tui_detector.ui.screens.setup import SetupScreen
+
+    work = Path(tempfile.mkdtemp())
+    demo = work / "expense-claims.xlsx"
+    shutil.copy(demo_workbook_path(), demo)
+    OUT.mkdir(exist_ok=True)
+
+    def save(app, name: str) -> None:
+        app.save_screenshot(f"{name}.svg", str(OUT))
+
+    async def ready(pilot) -> None:
+        await settle(pilot, lambda: isinstance(pilot.app.screen, SetupScreen) and pilot.app.screen.cache_checked)
+
+    app = make_app(None, workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: len(app.screen.query_one("#tree").root.children) > 0)
+        await pilot.press("down")
+        await pilot.pause()
+        save(app, "1-open-file")
+
+    runner = BlockingRunner()
+    app = make_app(demo, runner=runner, workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        save(app, "2-set-up")
+        await pilot.press("t")
+        runner.started.wait(5)
+        await pilot.pause()
+        save(app, "3-training")
+
+    app = make_app(demo, model="iforest", workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        await settle(pilot, lambda: app.screen.sub_title == "Results")
+        save(app, "4-results")
+        await pilot.press("enter")
+        await pilot.pause()
+        save(app, "5-row-details")
+        await pilot.press("escape", "e")
+        await pilot.pause()
+        save(app, "6-export")
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        save(app, "7-help")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    os.environ["ANOMALY_TUI_DATA_DIR"] = tempfile.mkdtemp()
+    asyncio.run(shoot())
+    print("\n".join(sorted(str(p.relative_to(ROOT)) for p in OUT.glob("*.svg"))))
+
+
+if __name__ == "__main__":
+    main()
