@@ -1,0 +1,209 @@
+"""The results table on a full-size sheet: mount, key press to repaint, sort (1,048,576 rows).
+
+Usage (from the repository root):
+
+    python benchmarks/app_latency.py [--rows 1048576] [--out benchmarks/APP_LATENCY.md]
+
+Builds a table of ``--rows`` rows × 10 mixed columns in memory, fits IsolationForest on a
+20,000-row sample and scores every row (the reading and training costs are measured elsewhere),
+then opens the app's Results screen on it headless at 120×40 in all-rows mode and times:
+
+* key press to repaint: ``pilot.press(key)`` then ``pilot.pause()`` (the key travels the
+  whole event path and the screen is redrawn), median of 20 presses per key; the same on a
+  50-row table gives the harness's own floor;
+* sorting: ``ResultsModel.sort`` per column kind, first sort of a column (computes its rank)
+  and a repeat (reuses it), and ``s`` through the key path;
+* app start to first screen: ``anomaly-tui`` (file picker) in a subprocess, to the first
+  repaint, median of 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tui_detector.core.detector import TabularAnomalyDetector  # noqa: E402
+from tui_detector.core.pipeline import DetectionRun  # noqa: E402
+from tui_detector.core.reader import LoadedTable, LoadReport  # noqa: E402
+
+
+def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    segment = rng.choice(np.array(["north", "south", "east", "west"], dtype=object), n)
+    return pd.DataFrame(
+        {
+            "order_id": np.char.add("ORD-", np.char.zfill(np.arange(n).astype(str), 7)).astype(object),
+            "segment": segment,
+            "units": x,
+            "revenue": 2 * x + rng.normal(scale=0.1, size=n),
+            "amount": np.round(np.exp(rng.normal(3, 0.6, n)), 2),
+            "discount": rng.random(n),
+            "ordered_at": pd.Timestamp("2026-01-05") + pd.to_timedelta(rng.integers(0, 150 * 24, n), unit="h"),
+            "express": rng.random(n) < 0.3,
+            "channel": rng.choice(np.array(["web", "shop", "phone"], dtype=object), n),
+            "warehouse": rng.choice(np.array([f"W{i:02d}" for i in range(40)], dtype=object), n),
+        }
+    )
+
+
+def make_run(n: int) -> DetectionRun:
+    frame = make_frame(n)
+    detector = TabularAnomalyDetector(model="iforest", random_state=0)
+    detector.train(frame.sample(min(n, 20_000), random_state=0).reset_index(drop=True))
+    detection = detector.detect(frame)
+    report = LoadReport("bench.xlsx", "xlsx", "memory", "Sheet1", 1, n, [str(c) for c in frame.columns], 0, 0, [], 0.0)
+    loaded = LoadedTable(frame, report, np.arange(n) + 2)
+    return DetectionRun(Path("bench.xlsx"), "0" * 64, loaded, detector, detection, 95.0, False, None, "memory")
+
+
+async def measure_table(run: DetectionRun, presses: int = 20) -> dict[str, float]:
+    from textual.app import App
+
+    from tui_detector.ui.screens.results import ResultsScreen
+    from tui_detector.ui.widgets.score_table import ScoreTable
+
+    out: dict[str, float] = {}
+
+    class Bench(App[None]):
+        CSS_PATH = str(ROOT / "tui_detector" / "ui" / "app.tcss")
+
+    app = Bench()
+    async with app.run_test(size=(120, 40)) as pilot:
+        t0 = time.perf_counter()
+        screen = ResultsScreen(run)
+        await app.push_screen(screen)
+        await pilot.pause()
+        out["mount Results screen (s)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await pilot.press("a")  # all rows
+        await pilot.pause()
+        out["`a` to all rows, repainted (s)"] = time.perf_counter() - t0
+        table = screen.query_one(ScoreTable)
+        for key in ("down", "pagedown", "right", "end", "home", "plus"):
+            times = []
+            for _ in range(presses):
+                t0 = time.perf_counter()
+                await pilot.press(key)
+                await pilot.pause()
+                times.append(time.perf_counter() - t0)
+                if key == "plus":
+                    await pilot.press("minus")
+                    await pilot.pause()
+            out[f"key `{key}` to repaint, median (ms)"] = 1000 * statistics.median(times)
+        # The widget's own cost, without the harness: move the cursor and draw every line.
+        lines = table.size.height
+        for key, action in (("down", lambda: table.action_cursor(1, 0)), ("pagedown", lambda: table.action_page(1))):
+            times = []
+            for _ in range(presses):
+                t0 = time.perf_counter()
+                action()
+                for y in range(lines):
+                    table.render_line(y)
+                times.append(time.perf_counter() - t0)
+            out[f"`{key}`: cursor move + draw all {lines} lines, no harness, median (ms)"] = 1000 * statistics.median(times)
+        model = screen.model
+        for label, key in (("score", "score"), ("number (amount)", "c4"), ("text (warehouse)", "c9"), ("text, unique (order_id)", "c0"), ("date (ordered_at)", "c6")):
+            t0 = time.perf_counter()
+            model.sort(key, descending=False)
+            first = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            model.sort(key, descending=True)
+            again = time.perf_counter() - t0
+            out[f"sort by {label}: first / reversed (s)"] = (first, again)  # type: ignore[assignment]
+        # Top features are explained by the detector row by row: sorted only up to 20,000 rows.
+        model.set_all_rows(False)
+        t0 = time.perf_counter()
+        model.sort("why", descending=False)
+        out[f"sort anomalies only ({len(model.view):,} rows) by top features, first (s)"] = time.perf_counter() - t0
+        model.set_all_rows(True)
+        table.cursor_column = 2
+        t0 = time.perf_counter()
+        await pilot.press("s")
+        await pilot.pause()
+        out["`s` on score (rank cached) to repaint (s)"] = time.perf_counter() - t0
+        assert len(model.view) == len(run.frame)
+    return out
+
+
+def first_screen_seconds(runs: int = 5) -> float:
+    code = (
+        "import time, sys; t0 = time.perf_counter()\n"
+        "from tui_detector.ui.app import make_app\n"
+        "import asyncio\n"
+        "async def main():\n"
+        "    app = make_app(None)\n"
+        "    async with app.run_test(size=(120, 40)) as pilot:\n"
+        "        await pilot.pause()\n"
+        "        print(time.perf_counter() - t0)\n"
+        "asyncio.run(main())\n"
+    )
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_048_576)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "APP_LATENCY.md")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    run = make_run(args.rows)
+    build = time.perf_counter() - t0
+    big = asyncio.run(measure_table(run))
+    small = asyncio.run(measure_table(make_run(50)))
+    start = first_screen_seconds()
+
+    def fmt(value: object) -> str:
+        if isinstance(value, tuple):
+            return " / ".join(f"{v:.3f}" for v in value)
+        return f"{value:.3f}" if isinstance(value, float) and value < 10 else f"{value:.1f}"
+
+    lines = [
+        "# App latency: the results table on a full-size sheet",
+        "",
+        f"`python benchmarks/app_latency.py --rows {args.rows}` on {platform.machine()}, "
+        f"{platform.python_version()}, {__import__('os').cpu_count()} CPUs. Table: {args.rows:,} rows × 10 "
+        f"columns ({build:.1f} s to build and score, not part of the app's cost). Headless Pilot at 120×40.",
+        "",
+        f"| measure | {args.rows:,} rows | 50 rows (harness floor) |",
+        "|---|---|---|",
+    ]
+    for key in big:
+        lines.append(f"| {key} | {fmt(big[key])} | {fmt(small.get(key, float('nan')))} |")
+    lines += [
+        "",
+        f"App start to first screen (`anomaly-tui` file picker, subprocess, median of 5): **{start:.2f} s** "
+        "(includes the Python interpreter start).",
+        "",
+        "Widget: a virtual table on Textual's Line API (`tui_detector/ui/widgets/score_table.py`) that draws",
+        "only the visible rows; sorting is a NumPy argsort of a per-column rank array.",
+        "For comparison, `textual-fastdatatable` 0.19.5 (Arrow-backed) on the same kind of table measured",
+        "0.25 s to mount, 85 ms `down`, 198 ms `pagedown` and 0.52 s to sort by score; the built-in",
+        "`DataTable` takes 4.7 s to add 50k rows (DESIGN.md).",
+        "",
+    ]
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
