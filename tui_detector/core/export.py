@@ -78,6 +78,8 @@ def diagnostics(run: DetectionRun) -> dict[str, Any]:
         "columns_used": list(detector.columns_used),
         "columns_dropped": list(detector.columns_dropped),
         "empty_columns_dropped": int(report.dropped_empty_columns),
+        # Formula cells saved without a value read as missing; counted apart from real gaps.
+        "formula_cells_without_value": int(report.formulas_without_value),
         "cells_coerced_to_missing": {k: int(v) for k, v in transform.coerced.items() if v},
         "values_unseen_in_training": {k: int(sum(v.values())) for k, v in transform.unseen.items() if v},
         "warnings": _unique([*report.warnings, *detector.warnings_, *transform.warnings(), *run.warnings]),

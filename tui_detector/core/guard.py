@@ -234,6 +234,9 @@ class ZipFacts:
     external_links: int = 0
     #: worksheet member -> whether it holds cells typed as errors (t="e")
     error_hint: dict[str, bool] = field(default_factory=dict)
+    #: worksheet member -> whether it holds formula elements (<f>) at all; only sheets that
+    #: do are searched for formulas saved without a computed value
+    formula_hint: dict[str, bool] = field(default_factory=dict)
     #: worksheet member -> (largest 1-based row, largest 1-based column) referenced
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -335,9 +338,10 @@ def _check_zip(p: Path, fmt: str) -> ZipFacts:
             )
             try:
                 if is_sheet:
-                    rows, cols, err = _scan_sheet(zf, info)
+                    rows, cols, err, formula = _scan_sheet(zf, info)
                     facts.extents[info.filename] = (rows, cols)
                     facts.error_hint[info.filename] = err
+                    facts.formula_hint[info.filename] = formula
                     if rows * cols > MAX_CELLS:
                         raise Refused(
                             f"a worksheet reaches cell {_col_letters(cols)}{rows:,} "
@@ -552,9 +556,13 @@ _SEAM_ODD = re.compile(rb'=(?!")|(?<=[ \t\r\n])=')
 _SEAM_BOUNDARY = 8
 
 
-def _chunk_facts(a: np.ndarray) -> tuple[bool, bool, bool]:
-    """(some '=' not written name="value", an error-typed cell t="e", a '<!' markup declaration)
-    for one chunk, vectorised so it runs beside the regex scan (numpy releases the GIL)."""
+_F_FOLLOW = np.array([62, 32, 47, 9, 10, 13], dtype=np.uint8)  # '>', ' ', '/', whitespace
+
+
+def _chunk_facts(a: np.ndarray) -> tuple[bool, bool, bool, bool]:
+    """(some '=' not written name="value", an error-typed cell t="e", a '<!' markup declaration,
+    a formula element '<f>' or '<x:f>') for one chunk, vectorised so it runs beside the regex
+    scan (numpy releases the GIL)."""
     n = len(a)
     idx = np.flatnonzero(a == 61)
     idx = idx[(idx > 1) & (idx < n - 3)]
@@ -565,7 +573,13 @@ def _chunk_facts(a: np.ndarray) -> tuple[bool, bool, bool]:
     )
     bang = np.flatnonzero(a[1:] == 33)
     decl = bool(len(bang)) and bool((a[bang] == 60).any())
-    return odd, err, decl
+    # An 'f' right after '<' or a namespace ':' and ending the tag name. 'f' is rare in sheet
+    # XML (unlike '<'), so starting from it keeps this cheap.
+    eff = np.flatnonzero(a[1:-1] == 102) + 1
+    formula = bool(len(eff)) and bool(
+        (((a[eff - 1] == 60) | (a[eff - 1] == 58)) & np.isin(a[eff + 1], _F_FOLLOW)).any()
+    )
+    return odd, err, decl, formula
 
 
 def _chunks(fh, size: int):
@@ -621,29 +635,33 @@ def _chunks(fh, size: int):
                 t.join(0.01)
 
 
-def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int, bool]:
-    """(largest row, largest column, has error cells) referenced anywhere in a worksheet part.
+_SEAM_FORMULA = re.compile(rb"[<:]f[\s>/]")
+
+
+def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int, bool, bool]:
+    """(largest row, largest column, has error cells, has formulas) referenced anywhere in a
+    worksheet part.
 
     The fast pass only looks closely at references beyond what the sheet's ``<dimension>``
     claims (in a normal file: none), so its cost is one regex pass with no Python per cell.
     If what it finds leaves the grid possibly over the limit, an exact pass decides.
     """
-    rows, cols, err, exact = _scan_pass(zf, info, exact=False)
+    rows, cols, err, formula, exact = _scan_pass(zf, info, exact=False)
     if not exact and rows * cols > MAX_CELLS:
-        rows, cols, err, _ = _scan_pass(zf, info, exact=True)
-    return rows, cols, err
+        rows, cols, err, formula, _ = _scan_pass(zf, info, exact=True)
+    return rows, cols, err, formula
 
 
 def _scan_pass(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, exact: bool
-) -> tuple[int, int, bool, bool]:
+) -> tuple[int, int, bool, bool, bool]:
     max_row = max_col = 0
-    has_err = False
+    has_err = has_formula = False
     tail = b""
     claim_r = claim_c = 0
     rx = None
     with zf.open(info) as fh:
-        for chunk, (odd, err, decl) in _chunks(fh, _CHUNK):
+        for chunk, (odd, err, decl, formula) in _chunks(fh, _CHUNK):
             window = tail + chunk
             if tail:
                 # The producer judged each chunk alone; look at what straddles the seam.
@@ -651,6 +669,7 @@ def _scan_pass(
                 odd = odd or _SEAM_ODD.search(seam) is not None
                 err = err or b't="e"' in seam
                 decl = decl or b"<!" in seam
+                formula = formula or _SEAM_FORMULA.search(seam) is not None
             if rx is None:
                 _check_xml_head(chunk[:HEAD_BYTES], info.filename)
                 claim_r, claim_c = (0, 0) if exact else _claims(chunk[:HEAD_BYTES])
@@ -660,6 +679,7 @@ def _scan_pass(
                 else:
                     rx = _hit_regex(max(claim_r, 1), max(claim_c, 1))
             has_err = has_err or err
+            has_formula = has_formula or formula
             if decl and _DTD_RE.search(window):
                 raise Refused(
                     "the workbook contains XML entity declarations (a DTD), which can be used "
@@ -687,9 +707,9 @@ def _scan_pass(
                 max_row = max(max_row, int(digits))
             tail = window[-_OVERLAP:]
     if rx is None:
-        return 0, 0, False, True
+        return 0, 0, False, False, True
     # References the fast pass did not look at lie within the claims.
-    return max(max_row, claim_r, 1), max(max_col, claim_c, 1), has_err, exact
+    return max(max_row, claim_r, 1), max(max_col, claim_c, 1), has_err, has_formula, exact
 
 
 # --------------------------------------------------------------------------------------------

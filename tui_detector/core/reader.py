@@ -20,6 +20,7 @@ import io
 import os
 import re
 import time
+import unicodedata
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +159,8 @@ class LoadReport:
     seconds: float
     encoding: str | None = None
     delimiter: str | None = None
+    #: formula cells inside the table saved without a computed value (read as missing)
+    formulas_without_value: int = 0
 
 
 @dataclass
@@ -362,25 +365,52 @@ def _format_duration(td: _dt.timedelta) -> str:
     return text
 
 
-def _dedupe(names: list[str]) -> tuple[list[str], list[str]]:
-    taken = set(names)
-    seen: set[str] = set()
+# Characters that show as nothing at all and have no role in a column name; a header cell that
+# holds one (pasted from the web, or a BOM the exporter put in the middle of a file) would make
+# a name that looks like another one yet does not match it. Joiners and direction marks are
+# left alone in the name (some scripts need them) and only ignored when comparing names.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u180e"), None)
+
+
+def _clean_name(name: str) -> str:
+    return name.translate(_INVISIBLE).strip()
+
+
+def _name_key(name: str) -> str:
+    """What a name looks like: NFKC form (full-width letters, NBSP), invisible format
+    characters removed, any run of whitespace as one space."""
+    folded = unicodedata.normalize("NFKC", name)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    return " ".join(folded.split())
+
+
+def _dedupe(names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Unique names: (names, renamed exact duplicates, renamed look-alikes).
+
+    Two names are the same when they look the same (:func:`_name_key`), so 'b' and 'b' with
+    a zero-width space, or 'a b' and 'a  b', become 'b' and 'b (2)'. Column maps and the model's
+    schema match columns by name, so look-alikes must not survive as two different columns.
+    """
+    taken = {_name_key(n) for n in names}
+    seen: dict[str, str] = {}
     out: list[str] = []
     renamed: list[str] = []
+    lookalike: list[str] = []
     for name in names:
-        if name not in seen:
-            seen.add(name)
+        key = _name_key(name)
+        if key not in seen:
+            seen[key] = name
             out.append(name)
             continue
         k = 2
-        while f"{name} ({k})" in taken or f"{name} ({k})" in seen:
+        while _name_key(f"{name} ({k})") in taken or _name_key(f"{name} ({k})") in seen:
             k += 1
         new = f"{name} ({k})"
-        seen.add(new)
-        taken.add(new)
+        seen[_name_key(new)] = new
+        taken.add(_name_key(new))
         out.append(new)
-        renamed.append(new)
-    return out, renamed
+        (renamed if seen[key] == name else lookalike).append(new)
+    return out, renamed, lookalike
 
 
 # --------------------------------------------------------------------------------------------
@@ -480,6 +510,75 @@ def _scan_xlsx_errors(path: Path, sheet_name: str) -> list[_Err]:
             if v:
                 token = v.group(1).decode("utf-8", "replace").strip() or token
         out.append((rc[0], rc[1], token))
+    return out
+
+
+# Formula cells saved without a computed value. Programs that write xlsx without a calculation
+# engine (openpyxl, many exporters) store the formula and leave <v> out or empty; every engine
+# then reads the cell as blank, which would pass for genuinely missing data. In a cell, <f> comes
+# first and <v> second, so "formula element, then the cell's end or an empty <v>" finds them
+# with one C-speed regex pass, no per-cell Python.
+_NO_VALUE = "\0no computed value"  # token in the _Err list; never a real Excel error text
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
+_XLSX_FORMULA_NO_VALUE = re.compile(
+    rb"<" + _NS + rb"c(\s[^>]*?)?(?<!/)>\s*"  # the cell's start tag (group 1: its attributes)
+    rb"<" + _NS + rb"f\b[^>]*?(?:/>|>[^<]*</" + _NS + rb"f\s*>)\s*"  # the formula (text has no '<')
+    rb"(?:</" + _NS + rb"c\s*>|<" + _NS + rb"v\s*/>|<" + _NS + rb"v\s*>\s*</" + _NS + rb"v\s*>)"
+)
+_SCAN_CHUNK = 1 << 22
+_XLSX_TYPE = re.compile(rb"\bt\s*=\s*[\"']([A-Za-z]+)[\"']")
+_XLSX_ROW_END = re.compile(rb"</" + _NS + rb"row\s*>")
+
+
+def _last_row_end(window: bytes) -> int:
+    """Offset just past the last ``</row>`` (any prefix) in ``window``, or -1."""
+    at = len(window)
+    while True:
+        at = window.rfind(b"row", 0, at)
+        if at < 0:
+            return -1
+        lt = window.rfind(b"</", 0, at)
+        m = _XLSX_ROW_END.match(window, lt) if lt >= 0 else None
+        if m and m.end() > at:
+            return m.end()
+
+
+def _scan_xlsx_formulas(path: Path, sheet_name: str) -> list[_Err]:
+    """Positions of formula cells in one xlsx sheet that hold no computed value."""
+    with zipfile.ZipFile(path) as zf:
+        part = _xlsx_sheet_part(zf, sheet_name)
+        if part is None:
+            return []
+        out: list[_Err] = []
+        carry = b""
+        with zf.open(part) as fh:
+            while True:
+                chunk = fh.read(_SCAN_CHUNK)
+                window = carry + chunk
+                if chunk:
+                    # Cut after the last complete row so no cell straddles two windows; the
+                    # sheet stays streamed (a single row is at most 16,384 cells).
+                    cut = _last_row_end(window)
+                    if cut < 0:
+                        carry = window
+                        continue
+                    body, carry = window[:cut], window[cut:]
+                else:
+                    body, carry = window, b""
+                for m in _XLSX_FORMULA_NO_VALUE.finditer(body):
+                    attrs = m.group(1) or b""
+                    closed_empty = not m.group(0).rstrip().endswith(b"c>")
+                    t = _XLSX_TYPE.search(attrs)
+                    if closed_empty and t and t.group(1) == b"str":
+                        # Excel itself writes <v></v> for a formula whose result is "" (t="str"):
+                        # that is a computed empty string, not a missing value.
+                        continue
+                    ref = _XLSX_REF.search(attrs)
+                    rc = _ref_to_rc(ref.group(1)) if ref else None
+                    if rc is not None:
+                        out.append((rc[0], rc[1], _NO_VALUE))
+                if not chunk:
+                    break
     return out
 
 
@@ -737,6 +836,28 @@ def _error_scan_needed(p: Path, fmt: str) -> bool:
     return any(facts.error_hint.values()) if facts.error_hint else True
 
 
+def _formula_scan_needed(p: Path, fmt: str) -> bool:
+    if fmt not in ("xlsx", "xlsm"):
+        return False
+    try:
+        facts = guard.check_zip(p, fmt)  # cached from the pre-check
+    except guard.Refused:
+        return True
+    return any(facts.formula_hint.values()) if facts.formula_hint else True
+
+
+def _cell_scan(p: Path, fmt: str, name: str) -> list[_Err]:
+    """Error cells and formula cells without a computed value in sheet ``name``, from the file
+    itself: both read as blank in every engine, so only the file can tell them apart."""
+    out: list[_Err] = []
+    errors = _ERROR_SCANNERS.get(fmt) if _error_scan_needed(p, fmt) else None
+    if errors is not None:
+        out.extend(errors(p, name))
+    if _formula_scan_needed(p, fmt):
+        out.extend(_scan_xlsx_formulas(p, name))
+    return out
+
+
 def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
     if _isolated(fmt):
         return _calamine_raw_child(p, fmt, sheet)
@@ -744,7 +865,8 @@ def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
     try:
         sheets = _calamine_sheets(wb)
         name = sheets[_pick_sheet(p, sheets, sheet)][0]
-        scanner = _ERROR_SCANNERS.get(fmt) if _error_scan_needed(p, fmt) else None
+        needed = _error_scan_needed(p, fmt) or _formula_scan_needed(p, fmt)
+        scanner = (lambda path, nm: _cell_scan(path, fmt, nm)) if needed else None
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The scan mostly inflates zip data, which releases the GIL, so it overlaps the parse.
             future = pool.submit(scanner, p, name) if scanner else None
@@ -839,7 +961,7 @@ def _openpyxl_open(p: Path):
         return openpyxl.load_workbook(p, read_only=True, data_only=True, keep_links=False)
 
 
-def _openpyxl_raw(p: Path, sheet: str | int | None) -> _Raw:
+def _openpyxl_raw(p: Path, sheet: str | int | None, fmt: str = "xlsx") -> _Raw:
     wb = _openpyxl_open(p)
     try:
         sheets = [(ws.title, ws.sheet_state == "visible") for ws in wb.worksheets]
@@ -848,7 +970,16 @@ def _openpyxl_raw(p: Path, sheet: str | int | None) -> _Raw:
         # The stored <dimension> is often stale or missing; iterate what is really there.
         ws.reset_dimensions()
         rows = [row for row in ws.iter_rows(values_only=True)]
-        return _Raw(rows=rows, row0=0, col0=0, sheet=sheets[idx][0])
+        name = sheets[idx][0]
+        # openpyxl shows error cells as their text (the shared pipeline counts those); what it
+        # cannot show is a formula saved without a value, so only that scan runs here.
+        formulas: list[_Err] = []
+        if _formula_scan_needed(p, fmt):
+            try:
+                formulas = _scan_xlsx_formulas(p, name)
+            except Exception:  # noqa: BLE001 - the count is a nicety; the data is already read
+                formulas = []
+        return _Raw(rows=rows, row0=0, col0=0, sheet=name, errors=formulas)
     finally:
         wb.close()
 
@@ -863,7 +994,7 @@ def _workbook_raw(
                 f"the openpyxl engine reads only .xlsx/.xlsm files; '{_display(p)}' is {fmt}"
             )
         try:
-            return _openpyxl_raw(p, sheet), "openpyxl", warnings
+            return _openpyxl_raw(p, sheet, fmt), "openpyxl", warnings
         except ReadError:
             raise
         except BaseException as exc:  # noqa: BLE001 - any parser failure means the file is unusable
@@ -885,7 +1016,7 @@ def _workbook_raw(
         raise _password(p)
     if fmt in ("xlsx", "xlsm") and engine == "auto":
         try:
-            raw = _openpyxl_raw(p, sheet)
+            raw = _openpyxl_raw(p, sheet, fmt)
         except ReadError:
             raise
         except BaseException as exc:  # noqa: BLE001
@@ -1322,6 +1453,7 @@ class _Built:
     dropped_rows: int
     dropped_cols: int
     warnings: list[str]
+    formulas_without_value: int = 0
 
 
 def _build(
@@ -1404,7 +1536,15 @@ def _build(
     col_has_data = occupied[data_idx].any(axis=0) if len(data_idx) else np.zeros(n_cols, bool)
 
     if h is not None:
-        header_texts = [_header_text(v) for v in cells[h]]
+        raw_texts = [_header_text(v) for v in cells[h]]
+        header_texts = [_clean_name(t) for t in raw_texts]
+        cleaned = [c for t, c in zip(raw_texts, header_texts) if t != c and c]
+        if cleaned:
+            shown = ", ".join(f"'{c}'" for c in cleaned[:5]) + (" ..." if len(cleaned) > 5 else "")
+            warnings.append(
+                "invisible characters (zero-width spaces, soft hyphens or byte-order marks) "
+                f"were removed from {_plural(len(cleaned), 'column name')}: {shown}"
+            )
     else:
         header_texts = [""] * n_cols
     keep = [j for j in range(n_cols) if header_texts[j] or col_has_data[j]]
@@ -1434,10 +1574,16 @@ def _build(
             f"{_plural(len(unnamed), 'column')} without a header "
             f"{'was' if len(unnamed) == 1 else 'were'} named by position: {shown}"
         )
-    names, renamed = _dedupe(names)
+    names, renamed, lookalike = _dedupe(names)
     if renamed:
         shown = ", ".join(f"'{r}'" for r in renamed[:5]) + (" ..." if len(renamed) > 5 else "")
         warnings.append(f"duplicate column names were made unique: {shown}")
+    if lookalike:
+        shown = ", ".join(f"'{r}'" for r in lookalike[:5]) + (" ..." if len(lookalike) > 5 else "")
+        warnings.append(
+            "duplicate column names (they differ only in spaces, invisible characters or "
+            f"character width) were made unique: {shown}"
+        )
 
     columns: dict[str, Any] = {}
     for name, j in zip(names, keep):
@@ -1454,14 +1600,31 @@ def _build(
     if not columns:
         frame = pd.DataFrame(index=pd.RangeIndex(len(data_idx)))
 
-    # Error cells are reported per column, counting only the ones inside the table.
+    # Error cells are reported per column, counting only the ones inside the table; formula
+    # cells without a value are reported apart, since re-saving the file is what fixes them.
+    formulas_without_value = 0
     if placed:
         pos_of_row = {int(g): k for k, g in enumerate(data_idx)}
         name_of_col = dict(zip(keep, names))
         per_col: dict[str, Counter] = {}
+        no_value: dict[str, int] = {}
         for gr, gc, token in placed:
             if gr in pos_of_row and gc in name_of_col:
-                per_col.setdefault(name_of_col[gc], Counter())[token] += 1
+                if token == _NO_VALUE:
+                    no_value[name_of_col[gc]] = no_value.get(name_of_col[gc], 0) + 1
+                else:
+                    per_col.setdefault(name_of_col[gc], Counter())[token] += 1
+        if no_value:
+            formulas_without_value = sum(no_value.values())
+            cols = [n for n in names if n in no_value]
+            shown = ", ".join(f"'{c}'" for c in cols[:5]) + (" ..." if len(cols) > 5 else "")
+            warnings.append(
+                f"{_plural(formulas_without_value, 'formula cell')} "
+                f"{'has' if formulas_without_value == 1 else 'have'} no computed value "
+                f"(the file was saved by a program that does not calculate formulas) and "
+                f"{'was' if formulas_without_value == 1 else 'were'} read as missing in {shown}; "
+                "open the file in Excel and save it to store the values"
+            )
         for name in names:
             if name in per_col:
                 counts = per_col[name]
@@ -1480,6 +1643,7 @@ def _build(
         dropped_rows=int(dropped_rows),
         dropped_cols=int(dropped_cols),
         warnings=warnings,
+        formulas_without_value=int(formulas_without_value),
     )
 
 
@@ -1520,6 +1684,7 @@ def _report(
         dropped_empty_columns=built.dropped_cols,
         warnings=warnings + built.warnings,
         seconds=time.perf_counter() - started,
+        formulas_without_value=built.formulas_without_value,
         **text_options,
     )
 
