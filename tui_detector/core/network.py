@@ -67,10 +67,12 @@ class DenseNetwork:
         The expected value of a cell then comes from the rest of its row only, not from the cell.
         """
         out = np.empty((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
-        weights = [w.astype(np.float64) for w in self.weights]
-        biases = [b.astype(np.float64) for b in self.biases]
+        # float32, as the network was trained and is stored: twice the speed of float64, and the
+        # same function scores a table during training, later, and after a save/load.
+        weights = [w.astype(np.float32) for w in self.weights]
+        biases = [b.astype(np.float32) for b in self.biases]
         for start in range(0, x.shape[0], chunk):
-            rows = np.asarray(x[start : start + chunk], dtype=np.float64)
+            rows = np.asarray(x[start : start + chunk], dtype=np.float32)
             # Blanking a block only removes its share of the first layer's input.
             first = rows @ weights[0] + biases[0]
             last = len(weights) - 1

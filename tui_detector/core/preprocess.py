@@ -520,12 +520,18 @@ def _usual_for_entity(series: pd.Series, context: pd.Series | None, shares: dict
     out = np.ones(len(series), dtype=np.float64)
     if context is None:
         return out
-    values = _category_keys(series).to_numpy()
-    keys = _category_keys(context).to_numpy()
-    for i, (e_key, v_key) in enumerate(zip(keys, values, strict=True)):
-        if e_key is None or v_key is None:
-            continue
-        known = shares.get(e_key)
+    # Looked up once per distinct (entity, value) pair, not once per row.
+    e_codes, e_keys = pd.factorize(_category_keys(context), use_na_sentinel=True)
+    v_codes, v_keys = pd.factorize(_category_keys(series), use_na_sentinel=True)
+    valid = (e_codes >= 0) & (v_codes >= 0)
+    if not valid.any():
+        return out
+    pair = e_codes[valid].astype(np.int64) * len(v_keys) + v_codes[valid]
+    distinct, inverse = np.unique(pair, return_inverse=True)
+    table = np.ones(distinct.size, dtype=np.float64)
+    for i, code in enumerate(distinct.tolist()):
+        known = shares.get(e_keys[code // len(v_keys)])
         if known is not None:
-            out[i] = known.get(v_key, 0.0)
+            table[i] = known.get(v_keys[code % len(v_keys)], 0.0)
+    out[valid] = table[inverse.reshape(-1)]
     return out

@@ -86,7 +86,18 @@ def looks_like_id_name(name: str) -> bool:
 
 
 def _text_values(series: pd.Series) -> pd.Series:
-    return series.dropna().map(lambda v: v if isinstance(v, str) else str(v))
+    values = series.dropna()
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return values  # a string column holds only text: no per-cell conversion needed
+    return values.map(lambda v: v if isinstance(v, str) else str(v))
+
+
+def _distinct_values(series: pd.Series) -> np.ndarray:
+    """The column's distinct values (a large column has few; checks on them cost per value, not per row)."""
+    try:
+        return pd.unique(series)
+    except TypeError:  # an unhashable cell: fall back to the cells themselves
+        return series.to_numpy(dtype=object)
 
 
 def _bool_series(series: pd.Series) -> pd.Series | None:
@@ -100,10 +111,10 @@ def _bool_series(series: pd.Series) -> pd.Series | None:
         if set(np.unique(values.to_numpy(dtype=float))) <= {0.0, 1.0}:
             return series.map(lambda v: None if pd.isna(v) else bool(v)).astype("boolean")
         return None
-    lowered = values.map(lambda v: str(v).strip().lower() if not isinstance(v, bool) else v)
-    if not all(isinstance(v, bool) or v in _BOOL_TOKENS for v in set(lowered)):
+    lowered = {str(v).strip().lower() if not isinstance(v, bool) else v for v in _distinct_values(values)}
+    if not all(isinstance(v, bool) or v in _BOOL_TOKENS for v in lowered):
         return None
-    if len(set(lowered)) > 2:
+    if len(lowered) > 2:
         return None
     mapped = series.map(
         lambda v: None
@@ -178,7 +189,7 @@ def infer_role(series: pd.Series, name: str | None = None) -> tuple[Role, str]:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         distinct = present.nunique()
     else:
-        distinct = len(set(present.map(lambda v: v if isinstance(v, (str, int, float, bool)) else str(v))))
+        distinct = len({v if isinstance(v, (str, int, float, bool)) else str(v) for v in _distinct_values(present)})
     if distinct == 1:
         return Role.CONSTANT, f"every filled cell holds the same value ({_short(present.iloc[0])!r})"
 
