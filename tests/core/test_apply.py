@@ -152,3 +152,27 @@ def test_unseen_value_note_only_for_baseline_runs(tmp_path):
     frame.to_csv(path, index=False)
     run = run_detection(path, DetectionSettings(model="iforest"))
     assert all("note" not in f for a in explained_anomalies(run) for f in a["anomalous_features"])
+
+
+def test_size_aware_defaults_are_what_training_uses(tmp_path):
+    """The set-up screen shows size_defaults(); it must be what a run really trains with."""
+    from tui_detector.core.pipeline import size_defaults
+
+    small, _ = mixed_table(600, 0)
+    path = tmp_path / "small.csv"
+    small.to_csv(path, index=False)
+    for model_name in ("autoencoder", "auto"):
+        plan = size_defaults(600, model_name)
+        model = obtain_model(path, load_source(path), DetectionSettings(model=model_name, use_cache=False))
+        params = model.detector.training_params_
+        assert params["batch_size"] == plan.batch_size
+        assert params["epochs"] == plan.epochs
+        assert model.detector.encoding_dim == plan.encoding_dim
+    # The design note: bottleneck 4 and 30 epochs below 1k rows for its network; batch 256
+    # above 10k rows; the user's choice wins.
+    assert (size_defaults(600, "autoencoder").encoding_dim, size_defaults(600, "autoencoder").epochs) == (4, 30)
+    assert size_defaults(5_000, "autoencoder").encoding_dim == 8
+    assert size_defaults(20_000, "auto").batch_size == 256
+    assert DetectionSettings(model="autoencoder", epochs=7).train_options(600)["epochs"] == 7
+    assert DetectionSettings(model="autoencoder", encoding_dim=6).detector(600).encoding_dim == 6
+    assert size_defaults(50, "iforest").batch_size is None

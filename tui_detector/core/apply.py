@@ -41,6 +41,8 @@ class SchemaDiff:
     renamed: list[dict[str, str]] = field(default_factory=list)  # {"model": old, "table": new}
     #: {"column", "model_role", "table_role", "unreadable_cells"}: most cells no longer parse.
     retyped: list[dict[str, Any]] = field(default_factory=list)
+    #: Columns read under the model's name by the user's choice: {"table": new, "model": old}.
+    mapped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,7 +54,7 @@ class SchemaDiff:
 
     def lines(self) -> list[str]:
         """The diff in words, one line per finding."""
-        out = []
+        out = [f"{m['table']!r} read as model column {m['model']!r} (your mapping)" for m in self.mapped]
         hints = {r["model"]: r["table"] for r in self.renamed}
         for name in self.missing:
             hint = f" (renamed to {hints[name]!r}?)" if name in hints else ""

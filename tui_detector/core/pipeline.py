@@ -34,17 +34,72 @@ class DetectionSettings:
     seed: int = 0
     roles: dict[str, str] | None = None
     use_cache: bool = True
+    encoding_dim: int | None = None
 
-    def detector(self) -> TabularAnomalyDetector:
+    def detector(self, rows: int | None = None) -> TabularAnomalyDetector:
+        """The detector these settings describe for a table of ``rows`` rows (sizes the seed network)."""
+        plan = size_defaults(rows, self.model) if rows is not None else None
+        dim = self.encoding_dim or (plan.encoding_dim if plan and plan.encoding_dim else 8)
         return TabularAnomalyDetector(
+            encoding_dim=dim,
             threshold_percentile=self.threshold_percentile,
             model=self.model,  # type: ignore[arg-type]
             random_state=self.seed,
             roles=dict(self.roles) if self.roles else None,
         )
 
-    def train_options(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "validation_split": 0.2, "early_stopping": True}
+    def train_options(self, rows: int | None = None) -> dict[str, Any]:
+        plan = size_defaults(rows, self.model) if rows is not None else None
+        epochs = self.epochs or (plan.fixed_epochs if plan else None)
+        return {"epochs": epochs, "batch_size": self.batch_size, "validation_split": 0.2, "early_stopping": True}
+
+
+#: Below this many rows the design note shrinks its network: bottleneck 4, 30 epochs.
+SMALL_TABLE_ROWS = 1_000
+
+
+@dataclass(frozen=True)
+class SizeDefaults:
+    """What training uses for a table of a given size when the user leaves it to the tool."""
+
+    rows: int
+    model: str
+    batch_size: int | None
+    epochs: int | None  # the most epochs (early stopping may end sooner); None: no network
+    encoding_dim: int | None
+    #: Set when the epochs are the design note's fixed count rather than a step budget.
+    fixed_epochs: int | None
+
+    def describe(self) -> str:
+        """One line for the user: what will be used and why."""
+        if self.batch_size is None:
+            return f"{self.rows:,} rows: IsolationForest needs no epochs or batches."
+        text = f"{self.rows:,} rows: batch {self.batch_size}, "
+        if self.fixed_epochs:
+            text += f"{self.fixed_epochs} epochs"
+        else:
+            text += f"up to {self.epochs} epochs (early stopping)"
+        text += f", bottleneck {self.encoding_dim}"
+        if self.model == "autoencoder" and self.rows < SMALL_TABLE_ROWS:
+            text += " — the design note's advice below 1k rows (bottleneck 4, 30 epochs)"
+        elif self.batch_size == 256:
+            text += " — the design note's batch 256 above 10k rows"
+        return text
+
+
+def size_defaults(rows: int, model: str) -> SizeDefaults:
+    """The size-aware defaults for ``rows`` rows and ``model`` (the design note's advice:
+    batch 256 above 10k rows; bottleneck 4 and 30 epochs below 1k rows for its network)."""
+    from .detector import auto_batch_size, auto_ensemble_epochs, auto_epochs  # noqa: PLC0415
+
+    rows = int(rows)
+    if model == "iforest":
+        return SizeDefaults(rows, model, None, None, None, None)
+    batch = auto_batch_size(rows)
+    if model == "autoencoder" and rows < SMALL_TABLE_ROWS:
+        return SizeDefaults(rows, model, batch, 30, 4, 30)
+    epochs = auto_ensemble_epochs(rows, batch) if model == "auto" else auto_epochs(rows, batch)
+    return SizeDefaults(rows, model, batch, epochs, 8, None)
 
 
 @dataclass
@@ -89,8 +144,8 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
         source_sha256=sha256,
         sheet=loaded.report.sheet,
         header_row=loaded.report.header_row,
-        detector=settings.detector(),
-        train_options=settings.train_options(),
+        detector=settings.detector(len(loaded.frame)),
+        train_options=settings.train_options(len(loaded.frame)),
     )
 
 
@@ -132,7 +187,7 @@ def obtain_model(
     if len(frame) == 0:
         raise ValueError("the sheet has a header but no data rows")
     timings: dict[str, float] = {}
-    detector = settings.detector()
+    detector = settings.detector(len(frame))
     key: str | None = None
     inputs: dict[str, Any] | None = None
     from_cache = False
@@ -156,7 +211,7 @@ def obtain_model(
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            detector.train(frame, on_progress=on_progress, should_stop=should_stop, **settings.train_options())
+            detector.train(frame, on_progress=on_progress, should_stop=should_stop, **settings.train_options(len(frame)))
         run_warnings.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning)))
         timings["train"] = time.perf_counter() - t0
         if settings.use_cache and cache is not None and inputs is not None:
@@ -269,6 +324,7 @@ def score_with_baseline(
     if len(loaded.frame) == 0:
         raise ValueError("the sheet has a header but no data rows")
     diff = compare_schema(model.detector, loaded.frame)
+    diff.mapped = [{"table": new, "model": old} for new, old in (column_map or {}).items()]
     if not diff.ok:
         raise SchemaMismatch(diff)
     run = score_table(path, (loaded, digest), model, threshold_percentile, on_stage=on_stage)
