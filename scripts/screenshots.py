@@ -70,7 +70,34 @@ async def shoot() -> None:
         await pilot.press("escape", "question_mark")
         await pilot.pause()
         save(app, "7-help")
+        await pilot.press("escape")
+        await pilot.pause()
+        # Next month's export: a renamed column, dearer claims, a currency never seen before.
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#path").value = next_month(demo).name
+        app.screen.query_one("#path").focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: getattr(app.screen, "diff", None) is not None)
+        save(app, "8-score-with-this-model-columns")
+        await pilot.press("m")
+        await settle(pilot, lambda: app.screen.scored is not None)
+        await pilot.pause()
+        save(app, "9-score-with-this-model-drift")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def next_month(demo: Path) -> Path:
+    """A copy of the demo's claims as next month might send them (see the docstring above)."""
+    from tui_detector.core.reader import read_table
+
+    frame = read_table(demo, "Claims").frame.copy()
+    frame["amount"] = frame["amount"] * 1.4
+    frame.loc[10:14, "currency"] = "BTC"
+    frame = frame.rename(columns={"amount": "Amount (EUR)"})
+    target = demo.with_name("expense-claims-next-month.xlsx")
+    frame.to_excel(target, sheet_name="Claims", index=False)
+    return target
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ def no_cursor_blink(monkeypatch):
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None, raising=False)
 
 
-def write_orders(directory: Path, rows: int = 300, name: str = "orders.csv") -> Path:
-    frame, _ = mixed_table(rows, seed=1)
+def write_orders(directory: Path, rows: int = 300, name: str = "orders.csv", seed: int = 1) -> Path:
+    frame, _ = mixed_table(rows, seed=seed)
     path = directory / name
     frame.to_csv(path, index=False)
     return path

@@ -12,6 +12,7 @@ import pytest
 
 from tests.ui.conftest import BlockingRunner, screen_is, settle, write_orders
 from tui_detector.ui.app import make_app
+from tui_detector.ui.screens.baseline import BaselineScreen
 from tui_detector.ui.screens.setup import SetupScreen
 
 SIZE = (120, 40)
@@ -91,6 +92,20 @@ class TestScreens:
         async def run_before(pilot):
             await _results(pilot)
             await pilot.press("e")
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+    def test_score_with_this_model(self, snap_compare, data_dir):
+        next_month = write_orders(data_dir, rows=200, name="orders-next.csv", seed=2)
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            # The training date would change the picture every day: pin it.
+            pilot.app.screen.run.trained_on["trained_at"] = "2026-01-31T12:00:00+00:00"
+            pilot.app.push_screen(BaselineScreen(pilot.app.screen.run, next_month))
+            await settle(pilot, lambda: pilot.app.screen.scored is not None)
+            await pilot.pause()
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

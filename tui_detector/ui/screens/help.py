@@ -19,6 +19,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("space", "include / exclude the highlighted column"),
             ("t", "train (or use the cached model)"),
             ("r", "retrain even if a cached model exists"),
+            ("tab", "to the model, epochs, threshold preset and percentile"),
         ],
     ),
     ("Training", [("escape", "cancel training, back to Set up")]),
@@ -32,7 +33,12 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("+  -", "raise / lower the threshold (no retraining)"),
             ("enter", "open the row: why it is strange"),
             ("e", "export JSON (and a scored copy)"),
+            ("n", "score another file with this model (schema check and drift first)"),
         ],
+    ),
+    (
+        "Score with this model",
+        [("enter", "show the new file's rows"), ("m", "read renamed columns as the model's names"), ("escape", "back")],
     ),
 ]
 

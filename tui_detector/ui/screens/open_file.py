@@ -47,16 +47,22 @@ class DataFileTree(DirectoryTree):
                 continue
 
 
-class OpenFileScreen(Screen[None]):
+class OpenFileScreen(Screen[Path | None]):
+    """The first screen; with ``purpose`` it picks a file for another screen and dismisses
+    with its path (``None`` on ``escape``) instead of opening it."""
+
     SUB_TITLE = "Open file"
     BINDINGS = [Binding("escape", "back", "Back", show=False)]
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, purpose: str | None = None) -> None:
         super().__init__()
         self.directory = directory
+        self.purpose = purpose
 
     def compose(self) -> ComposeResult:
         yield Header()
+        if self.purpose:
+            yield Static(Text(self.purpose, style="bold"), id="purpose")
         with Horizontal(id="open-body"):
             with Vertical(id="tree-pane"):
                 yield Label(Text(f"Files in {self.directory.name or self.directory}/"), classes="pane-title")
@@ -98,14 +104,20 @@ class OpenFileScreen(Screen[None]):
         when = dt.datetime.fromtimestamp(stat.st_mtime).strftime("%Y-%m-%d %H:%M")
         info.update(Text(f"{path.name}\n{human_size(stat.st_size)} · modified {when}"))
 
+    def _open(self, path: Path) -> None:
+        if self.purpose:
+            self.dismiss(path)
+        else:
+            self.app.open_file(path)  # type: ignore[attr-defined]
+
     @on(DirectoryTree.FileSelected)
     def _selected(self, event: DirectoryTree.FileSelected) -> None:
-        self.app.open_file(event.path)  # type: ignore[attr-defined]
+        self._open(event.path)
 
     @on(OptionList.OptionSelected, "#recent")
     def _recent(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.app.open_file(Path(event.option.id))  # type: ignore[attr-defined]
+            self._open(Path(event.option.id))
 
     @on(Input.Submitted, "#path")
     def _typed(self, event: Input.Submitted) -> None:
@@ -121,7 +133,9 @@ class OpenFileScreen(Screen[None]):
         if not path.is_file():
             self.notify(f"No such file: {path}", severity="error", markup=False)
             return
-        self.app.open_file(path)  # type: ignore[attr-defined]
+        self._open(path)
 
     def action_back(self) -> None:
-        """The first screen: nothing to go back to."""
+        """The first screen has nothing to go back to; a picker goes back to its caller."""
+        if self.purpose:
+            self.dismiss(None)

@@ -38,11 +38,12 @@ class Written:
 class ResultsScreen(Screen[None]):
     SUB_TITLE = "Results"
     BINDINGS = [
-        Binding("a", "toggle_rows", "All rows/anomalies"),
+        Binding("a", "toggle_rows", "All/anomalies"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("plus,equals_sign", "threshold(1)", "Threshold +", key_display="+"),
         Binding("minus", "threshold(-1)", "Threshold -", key_display="-"),
         Binding("e", "export", "Export"),
+        Binding("n", "score_another", "Another file"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -93,7 +94,15 @@ class ResultsScreen(Screen[None]):
         text.append(f"{count:,} anomalies ({count / max(rows, 1):.1%})", style="bold red")
         text.append(f" · threshold {run.detection.threshold:.4g} at p{run.threshold_percentile:g}")
         text.append(f" · model {run.detector.model_kind_}")
-        text.append(" · from the cache" if run.from_cache else " · trained now", style="green" if run.from_cache else "")
+        if run.baseline:
+            from .baseline import trained_on_text  # noqa: PLC0415
+
+            text.append(" · scored with the model of ")
+            text.append(trained_on_text(run.trained_on), style="bold")
+            if run.drift:
+                text.append(f" · {run.drift['verdict']}", style="yellow")
+        else:
+            text.append(" · from the cache" if run.from_cache else " · trained now", style="green" if run.from_cache else "")
         return text
 
     def _status(self) -> Text:
@@ -201,6 +210,20 @@ class ResultsScreen(Screen[None]):
             self._clear_search()
             return
         self.app.pop_screen()
+
+    # -- another file, this model ----------------------------------------------------------
+
+    def action_score_another(self) -> None:
+        from .baseline import BaselineScreen, trained_on_text  # noqa: PLC0415
+        from .open_file import OpenFileScreen  # noqa: PLC0415
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.app.push_screen(BaselineScreen(self.run, path))
+
+        workdir: Path = self.app.workdir  # type: ignore[attr-defined]
+        purpose = f"Pick a file to score with the model of {trained_on_text(self.run.trained_on)}"
+        self.app.push_screen(OpenFileScreen(workdir, purpose=purpose), picked)
 
     # -- export -----------------------------------------------------------------------------
 

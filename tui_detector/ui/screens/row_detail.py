@@ -42,6 +42,11 @@ class RowDetailScreen(Screen[None]):
         detection = run.detection
         row = self.row
         explained = self.model.top.explain_all_columns(row)
+        if run.baseline:
+            from tui_detector.core.apply import annotate_unseen  # noqa: PLC0415
+
+            # Scored with another table's model: name the values that model never saw.
+            annotate_unseen(run.detector, [explained])
         total = sum(float(f["reconstruction_error"]) for f in explained["anomalous_features"]) or 1.0
         flagged = bool(detection.flags[row])
         title = Text(f"row {row}", style="bold")
@@ -52,7 +57,9 @@ class RowDetailScreen(Screen[None]):
         self.query_one("#row-title", Static).update(title)
 
         features = self.query_one("#features", DataTable)
-        for label in ("#", "column", "actual value", "expected value", "error", "share of the row's error"):
+        notes = any(item.get("note") for item in explained["anomalous_features"])
+        labels = ["#", "column", "actual value", "expected value", "error", "share of the row's error"]
+        for label in labels + (["note"] if notes else []):
             features.add_column(Text(label))
         ranks: dict[str, int] = {}
         for rank, item in enumerate(explained["anomalous_features"]):
@@ -62,14 +69,17 @@ class RowDetailScreen(Screen[None]):
             bar = "█" * int(round(share * 20))
             if rank >= 3:
                 ranks.pop(name)
-            features.add_row(
+            cells = [
                 Text(str(rank + 1), style=TOP_STYLES[rank] if rank < 3 else ""),
                 Text(name, style="bold"),
                 Text(format_value(item["actual_value"])),
                 Text(format_value(item["expected_value"])),
                 Text(f"{item['reconstruction_error']:.4g}"),
                 Text(f"{share:6.1%} ") + Text(bar, style="red"),
-            )
+            ]
+            if notes:
+                cells.append(Text(str(item.get("note") or ""), style="yellow"))
+            features.add_row(*cells)
         full = self.query_one("#full-row", DataTable)
         full.add_column(Text("column"))
         full.add_column(Text("value"))

@@ -23,12 +23,21 @@ if TYPE_CHECKING:
     from tui_detector.core.reader import LoadedTable, SheetInfo
     from tui_detector.core.roles import ColumnProfile
 
-PREVIEW_ROWS = 8
+PREVIEW_ROWS = 6
 MODEL_ROLES = ("numeric", "boolean", "datetime", "categorical")
 MODELS = [
-    ("auto — the best detector (recommended)", "auto"),
+    ("auto — the best default (recommended)", "auto"),
     ("autoencoder — the design note's network", "autoencoder"),
     ("iforest — IsolationForest, fastest", "iforest"),
+]
+#: The design note's thresholds by name (core ``PRESETS``, repeated here so the screen can be
+#: built before pandas loads; a test checks they agree).
+PRESETS = {"strict": 99.0, "balanced": 95.0, "sensitive": 90.0}
+PRESET_CHOICES = [
+    ("strict — 99: very imbalanced data, fewer false alarms", "strict"),
+    ("balanced — 95 (default)", "balanced"),
+    ("sensitive — 90: security and fraud work", "sensitive"),
+    ("custom", "custom"),
 ]
 
 
@@ -87,10 +96,14 @@ class SetupScreen(Screen[None]):
         with Horizontal(id="settings"):
             yield Label("Model", classes="setting-label")
             yield Select(MODELS, value=self.app.default_model, allow_blank=False, id="model")  # type: ignore[attr-defined]
-            yield Label("Threshold percentile", classes="setting-label")
-            yield Input("95", id="threshold", restrict=r"[0-9.]*", max_length=6)
             yield Label("Epochs", classes="setting-label")
             yield Input("", placeholder="auto", id="epochs", restrict=r"[0-9]*", max_length=5)
+        with Horizontal(id="threshold-settings"):
+            yield Label("Threshold", classes="setting-label")
+            yield Select(PRESET_CHOICES, value="balanced", allow_blank=False, id="preset")
+            yield Label("percentile", classes="setting-label")
+            yield Input("95", id="threshold", restrict=r"[0-9.]*", max_length=6)
+        yield Static("", id="defaults")
         yield Static("", id="cache-note")
         yield Static("", id="message")
         yield Footer()
@@ -165,6 +178,7 @@ class SetupScreen(Screen[None]):
         self.query_one("#message", Static).update("")
         self._show_roles()
         self._show_preview()
+        self._show_defaults()
         self.query_one("#roles", DataTable).focus()
         self.check_cache()
 
@@ -265,11 +279,43 @@ class SetupScreen(Screen[None]):
             use_cache=not retrain,
         )
 
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        value = PRESETS.get(str(event.value))
+        threshold = self.query_one("#threshold", Input)
+        if value is not None and threshold.value.strip() != f"{value:g}":
+            threshold.value = f"{value:g}"
+
+    @on(Input.Changed, "#threshold")
+    def _threshold_typed(self, event: Input.Changed) -> None:
+        try:
+            value = float(event.value)
+        except ValueError:
+            value = None
+        name = next((k for k, v in PRESETS.items() if v == value), "custom")
+        preset = self.query_one("#preset", Select)
+        if preset.value != name:
+            preset.value = name
+
     @on(Input.Changed)
     @on(Select.Changed)
     def _settings_changed(self) -> None:
         if self.loaded is not None:
+            self._show_defaults()
             self.check_cache()
+
+    def _show_defaults(self) -> None:
+        """What training will use for this table's size, so the automatic choices are visible."""
+        from tui_detector.core.pipeline import size_defaults  # noqa: PLC0415
+
+        assert self.loaded is not None
+        plan = size_defaults(len(self.loaded.frame), str(self.query_one("#model", Select).value))
+        epochs = self.query_one("#epochs", Input).value.strip()
+        text = Text("Defaults for this size: ", style="dim")
+        text.append(plan.describe(), style="dim")
+        if epochs and plan.batch_size is not None:
+            text.append(f" · you chose {epochs} epochs", style="dim italic")
+        self.query_one("#defaults", Static).update(text)
 
     def check_cache(self) -> None:
         self.cache_checked = False
