@@ -80,6 +80,11 @@ class SizeDefaults:
         else:
             text += f"up to {self.epochs} epochs (early stopping)"
         text += f", bottleneck {self.encoding_dim}"
+        if self.model == "auto":
+            from .detector import FIT_ROWS  # noqa: PLC0415
+
+            if self.rows > FIT_ROWS:
+                text += f", fitted on {FIT_ROWS:,} sampled rows (every row scored)"
         if self.model == "autoencoder" and self.rows < SMALL_TABLE_ROWS:
             text += " — the design note's advice below 1k rows (bottleneck 4, 30 epochs)"
         elif self.batch_size == 256:
