@@ -207,6 +207,28 @@ def _blocks(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     return [(e.start, e.stop) for e in preprocessor.encoders]
 
 
+def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(column position, feature index) of each column's "usual for its entity" feature."""
+    out = []
+    for j, encoder in enumerate(preprocessor.encoders):
+        if encoder.role is Role.CATEGORICAL and encoder.state.get("given"):
+            out.append((j, encoder.start + encoder._categorical_width()))
+    return out
+
+
+def reconstruct(network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor) -> np.ndarray:
+    """Each column as the network restores it from the rest of its row (the column blanked).
+
+    A column's "usual for its entity" feature is the share of the entity's rows that carry the
+    row's own value, so with the value blanked the network cannot know it; what is expected
+    there is that the value fits its entity (1.0), and the cell's error is how far it does not.
+    """
+    recon = network.masked_reconstruction(clipped, _blocks(preprocessor))
+    for _, feature in _entity_features(preprocessor):
+        recon[:, feature] = 1.0
+    return recon
+
+
 def column_residuals(
     matrix: np.ndarray, recon: np.ndarray, scale: np.ndarray, preprocessor: TabularPreprocessor
 ) -> np.ndarray:
@@ -220,7 +242,12 @@ def column_residuals(
     """
     starts = np.array([e.start for e in preprocessor.encoders], dtype=np.int64)
     widths = np.diff(np.append(starts, matrix.shape[1]))
-    return np.add.reduceat((matrix - recon) ** 2 / scale, starts, axis=1) / widths
+    relative = (matrix - recon) ** 2 / scale
+    out = np.add.reduceat(relative, starts, axis=1) / widths
+    # A value wrong for its entity is evidence on its own, not diluted over the one-hot block.
+    for j, feature in _entity_features(preprocessor):
+        np.maximum(out[:, j], relative[:, feature], out=out[:, j])
+    return out
 
 
 class ErrorTails:
@@ -292,6 +319,9 @@ def compact_projection(preprocessor: TabularPreprocessor, matrix: np.ndarray) ->
                 weights[start : start + slots] = np.log(np.maximum(share, 0.5 / n))
                 columns.append(weights)
             first = start + slots
+            if encoder.state.get("given"):
+                # "Usual for its entity" is judged in the autoencoder's part (column_residuals)
+                first += 1
         for j in range(first, stop):
             unit = np.zeros(matrix.shape[1])
             unit[j] = 1.0
@@ -500,7 +530,7 @@ class TabularAnomalyDetector:
             # Measured on the winsorised rows the network learned from (the trimmed ones), so
             # the extreme cells it should flag do not inflate their own column's yardstick.
             clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
-            recon = network.masked_reconstruction(clipped, _blocks(preprocessor))
+            recon = reconstruct(network, clipped, preprocessor)
             fit_clipped, fit_recon = (clipped[fit_rows], recon[fit_rows]) if sampled else (clipped, recon)
             self.residual_scale_ = np.maximum(
                 np.mean((fit_clipped[kept] - fit_recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR
@@ -582,7 +612,7 @@ class TabularAnomalyDetector:
         blocks = _blocks(preprocessor)
 
         def refine(network: DenseNetwork) -> np.ndarray:
-            recon = network.masked_reconstruction(clipped, blocks)
+            recon = reconstruct(network, clipped, preprocessor)
             scale = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
             per_column = column_residuals(matrix, recon, scale, preprocessor)
             ae = _autoencoder_part(ErrorTails.fit(per_column).surprise(per_column))
@@ -681,9 +711,7 @@ class TabularAnomalyDetector:
         if self.network_ is not None and self.model_kind_ == "auto":
             recon = self._take_training_recon(matrix)
             if recon is None:
-                recon = self.network_.masked_reconstruction(
-                    np.clip(matrix, -INPUT_CLIP, INPUT_CLIP), _blocks(self.preprocessor_)
-                )
+                recon = reconstruct(self.network_, np.clip(matrix, -INPUT_CLIP, INPUT_CLIP), self.preprocessor_)
             assert self.ensemble_ is not None
             return self._combine(self._ensemble_parts(matrix, recon)), recon
         if self.network_ is not None:
