@@ -273,3 +273,16 @@ def test_f58_identical_rows_get_identical_scores(planted):
     scores = detector.score_samples(frame)
     assert len(scores) == len(frame)
     assert np.unique(scores[400:]).size == 1 and scores[400] == scores[7]
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_e44_long_integer_codes_are_identifiers_not_features(as_text):
+    # E44: account/card numbers beyond 2^53 are identifiers, whichever way they are stored.
+    from tui_detector.core.roles import Role, infer_role
+
+    values = [9_007_199_254_740_993 + 7 * i for i in range(50)]
+    series = pd.Series([str(v) for v in values] if as_text else [float(v) for v in values], name="account")
+    role, reason = infer_role(series)
+    assert role is Role.IDENTIFIER and "16+ digits" in reason
+    # Ordinary large amounts stay numbers.
+    assert infer_role(pd.Series([1e6 * (i % 17) + 0.5 for i in range(50)], name="amount"))[0] is Role.NUMERIC

@@ -257,6 +257,11 @@ def _numeric_role(present: pd.Series, name: str, n: int, distinct: int) -> tuple
             return Role.IDENTIFIER, "a running number (1, 2, 3, …), unique per row"
     if integral and looks_like_id_name(name) and ratio >= 0.5:
         return Role.IDENTIFIER, f"named like an ID and {ratio:.0%} distinct"
+    if integral and n >= 10 and ratio >= 0.9 and float(np.mean(np.abs(values) >= 2**53)) >= 0.9:
+        # Account, card and device numbers: 16+ digit whole numbers, (nearly) all distinct.
+        # As floats they are not even exact (Excel keeps 15 significant digits), and as
+        # features their size would swamp every other column.
+        return Role.IDENTIFIER, "whole numbers of 16+ digits, nearly all distinct: an identifier"
     return Role.NUMERIC, "numbers"
 
 
