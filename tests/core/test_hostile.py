@@ -897,14 +897,31 @@ def test_formula_scan_ignores_computed_formulas_and_reads_across_chunks(tmp_path
     assert t.report.formulas_without_value == expected and t.frame["v"].isna().sum() == expected
 
 
-def test_sheet_without_formulas_is_not_rescanned(tmp_path, monkeypatch):
-    # The pre-check already saw there is no <f> anywhere, so the extra pass is skipped.
+def test_sheets_without_uncomputed_formulas_are_not_rescanned(tmp_path, monkeypatch):
+    # The pre-check already saw no formula, or only formulas followed by their values (what
+    # Excel writes), so the extra pass is skipped.
     def boom(*a, **k):
         raise AssertionError("formula scan ran")
 
     monkeypatch.setattr(reader, "_scan_xlsx_formulas", boom)
     t = read_table(write_xlsx(tmp_path / "t.xlsx", {"S": [["a"], [1], [2]]}))
     assert t.report.formulas_without_value == 0
+    rows = BASE_ROWS + '<row r="4"><c r="A4"><f>A2+A3</f><v>4</v></c><c r="B4" t="str"><f>"x"</f><v>x</v></c></row>'
+    t = read_table(raw_xlsx(tmp_path / "calc.xlsx", sheet_xml(rows)))
+    assert t.frame["a"].tolist() == [1, 3, 4] and t.report.formulas_without_value == 0
+
+
+@pytest.mark.parametrize("cell", [
+    '<f>A2</f></c>', '<f>A2</f><v/></c>', '<f>A2</f>\n  <v></v>\n</c>', '<f t="shared" si="0"/></c>',
+])
+def test_formula_hint_survives_any_chunk_seam(tmp_path, monkeypatch, cell):
+    # The pre-check's hint is what lets the exact scan run; it must hold wherever the 4 MB
+    # chunks happen to split the cell.
+    monkeypatch.setattr(guard, "_CHUNK", 64)
+    for pad in range(0, 64, 7):
+        rows = BASE_ROWS + f'<row r="4"><c r="A4" s="{"1" * (pad + 1)}">{cell}</row>'
+        path = raw_xlsx(tmp_path / f"seam{pad}.xlsx", sheet_xml(rows))
+        assert any(guard.check_zip(path, "xlsx").formula_hint.values()), (cell, pad)
 
 
 def test_formula_without_value_counted_in_export_diagnostics(tmp_path):

@@ -234,8 +234,9 @@ class ZipFacts:
     external_links: int = 0
     #: worksheet member -> whether it holds cells typed as errors (t="e")
     error_hint: dict[str, bool] = field(default_factory=dict)
-    #: worksheet member -> whether it holds formula elements (<f>) at all; only sheets that
-    #: do are searched for formulas saved without a computed value
+    #: worksheet member -> whether it may hold formula cells saved without a computed value
+    #: (a formula element ending right before the cell does, or before an empty <v>); only
+    #: those sheets get the reader's exact search
     formula_hint: dict[str, bool] = field(default_factory=dict)
     #: worksheet member -> (largest 1-based row, largest 1-based column) referenced
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -556,13 +557,10 @@ _SEAM_ODD = re.compile(rb'=(?!")|(?<=[ \t\r\n])=')
 _SEAM_BOUNDARY = 8
 
 
-_F_FOLLOW = np.array([62, 32, 47, 9, 10, 13], dtype=np.uint8)  # '>', ' ', '/', whitespace
-
-
 def _chunk_facts(a: np.ndarray) -> tuple[bool, bool, bool, bool]:
     """(some '=' not written name="value", an error-typed cell t="e", a '<!' markup declaration,
-    a formula element '<f>' or '<x:f>') for one chunk, vectorised so it runs beside the regex
-    scan (numpy releases the GIL)."""
+    a possible formula cell without a value) for one chunk, vectorised so it runs beside the
+    regex scan (numpy releases the GIL)."""
     n = len(a)
     idx = np.flatnonzero(a == 61)
     idx = idx[(idx > 1) & (idx < n - 3)]
@@ -573,12 +571,28 @@ def _chunk_facts(a: np.ndarray) -> tuple[bool, bool, bool, bool]:
     )
     bang = np.flatnonzero(a[1:] == 33)
     decl = bool(len(bang)) and bool((a[bang] == 60).any())
-    # An 'f' right after '<' or a namespace ':' and ending the tag name. 'f' is rare in sheet
-    # XML (unlike '<'), so starting from it keeps this cheap.
-    eff = np.flatnonzero(a[1:-1] == 102) + 1
+    # A formula cell saved without a value (Excel always stores one after the formula):
+    # '</f>' followed by the cell's end or an empty <v>, or a self-closed element followed by
+    # the cell's end. Whitespace after either, and namespace-prefixed formulas, count too, to
+    # be safe; a false alarm only costs the reader's exact search of the sheet.
+    end = n - 6
+    all_f = np.flatnonzero(a[2:end] == 102) + 2  # 'f': rare in sheet XML outside formulas
+    eff = all_f[(a[all_f + 1] == 62) & ((a[all_f - 1] == 47) | (a[all_f - 1] == 58))]  # '/f>', ':f>'
+    nxt = eff + 2
     formula = bool(len(eff)) and bool(
-        (((a[eff - 1] == 60) | (a[eff - 1] == 58)) & np.isin(a[eff + 1], _F_FOLLOW)).any()
+        (a[eff - 1] == 58).any()  # prefixed
+        | (a[nxt] != 60).any()  # something other than a tag right after: whitespace
+        | ((a[nxt + 1] == 47) & (a[nxt + 2] == 99)).any()  # </c
+        | ((a[nxt + 1] == 118) & ((a[nxt + 2] == 47) | (a[nxt + 2] == 32) | (a[nxt + 3] == 60))).any()
     )
+    if not formula and bool(((a[all_f - 1] == 60) & (a[all_f + 1] == 32)).any()):
+        # '<f ' with attributes, as in a shared formula's self-closed <f t="shared" si="0"/>
+        sl = np.flatnonzero(a[:end] == 47)  # '/'
+        sl = sl[a[sl + 1] == 62]  # '/>'
+        formula = bool(len(sl)) and bool(
+            ((a[sl + 2] <= 32).any())
+            | ((a[sl + 2] == 60) & (a[sl + 3] == 47) & (a[sl + 4] == 99) & (a[sl + 5] == 62)).any()
+        )
     return odd, err, decl, formula
 
 
@@ -635,7 +649,8 @@ def _chunks(fh, size: int):
                 t.join(0.01)
 
 
-_SEAM_FORMULA = re.compile(rb"[<:]f[\s>/]")
+# The signs _chunk_facts looks for, as a regex for the few bytes around a chunk seam.
+_SEAM_FORMULA = re.compile(rb"</f>(?:\s|</c|<v\s*/|<v\s*>\s*<)|/>(?:\s|</c>)|:f[\s>]")
 
 
 def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int, bool, bool]:
@@ -669,7 +684,7 @@ def _scan_pass(
                 odd = odd or _SEAM_ODD.search(seam) is not None
                 err = err or b't="e"' in seam
                 decl = decl or b"<!" in seam
-                formula = formula or _SEAM_FORMULA.search(seam) is not None
+                formula = formula or _SEAM_FORMULA.search(tail[-64:] + chunk[:64]) is not None
             if rx is None:
                 _check_xml_head(chunk[:HEAD_BYTES], info.filename)
                 claim_r, claim_c = (0, 0) if exact else _claims(chunk[:HEAD_BYTES])
