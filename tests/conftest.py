@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a red build must be reproducible); locally Hypothesis
+# keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def mixed_table(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, dict[int, str]]:
