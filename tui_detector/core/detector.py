@@ -72,6 +72,10 @@ AUTO_STEPS = 1000
 #: and the forest and neighbours use small subsamples anyway, so more rows add time (and memory)
 #: without teaching the models more; scoring stays linear in the rows.
 FIT_ROWS = 20_000
+#: "auto" scores this many rows at a time: the temporaries of a full-size sheet stay small
+#: (rows x features each), and no single NumPy call holds the interpreter for long, so the
+#: app's screen keeps repainting while a large table is scored.
+SCORE_CHUNK = 65_536
 
 
 class ModelFileError(ValueError):
@@ -526,39 +530,38 @@ class TabularAnomalyDetector:
         self.feature_means_ = matrix.mean(axis=0)
         self.residual_scale_ = np.ones(matrix.shape[1])
         if kind == "auto":
-            assert network is not None and kept is not None
+            assert network is not None and kept is not None and ensemble is not None
+            # The yardsticks (each column's usual errors, each part's spread) come from the rows
+            # the models were fitted on, so they cost the same whatever the table's size.
+            fit_matrix = matrix[fit_rows] if sampled else matrix
+            fit_clipped = np.clip(fit_matrix, -INPUT_CLIP, INPUT_CLIP)
+            fit_recon = reconstruct(network, fit_clipped, preprocessor)
             # Measured on the winsorised rows the network learned from (the trimmed ones), so
             # the extreme cells it should flag do not inflate their own column's yardstick.
-            clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
-            recon = reconstruct(network, clipped, preprocessor)
-            fit_clipped, fit_recon = (clipped[fit_rows], recon[fit_rows]) if sampled else (clipped, recon)
             self.residual_scale_ = np.maximum(
                 np.mean((fit_clipped[kept] - fit_recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR
             )
-            del fit_clipped, fit_recon, clipped
-            assert ensemble is not None
+            per_column = column_residuals(fit_matrix, fit_recon, self.residual_scale_, preprocessor)
+            self.error_tails_ = ErrorTails.fit(per_column)
+            # The other parts were scored on the fitted rows while training.
             others = ensemble.pop("_others")
-            if sampled:
-                # The other parts were scored on the sample while training; now every row.
-                compact = matrix @ self.projection_
-                others = [
-                    forest.score(compact),
-                    tails.score(compact),
-                    np.log(neighbours.score(np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)) + 1e-12),
-                ]
-                del compact
-            per_column = column_residuals(matrix, recon, self.residual_scale_, preprocessor)
-            # The yardsticks (each column's usual errors, each part's spread) come from the rows
-            # the models were fitted on, so they cost the same whatever the table's size.
-            self.error_tails_ = ErrorTails.fit(per_column[fit_rows] if sampled else per_column)
-            parts = [_autoencoder_part(self.error_tails_.surprise(per_column)), *others]
-            stats = [_robust_centre_scale(p[fit_rows] if sampled else p) for p in parts]
+            fit_parts = [_autoencoder_part(self.error_tails_.surprise(per_column)), *others]
+            stats = [_robust_centre_scale(p) for p in fit_parts]
             self.ensemble_ = {
                 **ensemble,
                 "parts": list(ENSEMBLE_PARTS),
                 "centre": [c for c, _ in stats],
                 "scale": [q for _, q in stats],
             }
+            del fit_clipped, per_column
+            if sampled:
+                # Now every row, a chunk at a time (see _auto_parts).
+                del fit_matrix, fit_recon, fit_parts
+                recon = np.empty(matrix.shape, dtype=np.float32)
+                parts = self._auto_parts(matrix, recon, None)
+                others = parts[1:]
+            else:
+                recon, parts = fit_recon.astype(np.float32), fit_parts
             training_scores = self._combine(parts)
             # Scoring the training table again (the usual next call) reuses the parts that do not
             # depend on the network; they come from the same functions on the same matrix, so the
@@ -659,22 +662,35 @@ class TabularAnomalyDetector:
         autoencoder, forest, tails, neighbours = z
         return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
 
-    def _ensemble_parts(self, matrix: np.ndarray, recon: np.ndarray) -> list[np.ndarray]:
-        """"auto": the four raw scores per row (log for the two that are distances)."""
+    def _auto_parts(self, matrix: np.ndarray, recon: np.ndarray, have_recon: bool | None) -> list[np.ndarray]:
+        """"auto": the four raw scores per row (log for the two that are distances), computed
+        SCORE_CHUNK rows at a time so that the temporaries stay small on a full-size sheet.
+
+        ``recon`` (rows x features, float32: the network computes in float32) is filled in
+        unless ``have_recon``; the parts that do not depend on the network are reused when
+        ``matrix`` is the table this detector was just trained on.
+        """
         assert self.forest_ is not None and self.tails_ is not None and self.neighbours_ is not None
-        per_column = column_residuals(matrix, recon, self.residual_scale_, self.preprocessor_)
-        autoencoder = _autoencoder_part(self.error_tails_.surprise(per_column))
+        n = matrix.shape[0]
         cached = getattr(self, "_training_parts", None)
-        if cached is not None and cached[1][0].shape[0] == matrix.shape[0] and cached[0] == _digest(matrix):
-            return [autoencoder, *cached[1]]
-        clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
-        compact = matrix @ self.projection_
-        return [
-            autoencoder,
-            self.forest_.score(compact),
-            self.tails_.score(compact),
-            np.log(self.neighbours_.score(clipped) + 1e-12),
-        ]
+        others = None
+        if cached is not None and cached[1][0].shape[0] == n and cached[0] == _digest(matrix):
+            others = list(cached[1])
+        parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
+        for start in range(0, n, SCORE_CHUNK):
+            rows = slice(start, start + SCORE_CHUNK)
+            block = matrix[rows]
+            clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
+            if not have_recon:
+                recon[rows] = reconstruct(self.network_, clipped, self.preprocessor_)
+            per_column = column_residuals(block, recon[rows], self.residual_scale_, self.preprocessor_)
+            parts[0][rows] = _autoencoder_part(self.error_tails_.surprise(per_column))
+            if others is None:
+                compact = block @ self.projection_
+                parts[1][rows] = self.forest_.score(compact)
+                parts[2][rows] = self.tails_.score(compact)
+                parts[3][rows] = np.log(self.neighbours_.score(clipped) + 1e-12)
+        return parts if others is None else [parts[0], *others]
 
     def fit(self, df: pd.DataFrame, y: None = None, **kwargs: Any) -> TabularAnomalyDetector:
         """scikit-learn spelling of :meth:`train`; returns the detector."""
@@ -710,10 +726,11 @@ class TabularAnomalyDetector:
         """Anomaly score per row (higher = stranger) and the per-feature reconstruction."""
         if self.network_ is not None and self.model_kind_ == "auto":
             recon = self._take_training_recon(matrix)
+            have = recon is not None
             if recon is None:
-                recon = reconstruct(self.network_, np.clip(matrix, -INPUT_CLIP, INPUT_CLIP), self.preprocessor_)
+                recon = np.empty(matrix.shape, dtype=np.float32)
             assert self.ensemble_ is not None
-            return self._combine(self._ensemble_parts(matrix, recon)), recon
+            return self._combine(self._auto_parts(matrix, recon, have)), recon
         if self.network_ is not None:
             clip = self.input_clip_
             recon = self.network_.forward(np.clip(matrix, -clip, clip) if clip else matrix)
