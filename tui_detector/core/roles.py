@@ -92,10 +92,18 @@ def _text_values(series: pd.Series) -> pd.Series:
     return values.map(lambda v: v if isinstance(v, str) else str(v))
 
 
+UNIQUE_CHUNK = 65_536
+
+
 def _distinct_values(series: pd.Series) -> np.ndarray:
     """The column's distinct values (a large column has few; checks on them cost per value, not per row)."""
     try:
-        return pd.unique(series)
+        if len(series) <= UNIQUE_CHUNK:
+            return pd.unique(series)
+        # Chunk by chunk, then once more over the (few) results: the same values in the same
+        # order, without one call that holds the interpreter lock for a million rows.
+        parts = [pd.Series(pd.unique(series.iloc[i : i + UNIQUE_CHUNK])) for i in range(0, len(series), UNIQUE_CHUNK)]
+        return pd.unique(pd.concat(parts, ignore_index=True))
     except TypeError:  # an unhashable cell: fall back to the cells themselves
         return series.to_numpy(dtype=object)
 
