@@ -189,6 +189,15 @@ def main() -> None:
         (f"{run.frame[name].dtype} ({name})", f"c{i}") for i, name in enumerate(run.frame.columns)
     ]
     table = asyncio.run(measure_table(run, sorts=sorts))
+    # The Results screen ranks text columns in a background thread as it opens, so the sorts
+    # above may find them ready: this is the cost when they are not (a sort right away).
+    from tui_detector.ui.results_model import ResultsModel
+
+    fresh = ResultsModel(run)
+    for label, key in sorts[1:]:
+        t0 = time.perf_counter()
+        fresh._ascending_order(key)
+        table[f"rank {label} on demand, before the background ranking finished (s)"] = time.perf_counter() - t0
     print(f"table: {table}", flush=True)
     del run
 
@@ -206,6 +215,7 @@ def main() -> None:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     sort_worst = max(max(v) if isinstance(v, tuple) else 0 for k, v in table.items() if k.startswith("sort by"))
+    cold_worst = max(v for k, v in table.items() if k.startswith("rank "))
     lines = [
         "# Full-size sheet: 1,048,575 rows from file to explained results",
         "",
@@ -235,6 +245,8 @@ def main() -> None:
         "## The app on the same file",
         "",
         "Headless Pilot at 120×40, the real app: open the file, `t`, until Results (a private, empty cache).",
+        "A key press through Pilot (`press` + `pause`) costs ~84 ms on any table, 50 rows included",
+        "(`benchmarks/APP_LATENCY.md`): the harness's floor; the table's own cost is the no-harness line.",
         "",
         "| measure | value |",
         "|---|--:|",
@@ -259,7 +271,9 @@ def main() -> None:
         f"| peak memory < 3 GB | {peak:.2f} GiB (median; max {max(peaks):.2f}) | {'yes' if max(peaks) * 2**30 < 3e9 else '**no**'} |",
         f"| results table opens < 1 s after scoring | {table['mount Results screen (s)']:.2f} s | "
         f"{'yes' if table['mount Results screen (s)'] < 1 else '**no**'} |",
-        f"| sorts < 0.5 s | worst column {sort_worst:.2f} s | {'yes' if sort_worst < 0.5 else '**no**'} |",
+        f"| sorts < 0.5 s | worst column {sort_worst:.2f} s (text ranked in the background as Results opens); "
+        f"on demand before that: worst {cold_worst:.2f} s | {'yes' if sort_worst < 0.5 else '**no**'}"
+        f"{'' if cold_worst < 0.5 else ' (on demand: **no**)'} |",
         f"| no frame stalls > 100 ms during training | {training['over_100ms']} (largest {training['max_ms']:.0f} ms) | "
         f"{'yes' if training['over_100ms'] == 0 else '**no**'} |",
         "",
