@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 from . import __version__
 
+from .core.units import human_size
+
 EXIT_OK = 0
 EXIT_INPUT = 1
 EXIT_USAGE = 2
@@ -446,7 +448,7 @@ def cache_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "clear":
         count, size = cache.clear()
-        print(f"removed {count} cached model{'s' if count != 1 else ''} ({_size(size)}) from {cache.root}")
+        print(f"removed {count} cached model{'s' if count != 1 else ''} ({human_size(size)}) from {cache.root}")
         return EXIT_OK
     entries = cache.entries()
     if args.json:
@@ -487,9 +489,9 @@ def cache_command(args: argparse.Namespace) -> int:
         if not e.readable:
             source = "(unreadable: removed on next use)"
         used = dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
-        print(f"{e.key[:12]:<12}  {_size(e.size_bytes):>9}  {used:<16}  {(e.model_kind or '?'):<11}  {_printable(source)}")
+        print(f"{e.key[:12]:<12}  {human_size(e.size_bytes):>9}  {used:<16}  {(e.model_kind or '?'):<11}  {_printable(source)}")
     total = sum(e.size_bytes for e in entries)
-    print(f"{len(entries)} model{'s' if len(entries) != 1 else ''}, {_size(total)} of {_size(cache.max_bytes)} in {cache.root}")
+    print(f"{len(entries)} model{'s' if len(entries) != 1 else ''}, {human_size(total)} of {human_size(cache.max_bytes)} in {cache.root}")
     return EXIT_OK
 
 
@@ -502,13 +504,6 @@ def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 if __name__ == "__main__":  # pragma: no cover

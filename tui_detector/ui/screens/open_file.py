@@ -16,20 +16,13 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_detector.core.units import human_size
+
 from ..recent import recent_files
 
 #: The reader's SUPPORTED_EXTENSIONS (a test checks they agree): importing the reader here
 #: would load pandas before the first screen.
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
-
-
-def human_size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 class DataFileTree(DirectoryTree):
