@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-
 from .core.units import human_size
 
 EXIT_OK = 0
