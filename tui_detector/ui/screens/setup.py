@@ -350,14 +350,15 @@ class SetupScreen(Screen[None]):
             )
         else:
             note.update(Text("t trains a model on this sheet.", style="dim"))
-            if str(self.query_one("#model", Select).value) != "iforest":
+            if str(self.query_one("#model", Select).value) == "autoencoder":
                 self._prewarm()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-prewarm")
     def _prewarm(self) -> None:
         """Load TensorFlow while the user checks the set-up: its import holds the interpreter
         lock for stretches of a few hundred ms, which would otherwise freeze the training
-        screen's first seconds. Only when a network will be trained (no cached model fits)."""
+        screen's first seconds. Only for the design note's Keras network, when no cached model
+        fits ("auto" trains its network in NumPy and never imports TensorFlow)."""
         from tui_detector.core._keras import import_keras  # noqa: PLC0415
 
         try:
