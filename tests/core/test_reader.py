@@ -776,3 +776,26 @@ def test_single_column_csv(tmp_path):
     loaded = read_table(path)
     assert list(loaded.frame.columns) == ["id"]
     assert loaded.frame["id"].tolist() == list(range(50))
+
+
+def test_sheet_read_row_by_row_equals_calamines_whole_sheet(tmp_path):
+    """The row-at-a-time read (which keeps the app's screen live) gives what to_python gives."""
+    import openpyxl
+    import python_calamine
+
+    from tui_detector.core.reader import _sheet_rows
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["D4"], ws["F4"] = "a", 1
+    ws["E7"] = 2.5  # a blank row and a blank column inside the used area
+    ws["G9"] = "last"
+    other = wb.create_sheet("A1 start")
+    other.append(["x", "y"])
+    other.append([1, None])
+    wb.create_sheet("empty")
+    wb.save(tmp_path / "shapes.xlsx")
+    book = python_calamine.CalamineWorkbook.from_path(str(tmp_path / "shapes.xlsx"))
+    for name in book.sheet_names:
+        sheet = book.get_sheet_by_name(name)
+        assert _sheet_rows(sheet, sheet.start or (0, 0)) == sheet.to_python(), name
