@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,13 @@ class SetupScreen(Screen[None]):
             super().__init__()
             self.message = message
 
+    class Reading(Message):
+        """The sheet list is known (sizes included) and the sheet itself is being read."""
+
+        def __init__(self, sheets: list[SheetInfo], sheet: str | None) -> None:
+            super().__init__()
+            self.sheets, self.sheet = sheets, sheet
+
     class CacheChecked(Message):
         def __init__(self, cached: bool) -> None:
             super().__init__()
@@ -78,6 +86,9 @@ class SetupScreen(Screen[None]):
         self.cached = False
         #: Whether the cache notice reflects the current settings (tests wait for it).
         self.cache_checked = False
+        self._reading_text = f"Reading {path.name}"
+        self._reading_started: float | None = None
+        self._reading_timer: Any = None
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -112,6 +123,7 @@ class SetupScreen(Screen[None]):
         roles = self.query_one("#roles", DataTable)
         for label in ("column", "role", "used", "why", "distinct", "missing"):
             roles.add_column(Text(label), key=label)
+        self._start_reading_clock(f"Reading {self.path.name}")
         self.load(None)
 
     # -- reading (a worker: files can be big) -----------------------------------------------
@@ -124,6 +136,7 @@ class SetupScreen(Screen[None]):
 
         try:
             sheets = self.sheets or list_sheets(self.path)
+            self.post_message(self.Reading(sheets, sheet))
             loaded, sha = load_source(self.path, sheet)
             profiles = profile_columns(loaded.frame)
         except ReadError as exc:
@@ -137,8 +150,43 @@ class SetupScreen(Screen[None]):
             return
         self.post_message(self.Loaded(sheets, loaded, sha, profiles))
 
+    @on(Reading)
+    def _reading(self, message: Reading) -> None:
+        info = None
+        if message.sheets:
+            wanted = message.sheet
+            visible = [i for i in message.sheets if i.visible] or message.sheets
+            info = next((i for i in message.sheets if i.name == wanted), None) if wanted else visible[0]
+        what = f"sheet {info.name} of {self.path.name}" if info else self.path.name
+        size = f" ({info.rows:,} rows × {info.columns} columns)" if info else ""
+        self._reading_text = f"Reading {what}{size}"
+        self._show_reading()
+
+    def _start_reading_clock(self, text: str) -> None:
+        """Elapsed seconds on screen from the start: listing a big workbook's sheets alone takes a while."""
+        self._reading_text = text
+        self._reading_started = time.monotonic()
+        if self._reading_timer is None:
+            self._reading_timer = self.set_interval(0.5, self._show_reading)
+        self._show_reading()
+
+    def _show_reading(self) -> None:
+        if self._reading_started is None:
+            return
+        elapsed = time.monotonic() - self._reading_started
+        text = Text(f"{self._reading_text} … {elapsed:.0f} s", style="bold")
+        text.append("   escape: back to the file picker", style="dim")
+        self.query_one("#source", Static).update(text)
+
+    def _stop_reading_clock(self) -> None:
+        self._reading_started = None
+        if self._reading_timer is not None:
+            self._reading_timer.stop()
+            self._reading_timer = None
+
     @on(Failed)
     def _failed(self, message: Failed) -> None:
+        self._stop_reading_clock()
         self.query_one("#source", Static).update(Text(f"Cannot open {self.path.name}"))
         self.query_one("#message", Static).update(
             Text(f"Cannot open this file: {message.message}\nescape: back to the file picker", style="bold red")
@@ -146,6 +194,7 @@ class SetupScreen(Screen[None]):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self._stop_reading_clock()
         self.loaded, self.sha = message.loaded, message.sha
         self.inferred = {p.name: p for p in message.profiles}
         self.overrides = {}
@@ -192,7 +241,7 @@ class SetupScreen(Screen[None]):
     def _pick_sheet(self, event: OptionList.OptionSelected) -> None:
         index = event.option_index
         if 0 <= index < len(self.sheets) and self.sheets[index].name != self.sheet:
-            self.query_one("#source", Static).update(Text(f"Reading sheet {self.sheets[index].name} …"))
+            self._start_reading_clock(f"Reading sheet {self.sheets[index].name} of {self.path.name}")
             self.load(self.sheets[index].name)
 
     def _show_roles(self) -> None:
