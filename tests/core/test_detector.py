@@ -114,6 +114,30 @@ def test_load_refuses_tampered_damaged_and_foreign_directories(trained_auto, tmp
         TabularAnomalyDetector.load(tmp_path / "pickle")
 
 
+def test_load_refuses_per_kind_error_scales_that_do_not_fit_the_table(trained_auto, tmp_path):
+    """The per-kind yardsticks name the column whose values sort rows into kinds: a file that
+    names a numeric column, or a column for itself, is refused even with a matching checksum."""
+    import hashlib
+    import io
+
+    columns = trained_auto.preprocessor_.columns
+    numeric = next(j for j, e in enumerate(trained_auto.preprocessor_.encoders) if str(e.role) == "numeric")
+    for target, bad in ((0 if numeric else 1, numeric), (numeric, numeric)):
+        path = trained_auto.save(tmp_path / f"model-{target}-{bad}")
+        with np.load(path / "ensemble.npz") as data:
+            arrays = {k: np.array(data[k]) for k in data.files}
+        assert arrays["mode_column"].shape == (len(columns),)
+        arrays["mode_column"][target] = bad
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        (path / "ensemble.npz").write_bytes(buffer.getvalue())
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+        (path / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(ModelFileError, match="per-kind"):
+            TabularAnomalyDetector.load(path)
+
+
 def test_seed_signature_and_helper(planted, tmp_path, monkeypatch):
     frame, broken = planted
     detector = TabularAnomalyDetector(encoding_dim=8, threshold_percentile=95, model="autoencoder")

@@ -48,6 +48,12 @@ INPUT_CLIP = 5.0
 #: a feature the network reproduces almost exactly does not turn rounding noise into anomalies
 #: (low enough that a one-hot slot or an entity feature that is always right counts when wrong).
 RESIDUAL_FLOOR = 1e-3
+#: "auto": a column's usual error may be measured per kind of row, the kinds being the values of
+#: one yes/no or categorical column with at most this many groups (see ModeScales).
+MODE_GROUPS = 50
+#: "auto": pseudo-rows of the column's overall usual error mixed into each kind's own, so a kind
+#: seen on a handful of rows keeps close to the column's yardstick.
+MODE_PRIOR = 20.0
 #: "auto": the scores averaged into a row's anomaly score, each standardised on the training rows.
 ENSEMBLE_PARTS = ("autoencoder", "iforest", "tails", "knn")
 #: "auto": share of rows that look most anomalous after the first half of training; the second
@@ -238,7 +244,8 @@ def column_residuals(
 ) -> np.ndarray:
     """Each of the user's columns' squared reconstruction error, relative to its usual one.
 
-    Each feature's squared error is divided by its usual (training) one and the column's
+    Each feature's squared error is divided by its usual (training) one (``scale``: per feature,
+    or per cell when it depends on the row's kind, see ModeScales) and the column's
     features are averaged, so every column averages about 1 on normal rows whatever its width (a
     one-hot block of 30 features does not outweigh a single numeric column), and a feature the
     rest of the row usually predicts exactly (an entity's usual department, nights on a taxi
@@ -252,6 +259,96 @@ def column_residuals(
     for j, feature in _entity_features(preprocessor):
         np.maximum(out[:, j], relative[:, feature], out=out[:, j])
     return out
+
+
+def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:
+    """The kind of each row by one yes/no or categorical column: its value's slot (missing last)."""
+    encoder = preprocessor.encoders[column]
+    if encoder.role is Role.BOOLEAN:
+        return (matrix[:, encoder.start] >= 0.5).astype(np.int64)
+    slots = len(encoder.state["categories"]) + 1
+    block = matrix[:, encoder.start : encoder.start + slots]
+    return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
+
+
+def _mode_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(column position, number of groups) of the columns that may split a table into kinds."""
+    out = []
+    for j, encoder in enumerate(preprocessor.encoders):
+        if encoder.role is Role.BOOLEAN:
+            out.append((j, 2))
+        elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
+            groups = len(encoder.state["categories"]) + 2
+            if groups <= MODE_GROUPS:
+                out.append((j, groups))
+    return out
+
+
+class ModeScales:
+    """Each feature's usual squared error per kind of row, where a kind of row explains it.
+
+    A table often mixes kinds of rows (hotel and taxi claims, idle and running machines) on
+    which a column is predicted very differently: nights are noisy on hotel claims and exactly
+    0 on taxi claims. Measured against the column's usual error over all rows, "3 nights on a
+    taxi claim" looks ordinary. Here each used column may be given one yes/no or categorical
+    column (``mode_column``, -1 for none) whose values split the rows into kinds, and each of its
+    features gets a usual error per kind (``table``: feature x group), shrunk toward the
+    column's overall one (MODE_PRIOR pseudo-rows). The splitting column is the one under which
+    the errors are most likely (Gaussian log-likelihood of the training residuals), when any
+    improves on the column's single yardstick. A table of numeric columns only keeps the single
+    yardstick per column.
+    """
+
+    def __init__(self, mode_column: np.ndarray, table: np.ndarray) -> None:
+        self.mode_column = np.asarray(mode_column, dtype=np.int64)
+        self.table = np.asarray(table, dtype=np.float64)
+
+    @classmethod
+    def fit(
+        cls, preprocessor: TabularPreprocessor, matrix: np.ndarray, squared: np.ndarray, base: np.ndarray
+    ) -> ModeScales:
+        """``squared``: training rows' squared errors per feature; ``base``: each feature's usual one."""
+        encoders = preprocessor.encoders
+        candidates = _mode_candidates(preprocessor)
+        width = max([g for _, g in candidates], default=1)
+        table = np.tile(base[:, None], (1, width))
+        mode_column = np.full(len(encoders), -1, dtype=np.int64)
+        groups = {j: _mode_groups(preprocessor, matrix, j) for j, _ in candidates}
+        log_base = np.log(base)
+        for target, encoder in enumerate(encoders):
+            lo, hi = encoder.start, encoder.stop
+            errors = squared[:, lo:hi]
+            single = np.mean(log_base[lo:hi] + errors / base[lo:hi], axis=0).sum()
+            best = 0.0
+            for j, n_groups in candidates:
+                if j == target:
+                    continue
+                g = groups[j]
+                counts = np.bincount(g, minlength=n_groups).astype(np.float64)
+                sums = np.stack([np.bincount(g, weights=errors[:, f], minlength=n_groups) for f in range(hi - lo)], axis=1)
+                kinds = np.maximum((sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR)
+                per_row = kinds[g]
+                gain = single - np.mean(np.log(per_row) + errors / per_row, axis=0).sum()
+                if gain > best:
+                    best = gain
+                    mode_column[target] = j
+                    table[lo:hi] = base[lo:hi, None]
+                    table[lo:hi, :n_groups] = kinds.T
+        return cls(mode_column, table)
+
+    def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Each cell's usual squared error (rows x features), by the kind of its row."""
+        out = np.tile(base, (matrix.shape[0], 1))
+        groups: dict[int, np.ndarray] = {}
+        for target, encoder in enumerate(preprocessor.encoders):
+            j = int(self.mode_column[target])
+            if j < 0:
+                continue
+            if j not in groups:
+                groups[j] = np.minimum(_mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
+            lo, hi = encoder.start, encoder.stop
+            out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
+        return out
 
 
 class ErrorTails:
@@ -369,7 +466,7 @@ class TabularAnomalyDetector:
         model: ``"auto"`` (default: an ensemble around the seed's network. The network is
             trained in NumPy to restore blanked cells from the rest of their row, in two halves,
             the second without the rows that look most anomalous; each column's error is judged
-            against that column's usual error. Its verdict is combined with the distance to the
+            against that column's usual error on rows of the same kind (see ``ModeScales``). Its verdict is combined with the distance to the
             nearest rows and, where both agree, IsolationForest and ECOD-style column tails; see
             ``_combine``. Explanations come from the network's per-column errors), ``"autoencoder"``
             (the seed's recipe: Keras, score = reconstruction MSE), or ``"iforest"``
@@ -525,6 +622,7 @@ class TabularAnomalyDetector:
         self.neighbours_ = neighbours
         self.projection_ = ensemble.pop("_projection") if ensemble is not None else None
         self.error_tails_: ErrorTails | None = None
+        self.mode_scales_: ModeScales | None = None
         self.ensemble_ = ensemble
         self.input_clip_ = input_clip
         self.feature_means_ = matrix.mean(axis=0)
@@ -541,7 +639,12 @@ class TabularAnomalyDetector:
             self.residual_scale_ = np.maximum(
                 np.mean((fit_clipped[kept] - fit_recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR
             )
-            per_column = column_residuals(fit_matrix, fit_recon, self.residual_scale_, preprocessor)
+            # Then per kind of row, where a yes/no or categorical column sorts the rows into kinds
+            # on which a column is predicted differently (see ModeScales).
+            self.mode_scales_ = ModeScales.fit(
+                preprocessor, fit_matrix[kept], (fit_clipped[kept] - fit_recon[kept]) ** 2, self.residual_scale_
+            )
+            per_column = column_residuals(fit_matrix, fit_recon, self._cell_scales(fit_matrix), preprocessor)
             self.error_tails_ = ErrorTails.fit(per_column)
             # The other parts were scored on the fitted rows while training.
             others = ensemble.pop("_others")
@@ -683,7 +786,7 @@ class TabularAnomalyDetector:
             clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
             if not have_recon:
                 recon[rows] = reconstruct(self.network_, clipped, self.preprocessor_)
-            per_column = column_residuals(block, recon[rows], self.residual_scale_, self.preprocessor_)
+            per_column = column_residuals(block, recon[rows], self._cell_scales(block), self.preprocessor_)
             parts[0][rows] = _autoencoder_part(self.error_tails_.surprise(per_column))
             if others is None:
                 compact = block @ self.projection_
@@ -691,6 +794,13 @@ class TabularAnomalyDetector:
                 parts[2][rows] = self.tails_.score(compact)
                 parts[3][rows] = np.log(self.neighbours_.score(clipped) + 1e-12)
         return parts if others is None else [parts[0], *others]
+
+    def _cell_scales(self, matrix: np.ndarray) -> np.ndarray:
+        """"auto": each cell's usual squared error, by its column and, where fitted, its row's kind."""
+        scales = getattr(self, "mode_scales_", None)
+        if scales is None:
+            return self.residual_scale_
+        return scales.cell_scales(self.preprocessor_, matrix, self.residual_scale_)
 
     def fit(self, df: pd.DataFrame, y: None = None, **kwargs: Any) -> TabularAnomalyDetector:
         """scikit-learn spelling of :meth:`train`; returns the detector."""
@@ -781,7 +891,9 @@ class TabularAnomalyDetector:
         if self.model_kind_ == "auto" and self.error_tails_ is not None:
             # Ranked by how unusual each column's error is for that column, the same measure
             # the row's score rests on; reported as the column's error relative to its usual.
-            errors = column_residuals(detection.matrix[rows], recon, self.residual_scale_, self.preprocessor_)
+            errors = column_residuals(
+                detection.matrix[rows], recon, self._cell_scales(detection.matrix[rows]), self.preprocessor_
+            )
             per_column = errors
             ranking = self.error_tails_.surprise(errors) + 1e-6 * np.minimum(errors, 1e6)
         else:
@@ -878,6 +990,8 @@ class TabularAnomalyDetector:
                 projection=self.projection_,
                 error_quantiles=self.error_tails_.quantiles,
                 error_rows=np.array([self.error_tails_.rows], dtype=np.int64),
+                mode_column=self.mode_scales_.mode_column,
+                mode_table=self.mode_scales_.table,
             )
             blobs["ensemble.npz"] = buffer.getvalue()
         manifest["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
@@ -960,7 +1074,7 @@ class TabularAnomalyDetector:
         kind = manifest["model_kind"]
         preprocessor = TabularPreprocessor.from_json(manifest["preprocessor"])
         n_features = preprocessor.n_features
-        network = forest = tails = neighbours = projection = error_tails = None
+        network = forest = tails = neighbours = projection = error_tails = mode_scales = None
         ensemble = manifest.get("ensemble")
         if kind not in ("autoencoder", "auto", "iforest"):
             raise ModelFileError(f"{path}: unknown model kind {kind!r}")
@@ -970,9 +1084,13 @@ class TabularAnomalyDetector:
             if network.n_inputs != n_features or network.shape[-1] != n_features:
                 raise ModelFileError(f"{path}: the network does not fit the table's {n_features} features")
         if kind == "auto":
-            tails, neighbours, projection, error_tails = _load_ensemble_arrays(
+            tails, neighbours, projection, error_tails, mode_scales = _load_ensemble_arrays(
                 path / "ensemble.npz", n_features, len(preprocessor.encoders), int(ensemble["knn_k"])
             )
+            eligible = dict(_mode_candidates(preprocessor))
+            for target, j in enumerate(mode_scales.mode_column.tolist()):
+                if j >= 0 and (j == target or j not in eligible or eligible[j] > mode_scales.table.shape[1]):
+                    raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
             forest = ForestArrays.from_npz(path / "forest.npz")
             if forest.feature.size and (forest.feature.max() >= projection.shape[1] or forest.feature.min() < 0):
                 raise ModelFileError(f"{path}: the forest does not fit the table's {n_features} features")
@@ -1007,6 +1125,7 @@ class TabularAnomalyDetector:
         detector.neighbours_ = neighbours
         detector.projection_ = projection
         detector.error_tails_ = error_tails
+        detector.mode_scales_ = mode_scales
         detector.ensemble_ = ensemble if kind == "auto" else None
         detector.feature_means_ = means
         detector.residual_scale_ = residual_scale
@@ -1061,7 +1180,7 @@ def detect_anomalies_in_excel(
 
 def _load_ensemble_arrays(
     path: Path, n_features: int, n_columns: int, k: int
-) -> tuple[TailModel, NeighbourModel, np.ndarray, ErrorTails]:
+) -> tuple[TailModel, NeighbourModel, np.ndarray, ErrorTails, ModeScales]:
     try:
         with np.load(path, allow_pickle=False) as data:
             quantiles = np.array(data["tail_quantiles"], dtype=np.float64)
@@ -1069,6 +1188,7 @@ def _load_ensemble_arrays(
             reference = np.array(data["knn_reference"], dtype=np.float64)
             projection = np.array(data["projection"], dtype=np.float64)
             errors = ErrorTails(np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0]))
+            modes = ModeScales(np.array(data["mode_column"]), np.array(data["mode_table"], dtype=np.float64))
     except (KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ModelFileError(f"{path} is unreadable ({exc})") from None
     if (
@@ -1081,10 +1201,20 @@ def _load_ensemble_arrays(
         raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_features} features")
     if errors.quantiles.shape != (ErrorTails.GRID.size, n_columns):
         raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_columns} columns")
-    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles))
+    if (
+        modes.mode_column.shape != (n_columns,)
+        or modes.table.ndim != 2
+        or modes.table.shape[0] != n_features
+        or modes.table.shape[1] < 1
+        or np.any(modes.mode_column < -1)
+        or np.any(modes.mode_column >= n_columns)
+        or not np.all(modes.table > 0)
+    ):
+        raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
+    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table))
     if rows < 1 or errors.rows < 1 or reference.shape[0] < 1 or not finite:
         raise ModelFileError(f"{path}: the ensemble arrays are invalid")
-    return TailModel(quantiles, rows), NeighbourModel(reference, k), projection, errors
+    return TailModel(quantiles, rows), NeighbourModel(reference, k), projection, errors, modes
 
 
 def _string_columns(df: pd.DataFrame) -> pd.DataFrame:
