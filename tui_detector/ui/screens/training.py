@@ -79,6 +79,7 @@ class TrainingScreen(Screen[None]):
         self.job = job
         self._stop = threading.Event()
         self.failed = False
+        self._epochs_seen = False
 
     def compose(self) -> ComposeResult:
         job = self.job
@@ -136,6 +137,10 @@ class TrainingScreen(Screen[None]):
     @on(Stage)
     def _stage(self, message: Stage) -> None:
         text = message.text
+        if text == "training":
+            # The epochs start only after the whole table is profiled and encoded, which on a
+            # large sheet takes a while: say so rather than sit at 0% in silence.
+            text = f"preparing {self.job.loaded.report.rows:,} rows (column roles, encoding), then training"
         self.query_one("#stage", Static).update(Text(text[:1].upper() + text[1:] + " …"))
 
     @on(Progress)
@@ -151,6 +156,13 @@ class TrainingScreen(Screen[None]):
         self.query_one("#epoch-line", Static).update(line)
         if p.epoch_end:
             self.query_one(LossChart).add(p.loss, p.val_loss)
+        if self._stop.is_set():
+            return  # the stage line says it is cancelling
+        if not self._epochs_seen:
+            self._epochs_seen = True
+            self.query_one("#stage", Static).update(Text("Training …"))
+        if p.epoch_end and p.fraction >= 0.999:
+            self.query_one("#stage", Static).update(Text("Trained; scoring every row …"))
 
     @on(Done)
     def _done(self, message: Done) -> None:
