@@ -74,7 +74,8 @@ class ResultsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
         self.query_one(ScoreTable).focus()
-        self.prepare_sorts()
+        # After the first paint: ranking a million rows beside it slowed the screen's opening.
+        self.set_timer(0.5, self.prepare_sorts)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ranks")
     def prepare_sorts(self) -> None:
