@@ -345,7 +345,17 @@ def _as_bool_float(series: pd.Series) -> tuple[pd.Series, int]:
             return float(v) if v in (0, 1) else np.nan
         return tokens.get(str(v).strip().lower(), np.nan)
 
-    values = series.map(convert).astype("float64")
+    # Per distinct value, not per cell: a yes/no column has two or three of them, and a
+    # million-row map held the interpreter lock long enough to stall the app's screen.
+    if pd.api.types.is_bool_dtype(series.dtype):
+        values = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
+    else:
+        try:
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            table = np.array([convert(u) for u in uniques] + [np.nan], dtype="float64")
+            values = pd.Series(table[codes], index=series.index)
+        except TypeError:  # an unhashable cell
+            values = series.map(convert).astype("float64")
     coerced = int(series.notna().sum()) - int(values.notna().sum())
     return values, coerced
 
