@@ -106,3 +106,20 @@ def test_top_features_sort_is_refused_on_views_too_big_to_explain(tmp_path, monk
     assert model.sortable("score") is None
     model.set_all_rows(False)
     assert model.sortable("why") is None
+
+
+def test_text_sorts_in_c_agree_with_sorting_python_strings(monkeypatch):
+    """The fast text sorts (categories by their few values, IDs as a fixed-width copy) give
+    exactly the order of the general one, missing cells last, ties in row order."""
+    import tui_detector.ui.results_model as results_model
+
+    rng = np.random.default_rng(3)
+    category = np.array(rng.choice(["travel", "meals", "Zoo", "é", "", None], 50_000), dtype=object)
+    ids = np.array([f"ID-{i:06d}" for i in rng.permutation(50_000)], dtype=object)
+    ids[::97] = None
+    mixed = np.array(["b", 2, None, "a"], dtype=object)  # not all text: the general sort
+    fast = [results_model._argsort_values(v) for v in (category, ids, mixed)]
+    monkeypatch.setattr(results_model, "_argsort_text", lambda values, pd: None)
+    slow = [results_model._argsort_values(v) for v in (category, ids, mixed)]
+    for a, b in zip(fast, slow, strict=True):
+        assert np.array_equal(a, b)

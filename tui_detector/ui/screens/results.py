@@ -74,21 +74,6 @@ class ResultsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
         self.query_one(ScoreTable).focus()
-        # After the first paint: ranking a million rows beside it slowed the screen's opening.
-        self.set_timer(0.5, self.prepare_sorts)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ranks")
-    def prepare_sorts(self) -> None:
-        """Rank the text columns in the background (the costly ones on a large sheet), so that
-        sorting by any column later is one NumPy argsort of integers."""
-        from textual.worker import get_current_worker  # noqa: PLC0415
-
-        worker = get_current_worker()
-        for column in self.model.columns:
-            if worker.is_cancelled:
-                return
-            if column.data_index is not None and not column.numeric:
-                self.model.rank(column.key)
 
     @property
     def table(self) -> ScoreTable:
