@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 from rich.text import Text
 from textual.widget import Widget
@@ -17,17 +18,33 @@ class LossChart(Widget):
     LossChart { height: 8; width: 1fr; }
     """
 
+    #: Seconds between repaints: a small table runs a dozen epochs a second, and each repaint
+    #: of the chart (a styled cell per block) competes with training for the interpreter.
+    REPAINT_EVERY = 0.5
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.loss: list[float] = []
         self.val_loss: list[float] = []
+        self._painted = 0.0
+        self._pending = False
 
     def add(self, loss: float | None, val_loss: float | None) -> None:
         if loss is not None and math.isfinite(loss):
             self.loss.append(loss)
             if val_loss is not None and math.isfinite(val_loss):
                 self.val_loss.append(val_loss)
-            self.refresh()
+            wait = self.REPAINT_EVERY - (time.monotonic() - self._painted)
+            if wait <= 0:
+                self._repaint()
+            elif not self._pending:
+                self._pending = True
+                self.set_timer(wait, self._repaint)
+
+    def _repaint(self) -> None:
+        self._pending = False
+        self._painted = time.monotonic()
+        self.refresh()
 
     def render(self) -> Text:
         width = max(10, self.size.width - 12)
