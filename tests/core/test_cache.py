@@ -27,14 +27,6 @@ def inputs_for(detector, sha="a" * 64, sheet="Data", **options):
     )
 
 
-@pytest.fixture(scope="module")
-def fitted(planted):
-    frame, _ = planted
-    detector = TabularAnomalyDetector(model="iforest")
-    detector.train(frame)
-    return detector
-
-
 @pytest.fixture
 def store(tmp_path):
     return ModelCache(tmp_path / "models")

@@ -97,14 +97,6 @@ class _Canary:
         return (open, (str(self.path), "w"))
 
 
-@pytest.fixture(scope="module")
-def fitted(planted):
-    frame, _ = planted
-    detector = TabularAnomalyDetector(model="iforest")
-    detector.train(frame)
-    return detector
-
-
 def _inputs(detector):
     return cache_inputs(source_sha256="a" * 64, sheet="Data", header_row=1, detector=detector,
                         train_options={"epochs": None})
