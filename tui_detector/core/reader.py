@@ -862,24 +862,25 @@ def _fatal(exc: BaseException) -> bool:
     return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
-def _error_scan_needed(p: Path, fmt: str) -> bool:
-    if fmt not in ("xlsx", "xlsm"):
-        return True
+def _zip_hint(p: Path, fmt: str, hint: str) -> bool:
+    """Whether the pre-check's ``hint`` (per sheet) says a cell scan of this workbook may find
+    something; without the hint (no pre-check facts), scan to be safe."""
     try:
         facts = guard.check_zip(p, fmt)  # cached from the pre-check
     except guard.Refused:
         return True
-    return any(facts.error_hint.values()) if facts.error_hint else True
+    hints = getattr(facts, hint)
+    return any(hints.values()) if hints else True
+
+
+def _error_scan_needed(p: Path, fmt: str) -> bool:
+    # Only OOXML has a pre-check to ask; other formats are always scanned for error cells.
+    return _zip_hint(p, fmt, "error_hint") if fmt in ("xlsx", "xlsm") else True
 
 
 def _formula_scan_needed(p: Path, fmt: str) -> bool:
-    if fmt not in ("xlsx", "xlsm"):
-        return False
-    try:
-        facts = guard.check_zip(p, fmt)  # cached from the pre-check
-    except guard.Refused:
-        return True
-    return any(facts.formula_hint.values()) if facts.formula_hint else True
+    # Formulas saved without a value only happen in OOXML (xls/xlsb always store results).
+    return _zip_hint(p, fmt, "formula_hint") if fmt in ("xlsx", "xlsm") else False
 
 
 def _cell_scan(p: Path, fmt: str, name: str) -> list[_Err]:
