@@ -119,7 +119,7 @@ def test_text_sorts_in_c_agree_with_sorting_python_strings(monkeypatch):
     ids[::97] = None
     mixed = np.array(["b", 2, None, "a"], dtype=object)  # not all text: the general sort
     fast = [results_model._argsort_values(v) for v in (category, ids, mixed)]
-    monkeypatch.setattr(results_model, "_argsort_text", lambda values, pd: None)
+    monkeypatch.setattr(results_model, "_argsort_text", lambda values: None)
     slow = [results_model._argsort_values(v) for v in (category, ids, mixed)]
     for a, b in zip(fast, slow, strict=True):
         assert np.array_equal(a, b)

@@ -231,7 +231,7 @@ def _argsort_values(values: np.ndarray) -> np.ndarray:
         return np.argsort(values, kind="stable")
     if values.dtype.kind in "fmM":
         return np.argsort(values, kind="stable")  # NaN/NaT sort last
-    order = _argsort_text(values, pd)
+    order = _argsort_text(values)
     if order is not None:
         return order
     series = pd.Series(values, copy=False)
@@ -248,11 +248,13 @@ def _argsort_values(values: np.ndarray) -> np.ndarray:
 TEXT_SORT_BYTES = 256 * 2**20
 
 
-def _argsort_text(values: np.ndarray, pd) -> np.ndarray | None:  # noqa: ANN001 - pandas, imported late
+def _argsort_text(values: np.ndarray) -> np.ndarray | None:
     """Ascending order of a column of text cells (missing last), without sorting a million
     Python strings: a category sorts its few distinct values and then the rows by their value's
     place; a column of mostly distinct values (IDs) is sorted in C as a fixed-width copy (~4x
     faster). ``None`` when the column is not all text, or when the copy would be too big."""
+    import pandas as pd  # noqa: PLC0415 - loaded by then; kept out of the app's start-up
+
     if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != "string":
         return None
     sample = values[:: max(1, len(values) // 10_000)]
