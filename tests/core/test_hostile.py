@@ -8,10 +8,8 @@ attacks by what did not happen: no canary file opened, the parent process alive 
 
 from __future__ import annotations
 
-import csv
 import ctypes
 import datetime as dt
-import io
 import json
 import os
 import struct
