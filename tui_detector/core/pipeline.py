@@ -8,6 +8,7 @@ stops when ``should_stop`` says so. Nothing here prints.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 from .cache import ModelCache, cache_inputs, cache_key
 from .detector import Detection, TabularAnomalyDetector
 from .progress import ProgressCallback, StopCallback
-from .reader import LoadedTable, file_sha256, read_table
+from .reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
 StageCallback = Callable[[str], None]
 
@@ -154,11 +155,30 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
     )
 
 
-def load_source(path: str | os.PathLike[str], sheet: str | int | None = None) -> tuple[LoadedTable, str]:
-    """Read one sheet and hash the file (the hash keys the cache and goes in the export)."""
+def load_source(
+    path: str | os.PathLike[str],
+    sheet: str | int | None = None,
+    *,
+    cancel: threading.Event | None = None,
+) -> tuple[LoadedTable, str]:
+    """Read one sheet and hash the file (the hash keys the cache and goes in the export).
+
+    ``cancel`` stops a big file's read (:class:`~.reader.ReadCancelled`)."""
     digest = file_sha256(path)
-    loaded = read_table(path, sheet)
+    loaded = read_table(path, sheet, cancel=cancel)
     return loaded, digest
+
+
+def open_source(
+    path: str | os.PathLike[str],
+    sheet: str | int | None = None,
+    *,
+    on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[SheetInfo], tuple[LoadedTable, str]]:
+    """List the sheets and read one (:func:`~.reader.open_table`), and hash the file."""
+    sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, cancel=cancel)
+    return sheets, (loaded, file_sha256(path))
 
 
 @dataclass

@@ -21,11 +21,12 @@ import hashlib
 import io
 import os
 import re
+import threading
 import time
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +41,14 @@ from ._worker import PickError, pick_sheet
 
 __all__ = [
     "ReadError",
+    "ReadCancelled",
     "SUPPORTED_EXTENSIONS",
     "SheetInfo",
     "LoadReport",
     "LoadedTable",
     "detect_format",
     "list_sheets",
+    "open_table",
     "read_table",
     "file_sha256",
 ]
@@ -57,6 +60,10 @@ class ReadError(Exception):
     def __init__(self, message: str) -> None:
         # Parser messages can span lines; the UI shows this in a one-line status bar.
         super().__init__(" ".join(str(message).split()))
+
+
+class ReadCancelled(ReadError):
+    """The caller stopped the read (the user left the screen); nothing was kept."""
 
 
 SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
@@ -838,6 +845,20 @@ def _calamine_sheets(wb) -> list[tuple[str, bool]]:
     return out
 
 
+#: The one sheet :func:`open_table` parsed while listing sizes, for the read that follows
+#: (parsing a million-row sheet takes seconds); keyed by file identity and sheet name.
+_PARSED: dict[tuple, Any] = {}
+_NO_KEEP = object()
+
+
+def _identity(p: Path) -> tuple:
+    try:
+        st = p.stat()
+    except OSError:
+        return (str(p),)
+    return (str(p), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _calamine_open(p: Path):
     from python_calamine import CalamineWorkbook
 
@@ -907,7 +928,9 @@ def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The scan mostly inflates zip data, which releases the GIL, so it overlaps the parse.
             future = pool.submit(scanner, p, name) if scanner else None
-            ws = wb.get_sheet_by_name(name)
+            ws = _PARSED.pop((_identity(p), name), None)
+            if ws is None:
+                ws = wb.get_sheet_by_name(name)
             start = ws.start or (0, 0)
             rows = _sheet_rows(ws, start)
             errors: list[_Err] = []
@@ -1818,8 +1841,72 @@ def read_table(
     *,
     header_row: int | None | Literal["auto"] = "auto",
     engine: Literal["auto", "calamine", "openpyxl"] = "auto",
+    cancel: threading.Event | None = None,
 ) -> LoadedTable:
-    """Read one sheet (or a text file) into a typed DataFrame with a report of what was done."""
+    """Read one sheet (or a text file) into a typed DataFrame with a report of what was done.
+
+    Big files are read in a child process (:mod:`.read_child`); setting ``cancel`` stops such
+    a read with :class:`ReadCancelled`.
+    """
+    child = _child_path(path)
+    if child is not None:
+        from .read_child import read_in_child  # noqa: PLC0415
+
+        _check_header_arg(header_row)
+        return read_in_child(
+            child, _display(child), sheet, header_row=header_row, engine=engine, cancel=cancel
+        )[1]
+    return _read_table_here(path, sheet, header_row=header_row, engine=engine)
+
+
+def open_table(
+    path: Any,
+    sheet: str | int | None = None,
+    *,
+    on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[SheetInfo], LoadedTable]:
+    """List the sheets (handed to ``on_sheets`` as soon as known) and read one, as the app does
+    when a file is opened. The sheet parsed to learn its size is the one read, not parsed
+    twice; big files go to a child process that ``cancel`` stops."""
+    child = _child_path(path)
+    if child is not None:
+        from .read_child import read_in_child  # noqa: PLC0415
+
+        sheets, loaded = read_in_child(
+            child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets, cancel=cancel
+        )
+        return sheets or [], loaded
+    try:
+        sheets = _list_sheets_keeping(path, sheet)
+        if on_sheets is not None:
+            on_sheets(sheets)
+        if cancel is not None and cancel.is_set():
+            raise ReadCancelled(f"reading '{_name_of(path)}' was cancelled")
+        return sheets, _read_table_here(path, sheet)
+    finally:
+        _PARSED.clear()
+
+
+def _child_path(path: Any) -> Path | None:
+    """The checked path when this file is to be read in a child process, else None (the
+    in-process read checks the path itself, with the same messages)."""
+    try:
+        p = _check_path(path)
+    except ReadError:
+        return None
+    from .read_child import wanted  # noqa: PLC0415
+
+    return p if wanted(p) else None
+
+
+def _read_table_here(
+    path: Any,
+    sheet: str | int | None = None,
+    *,
+    header_row: int | None | Literal["auto"] = "auto",
+    engine: Literal["auto", "calamine", "openpyxl"] = "auto",
+) -> LoadedTable:
     try:
         with _collector_paused():
             return _read_table(path, sheet, header_row, engine)
@@ -1912,9 +1999,18 @@ def _read_table(
 
 def list_sheets(path: Any) -> list[SheetInfo]:
     """Worksheets in workbook order; a text file is one sheet named after the file."""
+    return _list_sheets_guarded(path, _NO_KEEP)
+
+
+def _list_sheets_keeping(path: Any, sheet: str | int | None) -> list[SheetInfo]:
+    """:func:`list_sheets`, keeping the parsed sheet that reading ``sheet`` will want."""
+    return _list_sheets_guarded(path, sheet)
+
+
+def _list_sheets_guarded(path: Any, keep: Any) -> list[SheetInfo]:
     try:
         with _collector_paused():
-            return _list_sheets(path)
+            return _list_sheets(path, keep)
     except ReadError:
         raise
     except MemoryError:
@@ -1927,7 +2023,7 @@ def list_sheets(path: Any) -> list[SheetInfo]:
         raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
 
 
-def _list_sheets(path: Any) -> list[SheetInfo]:
+def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
     p = _check_path(path)
     fmt, _warnings = _preflight(p)
     if fmt in _TEXT_FORMATS:
@@ -1966,10 +2062,20 @@ def _list_sheets(path: Any) -> list[SheetInfo]:
         raise _damaged(p, fmt) from None
     try:
         out = []
-        for i, (name, visible) in enumerate(_calamine_sheets(wb)):
+        sheets = _calamine_sheets(wb)
+        kept = None
+        if keep is not _NO_KEEP and sheets:
+            try:
+                kept = sheets[pick_sheet(sheets, keep, _display(p))][0]
+            except PickError:
+                kept = None  # the read that follows says so
+        for i, (name, visible) in enumerate(sheets):
             try:
                 ws = wb.get_sheet_by_name(name)
                 rows, cols = (ws.height, ws.width) if ws.start is not None else (0, 0)
+                if name == kept and fmt in ("xlsx", "xlsm"):
+                    _PARSED.clear()
+                    _PARSED[(_identity(p), name)] = ws
             except BaseException as exc:  # noqa: BLE001
                 if _fatal(exc):
                     raise

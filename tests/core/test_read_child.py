@@ -1,0 +1,266 @@
+"""Big files are read in a child process: same table, same messages, cancellable, and no Python
+object per cell in this process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
+from tui_detector.core import read_child, reader
+from tui_detector.core.reader import ReadCancelled, ReadError, open_table, read_table
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        if name in hidden:
+            ws.sheet_state = "hidden"
+    wb.save(path)
+    return path
+
+
+def _mixed(tmp_path: Path) -> Path:
+    # A column of numbers, text and dates stays Python objects in the reader; another column is
+    # empty apart from its header; an integer beyond int64 stays exact.
+    rows = [["id", "mixed", "empty", "amount", "flag", "when"]]
+    for i in range(40):
+        mixed = [i, f"t{i}", dt.datetime(2024, 1, 1 + i % 28), 1.5 * i][i % 4]
+        rows.append([f"00{i}", mixed, None, float(i) if i % 7 else None, bool(i % 2), dt.datetime(2025, 5, 1 + i % 28)])
+    rows.append(["big", 2**70, None, 1.0, True, dt.datetime(2025, 5, 1)])
+    return write_xlsx(tmp_path / "mixed.xlsx", {"Hidden": [["x"], [1]], "Data": rows}, hidden=("Hidden",))
+
+
+def _only_objects(tmp_path: Path) -> Path:
+    rows = [["a", "b"]] + [[[1, "x", dt.datetime(2020, 1, 2)][i % 3], [2.5, "y"][i % 2]] for i in range(9)]
+    return write_xlsx(tmp_path / "objects.xlsx", {"S": rows})
+
+
+FILES = {
+    "tricky xlsx": lambda d: write_tricky_xlsx(d / "tricky.xlsx"),
+    "tricky csv": lambda d: write_tricky_csv(d / "tricky.csv"),
+    "mixed types, hidden first sheet": _mixed,
+    "object columns only": _only_objects,
+}
+
+
+def _read(monkeypatch, mode: str, path: Path, **kw):
+    monkeypatch.setenv(read_child.MODE_ENV, mode)
+    return read_table(path, **kw)
+
+
+def _same_report(a, b) -> None:
+    da, db = dict(vars(a)), dict(vars(b))
+    da.pop("seconds"), db.pop("seconds")
+    assert da == db
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_child_reads_the_same_table(tmp_path, monkeypatch, name):
+    path = FILES[name](tmp_path)
+    here = _read(monkeypatch, "0", path)
+    there = _read(monkeypatch, "1", path)
+    pd.testing.assert_frame_equal(there.frame, here.frame)
+    for col in here.frame.columns:  # object cells come back as the same Python types
+        if here.frame[col].dtype == object:
+            assert [type(v) for v in there.frame[col]] == [type(v) for v in here.frame[col]]
+    _same_report(there.report, here.report)
+    if here.excel_rows is None:
+        assert there.excel_rows is None
+    else:
+        np.testing.assert_array_equal(there.excel_rows, here.excel_rows)
+
+
+def test_child_honours_sheet_header_and_engine(tmp_path, monkeypatch):
+    path = write_tricky_xlsx(tmp_path / "t.xlsx")
+    for kw in ({"sheet": "Other"}, {"sheet": 1}, {"header_row": 3}, {"header_row": None}, {"engine": "openpyxl"}):
+        here = _read(monkeypatch, "0", path, **kw)
+        there = _read(monkeypatch, "1", path, **kw)
+        pd.testing.assert_frame_equal(there.frame, here.frame)
+        _same_report(there.report, here.report)
+
+
+def test_text_arrives_in_arrow_buffers_not_python_objects(tmp_path, monkeypatch):
+    loaded = _read(monkeypatch, "1", write_tricky_xlsx(tmp_path / "t.xlsx"))
+    text = [c for c in loaded.frame.columns if loaded.frame[c].dtype == "str"]
+    assert text, loaded.frame.dtypes
+    for col in text:
+        assert isinstance(loaded.frame[col].array, pd.arrays.ArrowStringArray), col
+    assert all(loaded.frame[c].dtype != object for c in loaded.frame.columns)
+
+
+def test_object_columns_round_trip_every_python_type():
+    values = np.empty(12, dtype=object)
+    values[:] = [
+        None, "text", "", True, False, 7, -(2**63), 2**64 + 3, 1.25, float("nan"),
+        dt.datetime(1, 1, 1, 0, 0, 0, 1), dt.datetime(9999, 12, 31, 23, 59, 59),
+    ]
+    frame = pd.DataFrame({"v": values, "n": np.arange(12.0)})
+    back = read_child.table_to_frame(read_child.frame_to_table(frame))
+    assert list(back.columns) == ["v", "n"]
+    got = back["v"].tolist()
+    assert [type(v) for v in got] == [type(v) for v in values]
+    assert got[:9] == list(values[:9]) and np.isnan(got[9]) and got[10:] == list(values[10:])
+
+
+def test_an_unknown_cell_type_is_refused_not_mangled():
+    values = np.empty(2, dtype=object)
+    values[:] = [1, dt.time(12, 0)]
+    with pytest.raises(TypeError):
+        read_child.frame_to_table(pd.DataFrame({"v": values}))
+
+
+def test_same_messages_for_bad_files(tmp_path, monkeypatch):
+    damaged = tmp_path / "damaged.xlsx"
+    damaged.write_bytes(b"PK\x03\x04" + b"\0" * 200)
+    good = write_tricky_xlsx(tmp_path / "t.xlsx")
+    for path, kw in ((damaged, {}), (good, {"sheet": "Nope"}), (good, {"sheet": 5}), (tmp_path / "gone.xlsx", {})):
+        messages = []
+        for mode in ("0", "1"):
+            with pytest.raises(ReadError) as err:
+                _read(monkeypatch, mode, path, **kw)
+            messages.append(str(err.value))
+        assert messages[0] == messages[1]
+        assert "\n" not in messages[1]
+
+
+def test_open_table_hands_over_the_sheets_before_the_table(tmp_path, monkeypatch):
+    path = _mixed(tmp_path)
+    results = {}
+    for mode in ("0", "1"):
+        monkeypatch.setenv(read_child.MODE_ENV, mode)
+        seen: list = []
+        sheets, loaded = open_table(path, on_sheets=seen.append)
+        assert seen == [sheets]
+        results[mode] = (sheets, loaded)
+    assert results["0"][0] == results["1"][0]
+    assert [s.name for s in results["1"][0]] == ["Hidden", "Data"]
+    assert results["1"][1].report.sheet == "Data"  # the first visible sheet
+    pd.testing.assert_frame_equal(results["1"][1].frame, results["0"][1].frame)
+
+
+def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
+    path = write_tricky_xlsx(tmp_path / "t.xlsx")
+    calls: list[str] = []
+    real_open = reader._calamine_open
+
+    class Counting:
+        def __init__(self, wb):
+            self._wb = wb
+
+        def get_sheet_by_name(self, name):
+            calls.append(name)
+            return self._wb.get_sheet_by_name(name)
+
+        def __getattr__(self, attr):
+            return getattr(self._wb, attr)
+
+    monkeypatch.setattr(reader, "_calamine_open", lambda p: Counting(real_open(p)))
+    monkeypatch.setenv(read_child.MODE_ENV, "0")
+    sheets, loaded = open_table(path)
+    assert sorted(calls) == ["Data", "Other"]  # listed once each; "Data" not parsed again
+    assert loaded.report.sheet == "Data" and len(loaded.frame) == 300
+    assert not reader._PARSED  # nothing held after the read
+
+
+def _big_csv(path: Path, rows: int = 400_000) -> Path:
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {"a": rng.normal(size=rows), "b": rng.integers(0, 9, rows).astype(str), "c": rng.normal(size=rows)}
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_cancel_kills_the_reader_at_once(tmp_path, monkeypatch):
+    path = _big_csv(tmp_path / "big.csv")
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.perf_counter()
+    with pytest.raises(ReadCancelled):
+        read_table(path, cancel=cancel)
+    assert time.perf_counter() - started < 1.5
+    assert read_child.live_children() == 0
+    assert not list(Path(read_child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
+
+
+def test_big_files_go_to_the_child_by_size(tmp_path, monkeypatch):
+    monkeypatch.delenv(read_child.MODE_ENV, raising=False)
+    small = write_tricky_csv(tmp_path / "small.csv")
+    assert not read_child.wanted(small)
+    monkeypatch.setattr(read_child, "CHILD_READ_BYTES", small.stat().st_size)
+    assert read_child.wanted(small)
+    monkeypatch.setenv(read_child.MODE_ENV, "0")
+    assert not read_child.wanted(small)
+    monkeypatch.setenv(read_child.IN_CHILD_ENV, "1")  # the child itself reads in-process
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    assert not read_child.wanted(small)
+
+
+def _fake_child(monkeypatch, script: str) -> None:
+    real = subprocess.Popen
+    monkeypatch.setattr(
+        read_child.subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw)
+    )
+
+
+def test_a_crashed_reader_is_a_one_line_message(tmp_path, monkeypatch):
+    path = write_tricky_csv(tmp_path / "t.csv")
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    _fake_child(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGABRT)")
+    with pytest.raises(ReadError, match=r"^cannot read 't.csv': the reader process stopped \(SIGABRT\)$"):
+        read_table(path)
+    assert read_child.live_children() == 0
+
+
+def test_damaged_results_from_the_reader_are_refused(tmp_path, monkeypatch):
+    path = write_tricky_csv(tmp_path / "t.csv")
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    # Claims success but wrote no table.
+    _fake_child(monkeypatch, 'print(\'{"done": {"path": "t.csv"}}\')')
+    with pytest.raises(ReadError, match="damaged data"):
+        read_table(path)
+
+
+def test_a_pickle_from_the_reader_is_refused(tmp_path, monkeypatch):
+    """A reader process that sends a pickle (here, row numbers as an object array that would
+    run code on load) gets 'damaged data'; nothing is unpickled."""
+    path = write_tricky_csv(tmp_path / "t.csv")
+    canary = tmp_path / "canary"
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    script = f"""
+import json, os, sys
+import numpy as np, pandas as pd, pyarrow as pa, pyarrow.ipc
+from tui_detector.core.read_child import frame_to_table
+req = json.loads(sys.stdin.read())
+table = frame_to_table(pd.DataFrame({{"a": [1.0]}}))
+with pa.OSFile(os.path.join(req["out"], "table.arrow"), "wb") as sink:
+    with pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch {canary}",))
+np.save(os.path.join(req["out"], "rows.npy"), np.array([Evil()], dtype=object), allow_pickle=True)
+report = dict(path=req["path"], file_format="csv", engine="csv", sheet=None, header_row=1, rows=1,
+              columns=["a"], dropped_empty_rows=0, dropped_empty_columns=0, warnings=[], seconds=0.0)
+print(json.dumps({{"done": report, "excel_rows": True}}))
+"""
+    _fake_child(monkeypatch, script)
+    with pytest.raises(ReadError, match="damaged data"):
+        read_table(path)
+    assert not canary.exists()

@@ -1,0 +1,97 @@
+"""Child-process side of a big read: ``python -P -m tui_detector.core._tablechild``.
+
+The parent (:mod:`tui_detector.core.read_child`) sends one JSON request on stdin. This process
+runs the ordinary in-process reader on it, so a table reads exactly the same either way, and
+answers with JSON lines on stdout:
+
+* ``{"sheets": [[name, index, rows, columns, visible], ...]}`` as soon as the sheet list is
+  known (the app shows the sheet and its size while the sheet itself is read);
+* then ``{"done": {...report...}}`` with the table written as an Arrow IPC file (data only:
+  no pickle, nothing that can run) and the Excel row numbers as a ``.npy`` file in the private
+  directory the parent named, or ``{"error": "one line for the user"}``.
+
+Every cell of a million-row sheet becomes a Python object while it is typed; here those
+objects die with this process, and the parent, which runs the app's event loop, never holds
+them nor the interpreter lock while they are made. Killing this process is how a read is
+cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _no_core_files() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _run(req: dict) -> dict:
+    from pathlib import Path
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    from tui_detector.core import reader
+    from tui_detector.core.read_child import frame_to_table
+
+    path = req["path"]
+    sheet = req.get("sheet")
+    if req.get("list"):
+        sheets = reader._list_sheets_keeping(path, sheet)
+        _emit({"sheets": [[s.name, s.index, s.rows, s.columns, s.visible] for s in sheets]})
+    loaded = reader._read_table_here(
+        path, sheet, header_row=req.get("header_row", "auto"), engine=req.get("engine", "auto")
+    )
+    out = Path(req["out"])
+    table = frame_to_table(loaded.frame)
+    with pa.OSFile(str(out / "table.arrow"), "wb") as sink:
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table, max_chunksize=1 << 16)
+    del table
+    if loaded.excel_rows is not None:
+        np.save(out / "rows.npy", np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)
+    report = dict(vars(loaded.report))
+    return {"done": report, "excel_rows": loaded.excel_rows is not None}
+
+
+def main() -> int:
+    _no_core_files()
+    try:
+        req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    except Exception:  # noqa: BLE001
+        _emit({"error": "the reader process got a damaged request"})
+        return 0
+    try:
+        from tui_detector.core.reader import ReadError
+    except Exception as exc:  # noqa: BLE001
+        _emit({"error": f"the reader process could not start ({type(exc).__name__}: {exc})"})
+        return 0
+    try:
+        _emit(_run(req))
+    except ReadError as exc:
+        _emit({"error": str(exc)})
+    except MemoryError:
+        _emit({"error": "it is too large for the available memory", "kind": "memory"})
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic derives from BaseException
+        msg = " ".join(str(exc).split())[:300] or type(exc).__name__
+        _emit({"error": f"{type(exc).__name__}: {msg}", "kind": "crash"})
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # skip teardown: the table is on disk, nothing else to keep

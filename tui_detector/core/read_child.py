@@ -1,0 +1,397 @@
+"""Reading a big file in a child process: cancellable, and off the app's interpreter lock.
+
+The reader types every cell of a sheet as a Python object (that is how calamine hands cells
+over, and how the header and type rules look at them). For a million-row sheet that is ten
+million objects, about a gigabyte, and seconds of holding the interpreter lock, which freezes
+the app's screen while it reads in a thread; a thread cannot be stopped either. So files of
+:data:`CHILD_READ_BYTES` or more are read by :mod:`._tablechild`, a fresh interpreter running
+the same reader, and come back as an Arrow IPC file: numbers, dates and flags as flat arrays,
+text as Arrow strings (pandas' ``str`` dtype keeps them that way), so this process never holds
+a Python object per cell. Cancelling kills the child; nothing is left behind.
+
+Nothing in the transfer can run code: the IPC file is data, the row numbers are ``.npy`` read
+with ``allow_pickle=False``, and the report is JSON.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
+
+__all__ = ["CHILD_READ_BYTES", "wanted", "read_in_child", "live_children"]
+
+#: Files at least this large on disk are read in a child process (about 100k rows x 10
+#: columns of xlsx: the child's start-up, ~0.6 s, is small beside the read from here on).
+CHILD_READ_BYTES = 8 << 20
+#: Set by the parent in the child's environment so the child reads in-process.
+IN_CHILD_ENV = "ANOMALY_TUI_READ_CHILD_PROCESS"
+#: "0" reads everything in-process, "1" reads everything in a child (tests), unset: by size.
+MODE_ENV = "ANOMALY_TUI_READ_CHILD"
+
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _kill_all() -> None:
+    # A child runs in its own session (a terminal's ^C is ours to handle), so nothing else
+    # would stop it if this process ended mid-read.
+    with _LIVE_LOCK:
+        children = list(_LIVE)
+    for proc in children:
+        _kill(proc)
+
+
+def live_children() -> int:
+    """How many read processes are running now (tests check none outlive a cancel)."""
+    with _LIVE_LOCK:
+        return sum(1 for p in _LIVE if p.poll() is None)
+
+
+def _arrow_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.ipc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def wanted(p: Path) -> bool:
+    """Whether ``p`` should be read in a child process."""
+    if os.environ.get(IN_CHILD_ENV) == "1":
+        return False
+    mode = os.environ.get(MODE_ENV)
+    if mode == "0":
+        return False
+    try:
+        big = mode == "1" or p.stat().st_size >= CHILD_READ_BYTES
+    except OSError:
+        return False
+    return big and _arrow_available()
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parent.parent.parent)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _sheets(rows: Any) -> list[SheetInfo]:
+    return [
+        SheetInfo(name=str(n), index=int(i), rows=int(r), columns=int(c), visible=bool(v))
+        for n, i, r, c, v in rows
+    ]
+
+
+def read_in_child(
+    p: Path,
+    display: str,
+    sheet: str | int | None,
+    *,
+    header_row: Any = "auto",
+    engine: str = "auto",
+    list_sheets: bool = False,
+    on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[SheetInfo] | None, LoadedTable]:
+    """Read one sheet of ``p`` in a child process; with ``list_sheets``, list the workbook's
+    sheets first (handed to ``on_sheets`` as soon as known, and returned).
+
+    Raises :class:`ReadCancelled` within about 0.1 s of ``cancel`` being set, and
+    :class:`ReadError` for everything that goes wrong, with the same message an in-process
+    read gives.
+    """
+    started = time.perf_counter()
+    if isinstance(sheet, np.integer):
+        sheet = int(sheet)
+    work = Path(tempfile.mkdtemp(prefix="anomaly-tui-read-"))  # private: mode 0700
+    request = {
+        "path": str(p),
+        "sheet": sheet,
+        "header_row": header_row if header_row in ("auto", None) else int(header_row),
+        "engine": engine,
+        "list": bool(list_sheets),
+        "out": str(work),
+    }
+    env = dict(os.environ)
+    root = _package_root()
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env[IN_CHILD_ENV] = "1"
+    env.setdefault("RUST_BACKTRACE", "0")
+    proc: subprocess.Popen | None = None
+    try:
+        with open(work / "stderr.txt", "wb") as err:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-P", "-m", "tui_detector.core._tablechild"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ReadError(f"cannot read '{display}': could not start the reader ({exc})") from None
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request).encode("utf-8"))
+            proc.stdin.close()
+        except OSError:
+            pass  # it died at once; its exit status says why below
+        sheets: list[SheetInfo] | None = None
+        result: dict | None = None
+        buffer = b""
+        fd = proc.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                if cancel is not None and cancel.is_set():
+                    _kill(proc)
+                    raise ReadCancelled(f"reading '{display}' was cancelled")
+                if not sel.select(0.1):
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not isinstance(message, dict):
+                        continue
+                    if "sheets" in message:
+                        sheets = _sheets(message["sheets"])
+                        if on_sheets is not None:
+                            on_sheets(sheets)
+                    elif "done" in message or "error" in message:
+                        result = message
+        proc.wait()
+        if cancel is not None and cancel.is_set():
+            raise ReadCancelled(f"reading '{display}' was cancelled")
+        if result is None:
+            rc = proc.returncode
+            if rc is not None and rc < 0:
+                try:
+                    why = signal.Signals(-rc).name
+                except ValueError:
+                    why = f"signal {-rc}"
+                if -rc == signal.SIGKILL:
+                    why += ", most likely out of memory"
+            else:
+                why = f"exit status {rc}"
+            raise ReadError(f"cannot read '{display}': the reader process stopped ({why})")
+        if "error" in result:
+            message = str(result["error"])
+            if result.get("kind") in ("memory", "crash"):
+                message = f"cannot read '{display}': {message}"
+            raise ReadError(message)
+        loaded = _load(work, result)
+        loaded.report.seconds = time.perf_counter() - started
+        return sheets, loaded
+    finally:
+        if proc is not None:
+            _kill(proc)
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load(work: Path, result: dict) -> LoadedTable:
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    try:
+        report = LoadReport(**result["done"])
+        with pa.OSFile(str(work / "table.arrow"), "rb") as source:
+            table = pa.ipc.open_file(source).read_all()
+        frame = table_to_frame(table)
+        del table
+        rows = (
+            np.load(work / "rows.npy", allow_pickle=False) if result.get("excel_rows") else None
+        )
+    except (OSError, TypeError, KeyError, ValueError, pa.ArrowException) as exc:
+        raise ReadError(
+            f"cannot read '{Path(result.get('done', {}).get('path', '?')).name}': "
+            f"the reader process returned damaged data ({type(exc).__name__})"
+        ) from None
+    if list(map(str, frame.columns)) != list(report.columns) or len(frame) != report.rows:
+        raise ReadError(
+            f"cannot read '{Path(report.path).name}': the reader process returned damaged data"
+        )
+    return LoadedTable(frame=frame, report=report, excel_rows=rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The table on the wire. Typed columns go as Arrow arrays with pandas' own metadata. A column
+# the reader leaves as Python objects (a column mixing numbers, text and dates keeps each cell
+# as it is) has no Arrow type; it goes as a dense union with one child per Python type and
+# comes back as the same objects.
+
+_META_KEY = b"anomaly_tui"
+#: (name, Arrow type) per union child; the position is the union's type code.
+_KINDS: tuple[tuple[str, Any], ...] = ()
+
+
+def _kinds() -> tuple[tuple[str, Any], ...]:
+    global _KINDS
+    if not _KINDS:
+        import pyarrow as pa
+
+        _KINDS = (
+            ("none", pa.null()),
+            ("str", pa.large_string()),
+            ("bool", pa.bool_()),
+            ("int", pa.int64()),
+            ("bigint", pa.large_string()),  # beyond int64, as its decimal digits
+            ("float", pa.float64()),
+            ("datetime", pa.timestamp("us")),
+            ("date", pa.date32()),
+        )
+    return _KINDS
+
+
+def _encode_objects(values: np.ndarray) -> Any:
+    import datetime as dt
+
+    import pyarrow as pa
+
+    kinds = _kinds()
+    n = len(values)
+    codes = np.empty(n, dtype=np.int8)
+    offsets = np.empty(n, dtype=np.int32)
+    buckets: list[list] = [[] for _ in kinds]
+    for i, v in enumerate(values):
+        t = type(v)
+        if v is None:
+            k = 0
+        elif t is str:
+            k = 1
+        elif t is bool:
+            k = 2
+        elif t is int:
+            if -(2**63) <= v < 2**63:
+                k = 3
+            else:
+                k, v = 4, str(v)
+        elif t is float:
+            k = 5
+        elif t is dt.datetime and v.tzinfo is None:
+            k = 6
+        elif t is dt.date:
+            k = 7
+        else:
+            raise TypeError(f"cannot send a {t.__name__} cell")
+        codes[i] = k
+        offsets[i] = len(buckets[k])
+        buckets[k].append(v)
+    children = [pa.array(b, type=typ) for b, (_, typ) in zip(buckets, kinds)]
+    return pa.UnionArray.from_dense(
+        pa.array(codes, type=pa.int8()),
+        pa.array(offsets, type=pa.int32()),
+        children,
+        [name for name, _ in kinds],
+    )
+
+
+def _decode_objects(column: Any) -> np.ndarray:
+    kinds = _kinds()
+    parts = []
+    for chunk in column.chunks:
+        codes = np.asarray(chunk.type_codes)
+        offsets = np.asarray(chunk.offsets)
+        out = np.full(len(chunk), None, dtype=object)
+        for k, (name, _) in enumerate(kinds):
+            where = np.flatnonzero(codes == k)
+            if k == 0 or not len(where):
+                continue
+            values = chunk.field(k).to_pylist()
+            if name == "bigint":
+                values = [int(v) for v in values]
+            held = np.empty(len(values), dtype=object)
+            held[:] = values
+            out[where] = held[offsets[where]]
+        parts.append(out)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
+def frame_to_table(frame: Any) -> Any:
+    """The reader's DataFrame as an Arrow table (see above for object columns)."""
+    import pyarrow as pa
+
+    order = [str(c) for c in frame.columns]
+    objects = [c for c in order if frame[c].dtype == object]
+    typed = frame.drop(columns=objects) if objects else frame
+    if len(typed.columns):
+        table = pa.Table.from_pandas(typed, preserve_index=False)
+    else:  # only object columns: an Arrow table with no columns has no rows either
+        first = objects.pop(0)
+        table = pa.table({first: _encode_objects(frame[first].to_numpy())})
+        objects_sent = [first]
+    for name in objects:
+        table = table.append_column(name, pa.chunked_array([_encode_objects(frame[name].to_numpy())]))
+    if not len(typed.columns):
+        objects = objects_sent + objects
+    meta = dict(table.schema.metadata or {})
+    meta[_META_KEY] = json.dumps({"order": order, "objects": objects, "rows": len(frame)}).encode("utf-8")
+    return table.replace_schema_metadata(meta)
+
+
+def table_to_frame(table: Any) -> Any:
+    """The inverse of :func:`frame_to_table`. Text stays in Arrow buffers (pandas' ``str``
+    dtype); numbers, dates and flags become NumPy-backed columns."""
+    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+    order = meta.get("order") or list(table.column_names)
+    objects = meta.get("objects") or []
+    held = {name: _decode_objects(table.column(name)) for name in objects}
+    typed = table.drop_columns(objects) if objects else table
+    if typed.num_columns:
+        frame = typed.to_pandas(split_blocks=True, self_destruct=True)
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame(index=pd.RangeIndex(int(meta.get("rows", table.num_rows))))
+    for name in objects:
+        frame[name] = held[name]
+    return frame[order] if list(frame.columns) != order else frame
