@@ -84,7 +84,16 @@ class AnomalyApp(App[None]):
 
             self.push_screen(ConfirmScreen("A model is training. Stop it and quit?", yes="Quit", no="Keep training"), answered)
             return
+        self._stop_reads()
         self.exit()
+
+    def _stop_reads(self) -> None:
+        """Textual waits for worker threads before it exits: a read in progress is stopped
+        (its reader process killed) so quitting never waits for a big file."""
+        for screen in self.screen_stack:
+            stop = getattr(screen, "cancel_reading", None)
+            if stop is not None:
+                stop()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

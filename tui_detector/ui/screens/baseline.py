@@ -9,6 +9,7 @@ is different" is not mistaken for "these rows are strange".
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,7 @@ class BaselineScreen(Screen[None]):
         self.scored: DetectionRun | None = None
         self.diff: Any = None
         self.failed = False
+        self._read_cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
         info = Text("Scoring ")
@@ -111,13 +113,13 @@ class BaselineScreen(Screen[None]):
     def score(self) -> None:
         from tui_detector.core.apply import SchemaMismatch  # noqa: PLC0415
         from tui_detector.core.pipeline import load_source, score_with_baseline  # noqa: PLC0415
-        from tui_detector.core.reader import ReadError, list_sheets  # noqa: PLC0415
+        from tui_detector.core.reader import ReadCancelled, ReadError, list_sheets  # noqa: PLC0415
 
         try:
             # The baseline's sheet if the new workbook has one of that name, else its first.
             names = [s.name for s in list_sheets(self.path)]
             wanted = self.model.trained_on.get("sheet")
-            source = load_source(self.path, wanted if wanted in names else None)
+            source = load_source(self.path, wanted if wanted in names else None, cancel=self._read_cancel)
             run = score_with_baseline(
                 self.path,
                 source,
@@ -127,6 +129,8 @@ class BaselineScreen(Screen[None]):
             )
         except SchemaMismatch as exc:
             self.post_message(self.Mismatch(exc.diff))
+            return
+        except ReadCancelled:
             return
         except ReadError as exc:
             self.post_message(self.Failed(f"cannot open this file: {exc}"))
@@ -224,5 +228,12 @@ class BaselineScreen(Screen[None]):
         self.query_one("#schema", Static).update(Text(""))
         self.score()
 
+    def cancel_reading(self) -> None:
+        self._read_cancel.set()
+
+    def on_unmount(self) -> None:
+        self.cancel_reading()
+
     def action_back(self) -> None:
+        self.cancel_reading()
         self.app.pop_screen()

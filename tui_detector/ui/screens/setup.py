@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class SetupScreen(Screen[None]):
         self._reading_text = f"Reading {path.name}"
         self._reading_started: float | None = None
         self._reading_timer: Any = None
+        self._read_cancel = threading.Event()
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -124,21 +126,46 @@ class SetupScreen(Screen[None]):
         for label in ("column", "role", "used", "why", "distinct", "missing"):
             roles.add_column(Text(label), key=label)
         self._start_reading_clock(f"Reading {self.path.name}")
-        self.load(None)
+        self._read(None)
 
     # -- reading (a worker: files can be big) -----------------------------------------------
 
+    def _read(self, sheet: str | None) -> None:
+        """Start reading ``sheet``; a read still running (another sheet) is stopped first."""
+        self._read_cancel.set()
+        self._read_cancel = threading.Event()
+        self.load(sheet, self._read_cancel)
+
+    def cancel_reading(self) -> None:
+        """Stop the read in progress: a big file's reader process is killed at once."""
+        self._read_cancel.set()
+
+    def on_unmount(self) -> None:
+        self.cancel_reading()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-read")
-    def load(self, sheet: str | None) -> None:
-        from tui_detector.core.pipeline import load_source  # noqa: PLC0415
-        from tui_detector.core.reader import ReadError, list_sheets  # noqa: PLC0415
+    def load(self, sheet: str | None, cancel: threading.Event | None = None) -> None:
+        from tui_detector.core.pipeline import load_source, open_source  # noqa: PLC0415
+        from tui_detector.core.reader import ReadCancelled, ReadError  # noqa: PLC0415
         from tui_detector.core.roles import profile_columns  # noqa: PLC0415
 
         try:
-            sheets = self.sheets or list_sheets(self.path)
-            self.post_message(self.Reading(sheets, sheet))
-            loaded, sha = load_source(self.path, sheet)
+            if self.sheets:
+                sheets = self.sheets
+                self.post_message(self.Reading(sheets, sheet))
+                loaded, sha = load_source(self.path, sheet, cancel=cancel)
+            else:
+                sheets, (loaded, sha) = open_source(
+                    self.path,
+                    sheet,
+                    on_sheets=lambda found: self.post_message(self.Reading(found, sheet)),
+                    cancel=cancel,
+                )
+            if cancel is not None and cancel.is_set():
+                return
             profiles = profile_columns(loaded.frame)
+        except ReadCancelled:
+            return  # the user left this screen; nothing to show
         except ReadError as exc:
             self.post_message(self.Failed(str(exc)))
             return
@@ -242,7 +269,7 @@ class SetupScreen(Screen[None]):
         index = event.option_index
         if 0 <= index < len(self.sheets) and self.sheets[index].name != self.sheet:
             self._start_reading_clock(f"Reading sheet {self.sheets[index].name} of {self.path.name}")
-            self.load(self.sheets[index].name)
+            self._read(self.sheets[index].name)
 
     def _show_roles(self) -> None:
         table = self.query_one("#roles", DataTable)
@@ -438,6 +465,7 @@ class SetupScreen(Screen[None]):
     def action_back(self) -> None:
         from .open_file import OpenFileScreen  # noqa: PLC0415
 
+        self.cancel_reading()
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
