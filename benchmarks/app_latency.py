@@ -44,7 +44,8 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     segment = rng.choice(np.array(["north", "south", "east", "west"], dtype=object), n)
-    return pd.DataFrame(
+    # Text columns as the reader hands them over (pandas' str dtype, Arrow-backed).
+    frame = pd.DataFrame(
         {
             "order_id": np.char.add("ORD-", np.char.zfill(np.arange(n).astype(str), 7)).astype(object),
             "segment": segment,
@@ -58,6 +59,9 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
             "warehouse": rng.choice(np.array([f"W{i:02d}" for i in range(40)], dtype=object), n),
         }
     )
+    for name in ("order_id", "segment", "channel", "warehouse"):
+        frame[name] = frame[name].astype("str")
+    return frame
 
 
 def make_run(n: int) -> DetectionRun:

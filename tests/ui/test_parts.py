@@ -123,3 +123,37 @@ def test_text_sorts_in_c_agree_with_sorting_python_strings(monkeypatch):
     slow = [results_model._argsort_values(v) for v in (category, ids, mixed)]
     for a, b in zip(fast, slow, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_arrow_text_columns_stay_arrow_and_sort_and_search_like_python(tmp_path):
+    """Text read from a big file is Arrow-backed; the table keeps it that way (no Python
+    string per cell), and sorts and searches it as it would Python strings."""
+    import pandas as pd
+
+    import tui_detector.ui.results_model as results_model
+
+    run = _run(tmp_path, rows=2_000)
+    rng = np.random.default_rng(4)
+    words = np.array(["travel", "Meals", "zoo", "é", "", "meals-2"], dtype=object)
+    text = words[rng.integers(0, len(words), len(run.frame))]
+    text[::13] = None
+    run.frame["note"] = pd.array(text, dtype="str")
+    model = ResultsModel(run)
+    col = model.names.index("note")
+    assert isinstance(model.values[col], pd.arrays.ArrowStringArray)
+
+    general = results_model._argsort_values(np.asarray(text, dtype=object))
+    assert np.array_equal(results_model._argsort_values(model.values[col]), general)
+
+    key = next(c.key for c in model.columns if c.data_index == col)
+    model.set_all_rows(True)
+    model.sort(key, descending=False)
+    shown = [text[r] for r in model.view]
+    present = [t for t in shown if t is not None]
+    assert present == sorted(present) and shown[len(present):] == [None] * (len(shown) - len(present))
+    assert model.cell(int(model.view[-1]), model.column(key)) == ""  # missing drawn blank
+
+    mask = model.search_mask("MEALS")
+    expected = np.array([isinstance(t, str) and "meals" in t.casefold() for t in text])
+    assert (mask >= expected).all() and mask[expected].all()
+    assert mask[~expected].sum() == model.search_mask("meals")[~expected].sum()

@@ -59,7 +59,7 @@ def _run(req: dict) -> dict:
     table = frame_to_table(loaded.frame)
     with pa.OSFile(str(out / "table.arrow"), "wb") as sink:
         with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table, max_chunksize=1 << 16)
+            writer.write_table(table)
     del table
     if loaded.excel_rows is not None:
         np.save(out / "rows.npy", np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)

@@ -245,7 +245,9 @@ def _load(work: Path, result: dict) -> LoadedTable:
     try:
         report = LoadReport(**result["done"])
         with pa.OSFile(str(work / "table.arrow"), "rb") as source:
-            table = pa.ipc.open_file(source).read_all()
+            # One chunk per column: picking rows out of a chunked text column (the table's
+            # visible rows, an explanation's rows) concatenates its chunks each time.
+            table = pa.ipc.open_file(source).read_all().combine_chunks()
         frame = table_to_frame(table)
         del table
         rows = (

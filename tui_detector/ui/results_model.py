@@ -73,7 +73,7 @@ class ResultsModel:
         self.run = run
         frame = run.frame
         self.rows = len(frame)
-        self.values: list[np.ndarray] = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+        self.values: list[Any] = [_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
         self.names = [str(c) for c in frame.columns]
         excel = run.loaded.excel_rows
         self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
@@ -193,6 +193,13 @@ class ResultsModel:
         needle = query.casefold()
         mask = np.zeros(self.rows, dtype=bool)
         for values in self.values:
+            arrow = _arrow_text(values)
+            if arrow is not None:
+                import pyarrow.compute as pc  # noqa: PLC0415
+
+                found = pc.match_substring(arrow, query, ignore_case=True).fill_null(False)
+                mask |= found.to_numpy(zero_copy_only=False)
+                continue
             text = pd.Series(values, copy=False).astype(str).str.casefold()
             mask |= text.str.contains(needle, regex=False, na=False).to_numpy()
         return mask
@@ -223,10 +230,38 @@ class ResultsModel:
         self.top.ensure(rows)
 
 
-def _argsort_values(values: np.ndarray) -> np.ndarray:
+def _cells(series: Any) -> Any:
+    """A column's cells for drawing and sorting: text kept in its Arrow buffers (turning a
+    million of them into Python strings holds the interpreter lock for a visible moment, and
+    costs memory); everything else as a NumPy array."""
+    array = series.array
+    if _arrow_text(array) is not None:
+        return array
+    return series.to_numpy()
+
+
+def _arrow_text(values: Any) -> Any:
+    """The Arrow data behind a pandas text column, or None for any other column."""
+    data = getattr(values, "_pa_array", None)
+    if data is None or getattr(values.dtype, "kind", "") != "O":
+        return None
+    import pyarrow as pa  # noqa: PLC0415 - pandas holds Arrow arrays only when it is there
+
+    return data if pa.types.is_string(data.type) or pa.types.is_large_string(data.type) else None
+
+
+def _argsort_values(values: Any) -> np.ndarray:
     """Ascending order of one column's cells, missing last, mixed types by their text."""
     import pandas as pd  # noqa: PLC0415
 
+    arrow = _arrow_text(values)
+    if arrow is not None:
+        import pyarrow.compute as pc  # noqa: PLC0415
+
+        # Stable, in C without the interpreter lock, in code-point order (UTF-8 byte order),
+        # as Python compares str.
+        order = pc.array_sort_indices(arrow, order="ascending", null_placement="at_end")
+        return order.to_numpy().astype(np.int64, copy=False)
     if values.dtype.kind in "iub":
         return np.argsort(values, kind="stable")
     if values.dtype.kind in "fmM":
