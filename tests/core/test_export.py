@@ -175,6 +175,50 @@ def test_dumps_refuses_nan_rather_than_writing_invalid_json():
         dumps({"x": math.nan})
 
 
+def _as_lists(document):
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in document.items()}
+
+
+def test_streamed_export_is_byte_for_byte_json_dumps(tmp_path, xlsx_run):
+    doc = build_export(xlsx_run, all_rows=True)
+    expected = json.dumps(_as_lists(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert dumps(doc) == expected
+    path = write_export(doc, tmp_path / "all.json", overwrite=False)
+    assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_a_cell_that_looks_like_the_scores_marker_changes_nothing(tmp_path):
+    scores = np.array([0.5, 0.25])
+    doc = {"anomalies": [{"raw_data": {"note": "\x00scores-0123456789abcdef0123456789abcdef\x00"}}], "scores": scores}
+    parsed = json.loads(dumps(doc))
+    assert parsed["scores"] == [0.5, 0.25]
+    assert parsed["anomalies"][0]["raw_data"]["note"].startswith("\x00scores-")
+
+
+def test_streamed_export_refuses_nan_and_leaves_no_file(tmp_path):
+    target = tmp_path / "bad.json"
+    with pytest.raises(ValueError):
+        write_export({"scores": np.array([0.1, np.nan])}, target, overwrite=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_million_score_export_never_holds_the_whole_text(tmp_path):
+    """A million scores are ~25 MB of text and, as Python floats, ~32 MB more; streamed, the
+    export allocates a few chunks' worth at a time."""
+    import tracemalloc
+
+    scores = np.random.default_rng(0).random(1_000_000)
+    doc = {"schema_version": 1, "anomalies": [], "scores": scores}
+    tracemalloc.start()
+    try:
+        write_export(doc, tmp_path / "big.json", overwrite=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * 2**20, peak
+    assert json.loads((tmp_path / "big.json").read_text())["scores"] == scores.tolist()
+
+
 # -- scored copy ------------------------------------------------------------------------------
 
 

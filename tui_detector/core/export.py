@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_bytes_atomic
+import numpy as np
+
+from .atomic import write_with
 from .pipeline import DetectionRun
 
 SCHEMA_VERSION = 1
@@ -148,25 +152,94 @@ def build_export(
         document["schema_check"] = run.schema.to_json() if run.schema is not None else None
         document["drift"] = run.drift
     if all_rows:
-        document["scores"] = [float(s) for s in run.detection.scores]
+        # Kept as an array: written straight from it (see :func:`iter_json`), never as a
+        # million Python floats.
+        document["scores"] = np.asarray(run.detection.scores, dtype=np.float64)
     return document
+
+
+#: Characters per write when the export is streamed, and scores per piece of text.
+_SCORE_CHUNK = 65_536
+
+
+def iter_json(document: dict[str, Any], *, ensure_ascii: bool = False) -> Iterator[str]:
+    """The document as strict JSON text (indent 2), in pieces: the per-row ``scores`` of a
+    million-row sheet are formatted a chunk at a time from their array, so neither they nor the
+    whole text ever exist as one Python object. NaN/Infinity raise ``ValueError``."""
+    scores = document.get("scores")
+    if not isinstance(scores, np.ndarray):
+        yield from json.JSONEncoder(indent=2, ensure_ascii=ensure_ascii, allow_nan=False).iterencode(document)
+        return
+    if not np.isfinite(scores).all():
+        raise ValueError("Out of range float values are not JSON compliant")
+    # A marker no file can contain (fresh per call) stands where the array goes.
+    marker = f"\x00scores-{uuid.uuid4().hex}\x00"
+    encoded = json.dumps(marker, ensure_ascii=ensure_ascii)
+    head = {**document, "scores": marker}
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=ensure_ascii, allow_nan=False)
+    placed = False
+    for piece in encoder.iterencode(head):
+        if placed or encoded not in piece:
+            yield piece
+            continue
+        before, _, after = piece.partition(encoded)
+        yield before
+        yield from _score_lines(scores)
+        yield after
+        placed = True
+
+
+def _score_lines(scores: np.ndarray) -> Iterator[str]:
+    # The layout json.dumps(indent=2) gives a list that is a value of the top-level object.
+    if len(scores) == 0:
+        yield "[]"
+        return
+    yield "[\n    "
+    for start in range(0, len(scores), _SCORE_CHUNK):
+        chunk = scores[start : start + _SCORE_CHUNK].tolist()
+        yield (",\n    " if start else "") + ",\n    ".join(map(repr, chunk))
+    yield "\n  ]"
 
 
 def dumps(document: dict[str, Any]) -> str:
     """Strict JSON text; refuses NaN/Infinity rather than writing something parsers reject."""
     try:
-        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+        text = "".join(iter_json(document))
         text.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate from a badly encoded file cannot be UTF-8; \u escapes are still JSON.
-        text = json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False)
+        text = "".join(iter_json(document, ensure_ascii=True))
     return text + "\n"
 
 
 def write_export(document: dict[str, Any], target: str | os.PathLike[str], *, overwrite: bool) -> Path:
-    """Write the document atomically; without ``overwrite`` an existing different file is kept
-    and :class:`~tui_detector.core.atomic.OutputExistsError` raised."""
-    return write_bytes_atomic(target, dumps(document).encode("utf-8"), overwrite=overwrite)
+    """Write the document atomically, streamed (a million-row export is never one string); without
+    ``overwrite`` an existing different file is kept and
+    :class:`~tui_detector.core.atomic.OutputExistsError` raised."""
+
+    def write(tmp: Path) -> None:
+        try:
+            _stream(document, tmp, ensure_ascii=False)
+        except UnicodeEncodeError:
+            _stream(document, tmp, ensure_ascii=True)
+
+    return write_with(target, write, overwrite=overwrite)
+
+
+def _stream(document: dict[str, Any], tmp: Path, *, ensure_ascii: bool) -> None:
+    with open(tmp, "wb") as fh:
+        pending: list[str] = []
+        size = 0
+        for piece in iter_json(document, ensure_ascii=ensure_ascii):
+            pending.append(piece)
+            size += len(piece)
+            if size >= 1 << 20:
+                fh.write("".join(pending).encode("utf-8"))
+                pending, size = [], 0
+        pending.append("\n")
+        fh.write("".join(pending).encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def default_export_name(source: str | os.PathLike[str]) -> str:
