@@ -922,6 +922,32 @@ def test_formula_hint_survives_any_chunk_seam(tmp_path, monkeypatch, cell):
         assert any(guard.check_zip(path, "xlsx").formula_hint.values()), (cell, pad)
 
 
+def test_chunk_seams_neither_hide_a_far_cell_nor_slow_a_normal_sheet(tmp_path, monkeypatch):
+    # A cell reference written oddly (spaces around '=') makes the pre-check read every
+    # reference exactly, wherever a chunk seam falls; an ordinary sheet never takes that slow
+    # path just because a chunk's 8th byte is an '='.
+    monkeypatch.setattr(guard, "_CHUNK", 64)
+    exact_passes = []
+    real = guard._ANY_R_VALUE
+
+    class Spy:
+        def finditer(self, window):
+            exact_passes.append(1)
+            return real.finditer(window)
+
+    monkeypatch.setattr(guard, "_ANY_R_VALUE", Spy())
+    normal = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>1</v></c></row>' for r in range(1, 40))
+    for pad in range(0, 64):
+        path = raw_xlsx(tmp_path / f"n{pad}.xlsx", sheet_xml(f'<row r="1" spans="{"1" * (pad + 1)}"/>' + normal, dim="A1:B39"))
+        guard.check_zip(path, "xlsx")
+    assert exact_passes == []
+    for pad in range(0, 64, 3):
+        far = BASE_ROWS + f'<row r="4" spans="{"1" * (pad + 1)}"/><row r = "900000"><c r = "XFD900000"><v>1</v></c></row>'
+        path = raw_xlsx(tmp_path / f"far{pad}.xlsx", sheet_xml(far))
+        with pytest.raises(guard.Refused, match="cannot exhaust memory"):
+            guard.check_zip(path, "xlsx")
+
+
 def test_formula_without_value_counted_in_export_diagnostics(tmp_path):
     # E37 + S8: the count reaches the JSON a user keeps, next to the other dropped/coerced counts.
     from tui_detector.core.export import build_export, dumps
