@@ -63,3 +63,26 @@ def test_profiles_mark_excluded_columns_and_honour_overrides():
     assert forced["id"].role is Role.CATEGORICAL and forced["id"].role in MODEL_ROLES
     with pytest.raises(KeyError):
         profile_columns(frame, {"nope": "numeric"})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["yes", "No", " YES", None, "no"] * 40,  # yes/no words in any case and spacing
+        ["true", "false", "maybe"] * 40,  # a third word: not yes/no
+        [f"ID-{i:05d}" for i in range(300)],
+        ["north", "south", "east", None] * 75,
+        [f"{i * 1.5:.2f}" for i in range(300)],  # numbers stored as text
+        [f"2024-03-{1 + i % 28:02d}" for i in range(300)],  # dates stored as text
+        [f"the claim number {i} was filed late by the office" for i in range(300)],
+        ["only"] * 50,
+    ],
+)
+def test_text_columns_get_the_same_role_in_arrow_as_in_python_strings(values):
+    """Big files arrive with Arrow-backed text (pandas' str dtype); roles are decided in Arrow
+    there, and must match what the same cells get as Python strings."""
+    arrow = pd.Series(pd.array(values, dtype="str"), name="col")
+    python = pd.Series(np.array(values, dtype=object), name="col")
+    assert infer_role(arrow) == infer_role(python)
+    profiles = profile_columns(pd.DataFrame({"col": arrow}))
+    assert (profiles[0].role, profiles[0].reason) == infer_role(python)

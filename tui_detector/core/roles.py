@@ -119,6 +119,16 @@ def _bool_series(series: pd.Series) -> pd.Series | None:
         if set(np.unique(values.to_numpy(dtype=float))) <= {0.0, 1.0}:
             return series.map(lambda v: None if pd.isna(v) else bool(v)).astype("boolean")
         return None
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or isinstance(values.dtype, pd.PeriodDtype):
+        return None  # dates are never yes/no (and a million distinct ones are slow to look at)
+    if isinstance(values.dtype, pd.StringDtype):
+        # Text only: decided on the distinct values in Arrow (a column of a million IDs has a
+        # million of them, and walking them as Python strings takes seconds).
+        folded = series.str.strip().str.lower()
+        distinct = folded.dropna().unique()
+        if len(distinct) > 2 or not all(v in _BOOL_TOKENS for v in distinct):
+            return None
+        return folded.map(_BOOL_TOKENS).astype("boolean")
     lowered = {str(v).strip().lower() if not isinstance(v, bool) else v for v in _distinct_values(values)}
     if not all(isinstance(v, bool) or v in _BOOL_TOKENS for v in lowered):
         return None
@@ -194,8 +204,8 @@ def infer_role(series: pd.Series, name: str | None = None) -> tuple[Role, str]:
     n = len(present)
     if n == 0:
         return Role.EMPTY, "every cell is empty"
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        distinct = present.nunique()
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) or isinstance(series.dtype, pd.StringDtype):
+        distinct = present.nunique()  # in C; a str column holds nothing but strings
     else:
         distinct = len({v if isinstance(v, (str, int, float, bool)) else str(v) for v in _distinct_values(present)})
     if distinct == 1:
@@ -211,8 +221,11 @@ def infer_role(series: pd.Series, name: str | None = None) -> tuple[Role, str]:
         return _numeric_role(present, name, n, distinct)
 
     # Object columns: a mix of Python values, usually text.
-    kinds = present.map(lambda v: type(v).__name__)
-    share_text = float((kinds == "str").mean())
+    if isinstance(series.dtype, pd.StringDtype):
+        share_text = 1.0
+    else:
+        kinds = present.map(lambda v: type(v).__name__)
+        share_text = float((kinds == "str").mean())
     if share_text < 0.5:
         # Mostly numbers or dates written as cells, with some text mixed in.
         share_dt = float(present.map(lambda v: hasattr(v, "isoformat")).mean())
