@@ -179,20 +179,26 @@ def _as_lists(document):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in document.items()}
 
 
-def test_streamed_export_is_byte_for_byte_json_dumps(tmp_path, xlsx_run):
+def test_streamed_export_holds_what_json_dumps_would_with_one_anomaly_per_line(tmp_path, xlsx_run):
     doc = build_export(xlsx_run, all_rows=True)
-    expected = json.dumps(_as_lists(doc), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    assert dumps(doc) == expected
+    expected = json.loads(json.dumps(_as_lists(doc), ensure_ascii=False, allow_nan=False))
     path = write_export(doc, tmp_path / "all.json", overwrite=False)
-    assert path.read_bytes() == expected.encode("utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert text == dumps(doc)
+    assert json.loads(text) == expected
+    lines = text.splitlines()
+    records = [line for line in lines if line.startswith('    {"row_index": ')]
+    assert len(records) == doc["anomaly_count"] > 0
+    first = lines.index('  "scores": [') + 1
+    assert lines[first + len(doc["scores"])] == "  ]"  # one score per line
 
 
-def test_a_cell_that_looks_like_the_scores_marker_changes_nothing(tmp_path):
+def test_a_cell_that_looks_like_a_marker_changes_nothing(tmp_path):
     scores = np.array([0.5, 0.25])
-    doc = {"anomalies": [{"raw_data": {"note": "\x00scores-0123456789abcdef0123456789abcdef\x00"}}], "scores": scores}
+    fake = "\x00scores-0123456789abcdef0123456789abcdef\x00"
+    doc = {"source": {"sheet": fake}, "anomalies": [{"raw_data": {"note": fake}}], "scores": scores}
     parsed = json.loads(dumps(doc))
-    assert parsed["scores"] == [0.5, 0.25]
-    assert parsed["anomalies"][0]["raw_data"]["note"].startswith("\x00scores-")
+    assert parsed == {"source": {"sheet": fake}, "anomalies": [{"raw_data": {"note": fake}}], "scores": [0.5, 0.25]}
 
 
 def test_streamed_export_refuses_nan_and_leaves_no_file(tmp_path):

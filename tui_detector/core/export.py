@@ -158,35 +158,56 @@ def build_export(
     return document
 
 
-#: Characters per write when the export is streamed, and scores per piece of text.
+#: Scores per piece of text when the export is streamed.
 _SCORE_CHUNK = 65_536
 
 
 def iter_json(document: dict[str, Any], *, ensure_ascii: bool = False) -> Iterator[str]:
-    """The document as strict JSON text (indent 2), in pieces: the per-row ``scores`` of a
-    million-row sheet are formatted a chunk at a time from their array, so neither they nor the
-    whole text ever exist as one Python object. NaN/Infinity raise ``ValueError``."""
+    """The document as strict JSON text, in pieces. NaN/Infinity raise ``ValueError``.
+
+    The layout is ``json.dumps(indent=2)``'s, except that each anomaly is one line: the
+    indenting encoder is pure Python, and on 52,000 anomalies it took 11 s where the C encoder
+    takes about one (a line per record also suits grep and diff). The per-row ``scores`` are
+    formatted a chunk at a time from their array, so neither they nor the whole text ever exist
+    as one Python object.
+    """
     scores = document.get("scores")
-    if not isinstance(scores, np.ndarray):
-        yield from json.JSONEncoder(indent=2, ensure_ascii=ensure_ascii, allow_nan=False).iterencode(document)
-        return
-    if not np.isfinite(scores).all():
+    if isinstance(scores, np.ndarray) and not np.isfinite(scores).all():
         raise ValueError("Out of range float values are not JSON compliant")
-    # A marker no file can contain (fresh per call) stands where the array goes.
-    marker = f"\x00scores-{uuid.uuid4().hex}\x00"
-    encoded = json.dumps(marker, ensure_ascii=ensure_ascii)
-    head = {**document, "scores": marker}
+    writers = {}
+    if isinstance(document.get("anomalies"), list):
+        writers["anomalies"] = lambda: _record_lines(document["anomalies"], ensure_ascii)
+    if isinstance(scores, np.ndarray):
+        writers["scores"] = lambda: _score_lines(scores)
+    # Markers no file can contain (fresh per call) stand where those lists go.
+    markers = {key: f"\x00{key}-{uuid.uuid4().hex}\x00" for key in writers}
+    head = {**document, **markers}
+    pending = {json.dumps(m, ensure_ascii=ensure_ascii): writers[k] for k, m in markers.items()}
     encoder = json.JSONEncoder(indent=2, ensure_ascii=ensure_ascii, allow_nan=False)
-    placed = False
     for piece in encoder.iterencode(head):
-        if placed or encoded not in piece:
+        if not pending:
             yield piece
             continue
-        before, _, after = piece.partition(encoded)
+        found = next((m for m in pending if m in piece), None)
+        if found is None:
+            yield piece
+            continue
+        before, _, after = piece.partition(found)
         yield before
-        yield from _score_lines(scores)
+        yield from pending.pop(found)()
         yield after
-        placed = True
+
+
+def _record_lines(records: list, ensure_ascii: bool) -> Iterator[str]:
+    if not records:
+        yield "[]"
+        return
+    encode = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False).encode  # the C encoder
+    yield "[\n    "
+    for start in range(0, len(records), 1024):
+        lines = ",\n    ".join(encode(r) for r in records[start : start + 1024])
+        yield (",\n    " if start else "") + lines
+    yield "\n  ]"
 
 
 def _score_lines(scores: np.ndarray) -> Iterator[str]:
