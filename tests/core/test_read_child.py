@@ -154,6 +154,19 @@ def test_open_table_hands_over_the_sheets_before_the_table(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(results["1"][1].frame, results["0"][1].frame)
 
 
+def test_the_reader_process_says_what_it_is_doing(tmp_path, monkeypatch):
+    path = write_tricky_xlsx(tmp_path / "t.xlsx")
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    heard: list[str] = []
+    open_table(path, on_stage=heard.append)
+    assert heard == [
+        "checking the file", "parsing the workbook", "reading the cells", "typing 304 rows", "handing the table over",
+    ]
+    heard.clear()
+    read_table(write_tricky_csv(tmp_path / "t.csv"), on_stage=heard.append)
+    assert heard == ["checking the file", "parsing the text", "typing 301 rows", "handing the table over"]
+
+
 def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
     path = write_tricky_xlsx(tmp_path / "t.xlsx")
     calls: list[str] = []

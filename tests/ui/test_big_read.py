@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ui.conftest import settle
+from tests.ui.conftest import screen_text, settle
 from tui_detector.core import read_child
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.open_file import OpenFileScreen
@@ -60,6 +60,9 @@ async def test_escape_while_reading_kills_the_reader(big_csv, monkeypatch):
         setup = app.screen
         assert isinstance(setup, SetupScreen)
         await _reading(pilot, setup)
+        # The screen says what the reader is doing, with the sheet's size.
+        await _until(pilot, lambda: "typing 400,001 rows" in screen_text(app))
+        assert "big.csv" in screen_text(app) and "400,001 rows × 3 columns" in screen_text(app)
         started = time.perf_counter()
         await pilot.press("escape")
         await _until(pilot, lambda: read_child.live_children() == 0)

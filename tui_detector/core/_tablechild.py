@@ -49,6 +49,14 @@ def _run(req: dict) -> dict:
 
     path = req["path"]
     sheet = req.get("sheet")
+    told: set[str] = set()
+
+    def stage(text: str) -> None:
+        if text not in told:  # listing and reading both start by checking the file
+            told.add(text)
+            _emit({"stage": text})
+
+    reader.on_stage = stage
     if req.get("list"):
         sheets = reader._list_sheets_keeping(path, sheet)
         _emit({"sheets": [[s.name, s.index, s.rows, s.columns, s.visible] for s in sheets]})
@@ -56,6 +64,7 @@ def _run(req: dict) -> dict:
         path, sheet, header_row=req.get("header_row", "auto"), engine=req.get("engine", "auto")
     )
     out = Path(req["out"])
+    stage("handing the table over")
     table = frame_to_table(loaded.frame)
     with pa.OSFile(str(out / "table.arrow"), "wb") as sink:
         with pa.ipc.new_file(sink, table.schema) as writer:

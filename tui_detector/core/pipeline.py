@@ -160,12 +160,13 @@ def load_source(
     sheet: str | int | None = None,
     *,
     cancel: threading.Event | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> tuple[LoadedTable, str]:
     """Read one sheet and hash the file (the hash keys the cache and goes in the export).
 
     ``cancel`` stops a big file's read (:class:`~.reader.ReadCancelled`)."""
     digest = file_sha256(path)
-    loaded = read_table(path, sheet, cancel=cancel)
+    loaded = read_table(path, sheet, cancel=cancel, on_stage=on_stage)
     return loaded, digest
 
 
@@ -174,10 +175,11 @@ def open_source(
     sheet: str | int | None = None,
     *,
     on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[list[SheetInfo], tuple[LoadedTable, str]]:
     """List the sheets and read one (:func:`~.reader.open_table`), and hash the file."""
-    sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, cancel=cancel)
+    sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, on_stage=on_stage, cancel=cancel)
     return sheets, (loaded, file_sha256(path))
 
 

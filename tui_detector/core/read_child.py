@@ -123,10 +123,12 @@ def read_in_child(
     engine: str = "auto",
     list_sheets: bool = False,
     on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[list[SheetInfo] | None, LoadedTable]:
     """Read one sheet of ``p`` in a child process; with ``list_sheets``, list the workbook's
-    sheets first (handed to ``on_sheets`` as soon as known, and returned).
+    sheets first (handed to ``on_sheets`` as soon as known, and returned). ``on_stage`` hears
+    what the reader is doing ("typing 1,048,576 rows") as it moves on.
 
     Raises :class:`ReadCancelled` within about 0.1 s of ``cancel`` being set, and
     :class:`ReadError` for everything that goes wrong, with the same message an in-process
@@ -199,6 +201,9 @@ def read_in_child(
                         sheets = _sheets(message["sheets"])
                         if on_sheets is not None:
                             on_sheets(sheets)
+                    elif "stage" in message:
+                        if on_stage is not None:
+                            on_stage(str(message["stage"]))
                     elif "done" in message or "error" in message:
                         result = message
         proc.wait()

@@ -845,6 +845,17 @@ def _calamine_sheets(wb) -> list[tuple[str, bool]]:
     return out
 
 
+#: Called with a few words as a read moves from one long step to the next. Only the reader
+#: process (:mod:`._tablechild`) sets it, to tell the app what it is doing; it is global, so a
+#: process that may read two files at once leaves it unset.
+on_stage: Callable[[str], None] | None = None
+
+
+def _stage(text: str) -> None:
+    if on_stage is not None:
+        on_stage(text)
+
+
 #: The one sheet :func:`open_table` parsed while listing sizes, for the read that follows
 #: (parsing a million-row sheet takes seconds); keyed by file identity and sheet name.
 _PARSED: dict[tuple, Any] = {}
@@ -1842,11 +1853,12 @@ def read_table(
     header_row: int | None | Literal["auto"] = "auto",
     engine: Literal["auto", "calamine", "openpyxl"] = "auto",
     cancel: threading.Event | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> LoadedTable:
     """Read one sheet (or a text file) into a typed DataFrame with a report of what was done.
 
     Big files are read in a child process (:mod:`.read_child`); setting ``cancel`` stops such
-    a read with :class:`ReadCancelled`.
+    a read with :class:`ReadCancelled`, and ``on_stage`` hears what it is doing.
     """
     child = _child_path(path)
     if child is not None:
@@ -1854,7 +1866,8 @@ def read_table(
 
         _check_header_arg(header_row)
         return read_in_child(
-            child, _display(child), sheet, header_row=header_row, engine=engine, cancel=cancel
+            child, _display(child), sheet, header_row=header_row, engine=engine,
+            on_stage=on_stage, cancel=cancel,
         )[1]
     return _read_table_here(path, sheet, header_row=header_row, engine=engine)
 
@@ -1864,17 +1877,20 @@ def open_table(
     sheet: str | int | None = None,
     *,
     on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[list[SheetInfo], LoadedTable]:
     """List the sheets (handed to ``on_sheets`` as soon as known) and read one, as the app does
     when a file is opened. The sheet parsed to learn its size is the one read, not parsed
-    twice; big files go to a child process that ``cancel`` stops."""
+    twice; big files go to a child process that ``cancel`` stops and whose steps ``on_stage``
+    hears."""
     child = _child_path(path)
     if child is not None:
         from .read_child import read_in_child  # noqa: PLC0415
 
         sheets, loaded = read_in_child(
-            child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets, cancel=cancel
+            child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets,
+            on_stage=on_stage, cancel=cancel,
         )
         return sheets or [], loaded
     try:
@@ -1953,6 +1969,7 @@ def _read_table(
         raise ReadError(f"unknown engine {engine!r}; use 'auto', 'calamine' or 'openpyxl'")
     _check_header_arg(header_row)
     p = _check_path(path)
+    _stage("checking the file")
     fmt, pre_warnings = _preflight(p)
     name = _display(p)
 
@@ -1960,8 +1977,10 @@ def _read_table(
         stem = p.stem
         if sheet is not None and sheet != 0 and sheet != stem:
             raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
+        _stage("parsing the text")
         cells, enc, delimiter, decimal_comma, warnings = _text_raw(p, fmt)
         warnings = pre_warnings + warnings
+        _stage(f"typing {len(cells):,} rows")
         if delimiter == "\t":
             fmt = "tsv"
         built = _build(
@@ -1978,8 +1997,10 @@ def _read_table(
         report = _report(p, fmt, "csv", None, built, warnings, started, encoding=enc, delimiter=delimiter)
         return LoadedTable(frame=built.frame, report=report, excel_rows=None)
 
+    _stage("reading the cells")
     raw, used_engine, warnings = _workbook_raw(p, fmt, sheet, engine)
     warnings = pre_warnings + warnings
+    _stage(f"typing {len(raw.rows):,} rows")
     cells = _to_grid(raw.rows)
     raw.rows = []
     built = _build(
@@ -2025,7 +2046,9 @@ def _list_sheets_guarded(path: Any, keep: Any) -> list[SheetInfo]:
 
 def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
     p = _check_path(path)
+    _stage("checking the file")
     fmt, _warnings = _preflight(p)
+    _stage("parsing the workbook" if fmt in _EXCEL_FORMATS else "parsing the text")
     if fmt in _TEXT_FORMATS:
         cells, *_ = _text_raw(p, fmt)
         occupied = ~pd.isna(cells)

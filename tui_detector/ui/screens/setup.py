@@ -69,6 +69,13 @@ class SetupScreen(Screen[None]):
             super().__init__()
             self.sheets, self.sheet = sheets, sheet
 
+    class Stage(Message):
+        """The reader moved on to its next long step ("typing 1,048,576 rows")."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     class CacheChecked(Message):
         def __init__(self, cached: bool) -> None:
             super().__init__()
@@ -91,6 +98,7 @@ class SetupScreen(Screen[None]):
         self._reading_started: float | None = None
         self._reading_timer: Any = None
         self._read_cancel = threading.Event()
+        self._reading_stage = ""
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -153,12 +161,13 @@ class SetupScreen(Screen[None]):
             if self.sheets:
                 sheets = self.sheets
                 self.post_message(self.Reading(sheets, sheet))
-                loaded, sha = load_source(self.path, sheet, cancel=cancel)
+                loaded, sha = load_source(self.path, sheet, cancel=cancel, on_stage=self._post_stage)
             else:
                 sheets, (loaded, sha) = open_source(
                     self.path,
                     sheet,
                     on_sheets=lambda found: self.post_message(self.Reading(found, sheet)),
+                    on_stage=self._post_stage,
                     cancel=cancel,
                 )
             if cancel is not None and cancel.is_set():
@@ -177,6 +186,14 @@ class SetupScreen(Screen[None]):
             return
         self.post_message(self.Loaded(sheets, loaded, sha, profiles))
 
+    def _post_stage(self, text: str) -> None:
+        self.post_message(self.Stage(text))
+
+    @on(Stage)
+    def _stage(self, message: Stage) -> None:
+        self._reading_stage = message.text
+        self._show_reading()
+
     @on(Reading)
     def _reading(self, message: Reading) -> None:
         info = None
@@ -192,6 +209,7 @@ class SetupScreen(Screen[None]):
     def _start_reading_clock(self, text: str) -> None:
         """Elapsed seconds on screen from the start: listing a big workbook's sheets alone takes a while."""
         self._reading_text = text
+        self._reading_stage = ""
         self._reading_started = time.monotonic()
         if self._reading_timer is None:
             self._reading_timer = self.set_interval(0.5, self._show_reading)
@@ -202,6 +220,8 @@ class SetupScreen(Screen[None]):
             return
         elapsed = time.monotonic() - self._reading_started
         text = Text(f"{self._reading_text} … {elapsed:.0f} s", style="bold")
+        if self._reading_stage:
+            text.append(f"   {self._reading_stage}", style="italic")
         text.append("   escape: back to the file picker", style="dim")
         self.query_one("#source", Static).update(text)
 
