@@ -177,7 +177,9 @@ class NeighbourModel:
         pick = np.sort(np.random.default_rng(seed).permutation(rows)[:size]) if rows > size else np.arange(rows)
         return cls(clipped[pick].astype(np.float32), k)
 
-    def score(self, clipped: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    def score(self, clipped: np.ndarray, chunk: int = 256) -> np.ndarray:
+        # Small chunks keep the distance block (chunk x reference rows) in the CPU cache;
+        # each row's distances are computed alike whatever the chunk.
         ref = self.reference
         k = max(1, min(self.k, ref.shape[0] - 1))
         ref_sq = np.einsum("ij,ij->i", ref, ref)

@@ -72,8 +72,13 @@ class ForestArrays:
             max_depth = max(max_depth, int(depth.max()))
         return cls(left, right, feature, threshold, leaf_length, int(forest.max_samples_), max_depth)
 
-    def score(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
-        """Anomaly score in (0, 1]; higher = easier to isolate = more anomalous."""
+    def score(self, x: np.ndarray, chunk: int = 8_192) -> np.ndarray:
+        """Anomaly score in (0, 1]; higher = easier to isolate = more anomalous.
+
+        ``chunk`` rows go down the trees together: small enough that their node and index
+        arrays stay in the CPU cache (65,536 rows took twice as long as 8,192), large enough
+        that NumPy's per-call cost does not show. The scores do not depend on it.
+        """
         x = np.asarray(x, dtype=np.float64)
         n_trees, nodes = self.left.shape
         scores = np.empty(x.shape[0], dtype=np.float64)
