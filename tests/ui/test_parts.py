@@ -157,3 +157,30 @@ def test_arrow_text_columns_stay_arrow_and_sort_and_search_like_python(tmp_path)
     expected = np.array([isinstance(t, str) and "meals" in t.casefold() for t in text])
     assert (mask >= expected).all() and mask[expected].all()
     assert mask[~expected].sum() == model.search_mask("meals")[~expected].sum()
+
+
+def test_search_finds_what_whole_column_text_would_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """Searching converts non-text columns a chunk at a time and skips columns whose cells
+    cannot hold the query; the rows found are exactly those a whole-column search finds."""
+    import pandas as pd
+
+    import tui_detector.ui.results_model as results_model
+
+    run = _run(tmp_path, rows=1_000)
+    frame = run.frame
+    frame["when"] = pd.date_range("2026-01-01", periods=len(frame), freq="h").astype("datetime64[ns]")
+    frame["flag"] = np.arange(len(frame)) % 3 == 0
+    frame["count"] = np.arange(len(frame))
+    model = ResultsModel(run)
+
+    def whole(query):
+        needle = query.casefold()
+        mask = np.zeros(len(frame), dtype=bool)
+        for name in frame.columns:
+            text = frame[name].astype(str).str.casefold()
+            mask |= text.str.contains(needle, regex=False, na=False).to_numpy()
+        return mask
+
+    monkeypatch.setattr(results_model, "SEARCH_CHUNK", 97)
+    for query in ("north", "NOR", "1", "2026-01-02 0", "true", "17", "-", "nan", "e+", "zzz"):
+        assert np.array_equal(model.search_mask(query), whole(query)), query

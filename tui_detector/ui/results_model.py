@@ -25,6 +25,17 @@ MAX_CELL_WIDTH = 24
 WHY_SORT_LIMIT = 20_000
 #: How many rows are looked at to size a column.
 WIDTH_SAMPLE = 200
+#: Cells of a non-text column turned into text at once while searching.
+SEARCH_CHUNK = 65_536
+#: Every character the text of a number, flag or date cell can hold (as str() writes it, in
+#: lower case: "-1.5e+20", "nan", "inf", "true", "2026-03-01 00:00:00", "nat").
+_TEXT_CHARS = {
+    "f": frozenset("0123456789.-+einfa"),
+    "i": frozenset("0123456789-"),
+    "u": frozenset("0123456789"),
+    "b": frozenset("truefals"),
+    "M": frozenset("0123456789-: .nat"),
+}
 
 
 @dataclass
@@ -187,10 +198,13 @@ class ResultsModel:
 
     def search_mask(self, query: str) -> np.ndarray:
         """Rows where any cell contains ``query`` (case-insensitive); slow on big tables: call
-        it from a worker."""
+        it from a worker. Text is searched in Arrow; other columns as their text, a chunk at a
+        time (one call over a million numbers holds the interpreter lock, and so the screen,
+        for a second), and not at all when no cell of their kind could contain the query."""
         import pandas as pd  # noqa: PLC0415
 
         needle = query.casefold()
+        letters = set(needle)
         mask = np.zeros(self.rows, dtype=bool)
         for values in self.values:
             arrow = _arrow_text(values)
@@ -200,8 +214,13 @@ class ResultsModel:
                 found = pc.match_substring(arrow, query, ignore_case=True).fill_null(False)
                 mask |= found.to_numpy(zero_copy_only=False)
                 continue
-            text = pd.Series(values, copy=False).astype(str).str.casefold()
-            mask |= text.str.contains(needle, regex=False, na=False).to_numpy()
+            possible = _TEXT_CHARS.get(values.dtype.kind)
+            if possible is not None and not letters <= possible:
+                continue
+            for start in range(0, self.rows, SEARCH_CHUNK):
+                part = values[start : start + SEARCH_CHUNK]
+                text = pd.Series(part, copy=False).astype(str).str.casefold()
+                mask[start : start + SEARCH_CHUNK] |= text.str.contains(needle, regex=False, na=False).to_numpy()
         return mask
 
     # -- cells -----------------------------------------------------------------------------
