@@ -277,3 +277,26 @@ print(json.dumps({{"done": report, "excel_rows": True}}))
     with pytest.raises(ReadError, match="damaged data"):
         read_table(path)
     assert not canary.exists()
+
+
+def test_without_a_reader_process_the_file_is_read_here(tmp_path, monkeypatch):
+    path = write_tricky_xlsx(tmp_path / "t.xlsx")
+    here = _read(monkeypatch, "0", path)
+
+    def cannot_start(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(read_child.subprocess, "Popen", cannot_start)
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    pd.testing.assert_frame_equal(read_table(path).frame, here.frame)
+    sheets, loaded = open_table(path)
+    assert [s.name for s in sheets] == ["Data", "Other"]
+    pd.testing.assert_frame_equal(loaded.frame, here.frame)
+
+
+def test_a_reader_that_cannot_write_its_table_falls_back_to_reading_here(tmp_path, monkeypatch):
+    path = write_tricky_csv(tmp_path / "t.csv")
+    here = _read(monkeypatch, "0", path)
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    _fake_child(monkeypatch, 'print(\'{"error": "OSError: [Errno 28] No space left on device", "kind": "unavailable"}\')')
+    pd.testing.assert_frame_equal(read_table(path).frame, here.frame)

@@ -86,12 +86,16 @@ def main() -> int:
     try:
         from tui_detector.core.reader import ReadError
     except Exception as exc:  # noqa: BLE001
-        _emit({"error": f"the reader process could not start ({type(exc).__name__}: {exc})"})
+        _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
         return 0
     try:
         _emit(_run(req))
     except ReadError as exc:
         _emit({"error": str(exc)})
+    except (ImportError, OSError) as exc:
+        # This process could not do its job (a missing module, a full temporary disk): the
+        # parent reads the file itself instead.
+        _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
     except MemoryError:
         _emit({"error": "it is too large for the available memory", "kind": "memory"})
     except BaseException as exc:  # noqa: BLE001 - a Rust panic derives from BaseException

@@ -34,7 +34,7 @@ import numpy as np
 
 from .reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
-__all__ = ["CHILD_READ_BYTES", "wanted", "read_in_child", "live_children"]
+__all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child", "live_children"]
 
 #: Files at least this large on disk are read in a child process (about 100k rows x 10
 #: columns of xlsx: the child's start-up, ~0.6 s, is small beside the read from here on).
@@ -43,6 +43,11 @@ CHILD_READ_BYTES = 8 << 20
 IN_CHILD_ENV = "ANOMALY_TUI_READ_CHILD_PROCESS"
 #: "0" reads everything in-process, "1" reads everything in a child (tests), unset: by size.
 MODE_ENV = "ANOMALY_TUI_READ_CHILD"
+
+class ReaderUnavailable(Exception):
+    """The reader process could not be started or could not finish for a reason of this machine
+    (not of the file); the caller reads the file in-process instead."""
+
 
 _LIVE: set[subprocess.Popen] = set()
 _LIVE_LOCK = threading.Lock()
@@ -75,7 +80,8 @@ def _arrow_available() -> bool:
 
 def wanted(p: Path) -> bool:
     """Whether ``p`` should be read in a child process."""
-    if os.environ.get(IN_CHILD_ENV) == "1":
+    if os.environ.get(IN_CHILD_ENV) == "1" or os.name != "posix":
+        # (Waiting on the child's pipe with a timeout, and killing its process group, are POSIX.)
         return False
     mode = os.environ.get(MODE_ENV)
     if mode == "0":
@@ -130,8 +136,9 @@ def read_in_child(
     sheets first (handed to ``on_sheets`` as soon as known, and returned). ``on_stage`` hears
     what the reader is doing ("typing 1,048,576 rows") as it moves on.
 
-    Raises :class:`ReadCancelled` within about 0.1 s of ``cancel`` being set, and
-    :class:`ReadError` for everything that goes wrong, with the same message an in-process
+    Raises :class:`ReadCancelled` within about 0.1 s of ``cancel`` being set,
+    :class:`ReaderUnavailable` when the reader process cannot do its job on this machine, and
+    :class:`ReadError` for everything wrong with the file, with the same message an in-process
     read gives.
     """
     started = time.perf_counter()
@@ -164,7 +171,7 @@ def read_in_child(
                     start_new_session=True,
                 )
             except OSError as exc:
-                raise ReadError(f"cannot read '{display}': could not start the reader ({exc})") from None
+                raise ReaderUnavailable(str(exc)) from None
         with _LIVE_LOCK:
             _LIVE.add(proc)
         assert proc.stdin is not None and proc.stdout is not None
@@ -223,6 +230,8 @@ def read_in_child(
             raise ReadError(f"cannot read '{display}': the reader process stopped ({why})")
         if "error" in result:
             message = str(result["error"])
+            if result.get("kind") == "unavailable":
+                raise ReaderUnavailable(message)
             if result.get("kind") in ("memory", "crash"):
                 message = f"cannot read '{display}': {message}"
             raise ReadError(message)

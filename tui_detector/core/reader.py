@@ -1862,13 +1862,16 @@ def read_table(
     """
     child = _child_path(path)
     if child is not None:
-        from .read_child import read_in_child  # noqa: PLC0415
+        from .read_child import ReaderUnavailable, read_in_child  # noqa: PLC0415
 
         _check_header_arg(header_row)
-        return read_in_child(
-            child, _display(child), sheet, header_row=header_row, engine=engine,
-            on_stage=on_stage, cancel=cancel,
-        )[1]
+        try:
+            return read_in_child(
+                child, _display(child), sheet, header_row=header_row, engine=engine,
+                on_stage=on_stage, cancel=cancel,
+            )[1]
+        except ReaderUnavailable:
+            pass  # read it here, as a small file is
     return _read_table_here(path, sheet, header_row=header_row, engine=engine)
 
 
@@ -1886,13 +1889,16 @@ def open_table(
     hears."""
     child = _child_path(path)
     if child is not None:
-        from .read_child import read_in_child  # noqa: PLC0415
+        from .read_child import ReaderUnavailable, read_in_child  # noqa: PLC0415
 
-        sheets, loaded = read_in_child(
-            child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets,
-            on_stage=on_stage, cancel=cancel,
-        )
-        return sheets or [], loaded
+        try:
+            sheets, loaded = read_in_child(
+                child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets,
+                on_stage=on_stage, cancel=cancel,
+            )
+            return sheets or [], loaded
+        except ReaderUnavailable:
+            pass  # read it here, as a small file is
     try:
         sheets = _list_sheets_keeping(path, sheet)
         if on_sheets is not None:
