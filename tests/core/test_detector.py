@@ -181,6 +181,45 @@ def test_cancellation_stops_within_one_batch(planted):
         detector.detect(frame)
 
 
+def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted, monkeypatch):
+    """On a big table the models learn from a sample, then every row is scored, a chunk at a
+    time: a cancel during that pass (after the last batch) stops it at the next chunk, and
+    detect() on a big table stops the same way."""
+    from tui_detector.core import detector as detector_module
+
+    frame, _ = planted
+    monkeypatch.setattr(detector_module, "FIT_ROWS", 100)
+    monkeypatch.setattr(detector_module, "SCORE_CHUNK", 50)
+    scoring = {"started": False, "chunks": 0}
+    real = detector_module.TabularAnomalyDetector._auto_parts
+
+    def watched(self, *args, **kwargs):
+        scoring["started"] = True
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(detector_module.TabularAnomalyDetector, "_auto_parts", watched)
+
+    def should_stop():
+        if scoring["started"]:
+            scoring["chunks"] += 1
+            return scoring["chunks"] > 2  # two chunks scored, then stop
+        return False
+
+    detector = TabularAnomalyDetector()
+    with pytest.raises(TrainingCancelled):
+        detector.train(frame, epochs=2, should_stop=should_stop)
+    assert scoring["chunks"] == 3
+    with pytest.raises(NotFittedError):
+        detector.detect(frame)
+
+    trained = TabularAnomalyDetector()
+    trained.train(frame, epochs=2)
+    asked = []
+    with pytest.raises(TrainingCancelled):
+        trained.detect(frame.iloc[::-1].reset_index(drop=True), should_stop=lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2
+
+
 def test_progress_reports_within_and_at_the_end_of_epochs(planted, monkeypatch):
     frame, _ = planted
     monkeypatch.setattr(_keras, "PROGRESS_INTERVAL", 0.0)

@@ -663,7 +663,7 @@ class TabularAnomalyDetector:
                 # Now every row, a chunk at a time (see _auto_parts).
                 del fit_matrix, fit_recon, fit_parts
                 recon = np.empty(matrix.shape, dtype=np.float32)
-                parts = self._auto_parts(matrix, recon, None)
+                parts = self._auto_parts(matrix, recon, None, should_stop)
                 others = parts[1:]
             else:
                 recon, parts = fit_recon.astype(np.float32), fit_parts
@@ -767,7 +767,13 @@ class TabularAnomalyDetector:
         autoencoder, forest, tails, neighbours = z
         return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
 
-    def _auto_parts(self, matrix: np.ndarray, recon: np.ndarray, have_recon: bool | None) -> list[np.ndarray]:
+    def _auto_parts(
+        self,
+        matrix: np.ndarray,
+        recon: np.ndarray,
+        have_recon: bool | None,
+        should_stop: StopCallback | None = None,
+    ) -> list[np.ndarray]:
         """"auto": the four raw scores per row (log for the two that are distances), computed
         SCORE_CHUNK rows at a time so that the temporaries stay small on a full-size sheet.
 
@@ -783,6 +789,9 @@ class TabularAnomalyDetector:
             others = list(cached[1])
         parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
         for start in range(0, n, SCORE_CHUNK):
+            if should_stop is not None and should_stop():
+                # A million rows take a while to score; a cancel is heard between chunks.
+                raise TrainingCancelled("scoring was cancelled")
             rows = slice(start, start + SCORE_CHUNK)
             block = matrix[rows]
             clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
@@ -834,7 +843,7 @@ class TabularAnomalyDetector:
         if not hasattr(self, "threshold_"):
             raise NotFittedError("the detector is not trained: call train(df) or load(dir) first")
 
-    def _scores(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, matrix: np.ndarray, should_stop: StopCallback | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Anomaly score per row (higher = stranger) and the per-feature reconstruction."""
         if self.network_ is not None and self.model_kind_ == "auto":
             recon = self._take_training_recon(matrix)
@@ -842,7 +851,7 @@ class TabularAnomalyDetector:
             if recon is None:
                 recon = np.empty(matrix.shape, dtype=np.float32)
             assert self.ensemble_ is not None
-            return self._combine(self._auto_parts(matrix, recon, have)), recon
+            return self._combine(self._auto_parts(matrix, recon, have, should_stop)), recon
         if self.network_ is not None:
             clip = self.input_clip_
             recon = self.network_.forward(np.clip(matrix, -clip, clip) if clip else matrix)
@@ -871,13 +880,19 @@ class TabularAnomalyDetector:
         """Anomaly score per row of ``df``, higher = more anomalous."""
         return self.detect(df).scores
 
-    def detect(self, df: pd.DataFrame, threshold: float | None = None) -> Detection:
-        """Score every row of ``df``; rows above ``threshold`` (default: the fitted one) are flagged."""
+    def detect(
+        self, df: pd.DataFrame, threshold: float | None = None, *, should_stop: StopCallback | None = None
+    ) -> Detection:
+        """Score every row of ``df``; rows above ``threshold`` (default: the fitted one) are flagged.
+
+        ``should_stop`` is asked between chunks of rows; when it returns true,
+        :class:`~.progress.TrainingCancelled` is raised.
+        """
         self._require_fitted()
         frame = _string_columns(df)
         matrix, report = self.preprocessor_.transform(frame)
         with _one_blas_thread():
-            scores, recon = self._scores(matrix)
+            scores, recon = self._scores(matrix, should_stop)
         cut = self.threshold_ if threshold is None else float(threshold)
         return Detection(scores, cut, scores > cut, report, matrix, recon)
 

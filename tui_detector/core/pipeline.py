@@ -288,7 +288,7 @@ def run_detection(
     model = obtain_model(
         path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop
     )
-    run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage)
+    run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage, should_stop=should_stop)
     run.timings = {"read": read_seconds, **model.timings, **run.timings, "total": time.perf_counter() - started}
     return run
 
@@ -300,6 +300,7 @@ def score_table(
     threshold_percentile: float,
     *,
     on_stage: StageCallback | None = None,
+    should_stop: StopCallback | None = None,
 ) -> DetectionRun:
     """Score a table with a model (its own, or a baseline's: see :func:`score_with_baseline`)."""
     stage = on_stage or (lambda _message: None)
@@ -311,7 +312,7 @@ def score_table(
     threshold = None
     if percentile != float(detector.threshold_percentile):
         threshold = detector.threshold_at(percentile)
-    detection = detector.detect(loaded.frame, threshold=threshold)
+    detection = detector.detect(loaded.frame, threshold=threshold, should_stop=should_stop)
     return DetectionRun(
         path=Path(path),
         sha256=digest,
