@@ -220,6 +220,29 @@ def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted,
     assert len(asked) == 2
 
 
+def test_scoring_every_row_reports_how_far_it_has_got(planted, monkeypatch, tmp_path):
+    from tui_detector.core import detector as detector_module
+    from tui_detector.core import pipeline
+
+    frame, _ = planted
+    n = len(frame)
+    monkeypatch.setattr(detector_module, "FIT_ROWS", 100)
+    monkeypatch.setattr(detector_module, "SCORE_CHUNK", 128)
+    heard: list[tuple[int, int]] = []
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2, on_scored=lambda done, total: heard.append((done, total)))
+    assert heard == [(min(k, n), n) for k in range(128, n + 128, 128)]
+
+    # The pipeline turns it into stage lines (the app's Training screen, the CLI's status line).
+    monkeypatch.setattr(pipeline, "SCORE_CHUNK", 128)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    stages: list[str] = []
+    pipeline.run_detection(path, pipeline.DetectionSettings(use_cache=False, epochs=2), on_stage=stages.append)
+    scored = [s for s in stages if s.startswith("scoring every row")]
+    assert scored[0] == f"scoring every row: 128 of {n:,}" and scored[-1] == f"scoring every row: {n:,} of {n:,}"
+
+
 def test_progress_reports_within_and_at_the_end_of_epochs(planted, monkeypatch):
     frame, _ = planted
     monkeypatch.setattr(_keras, "PROGRESS_INTERVAL", 0.0)

@@ -30,7 +30,7 @@ from .forest import ForestArrays
 from .jsonsafe import json_rows, json_value
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor, TransformReport
-from .progress import ProgressCallback, StopCallback, TrainingCancelled
+from .progress import ProgressCallback, RowsCallback, StopCallback, TrainingCancelled
 from .roles import ColumnProfile, Role, profile_columns
 
 ModelKind = Literal["auto", "autoencoder", "iforest"]
@@ -519,11 +519,14 @@ class TabularAnomalyDetector:
         on_progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         early_stopping: bool = True,
+        on_scored: RowsCallback | None = None,
     ) -> dict[str, list[float]]:
         """Fit on ``df`` (every row is assumed mostly normal) and set the threshold.
 
         ``epochs`` and ``batch_size`` default to values suited to the table's size; the seed's
         ``epochs=50, batch_size=32`` still work when given. Returns the loss history per epoch.
+        A table fitted on a sample then has every row scored; ``on_scored(done, total)`` hears
+        how far that has got.
 
         Raises:
             TrainingCancelled: ``should_stop`` returned true (checked after every batch).
@@ -536,6 +539,7 @@ class TabularAnomalyDetector:
             return self._train(
                 df, epochs, batch_size, validation_split,
                 on_progress=on_progress, should_stop=should_stop, early_stopping=early_stopping,
+                on_scored=on_scored,
             )
 
     def _train(
@@ -548,6 +552,7 @@ class TabularAnomalyDetector:
         on_progress: ProgressCallback | None,
         should_stop: StopCallback | None,
         early_stopping: bool,
+        on_scored: RowsCallback | None = None,
     ) -> dict[str, list[float]]:
         self._check_params(validation_split)
         if not isinstance(df, pd.DataFrame):
@@ -663,7 +668,7 @@ class TabularAnomalyDetector:
                 # Now every row, a chunk at a time (see _auto_parts).
                 del fit_matrix, fit_recon, fit_parts
                 recon = np.empty(matrix.shape, dtype=np.float32)
-                parts = self._auto_parts(matrix, recon, None, should_stop)
+                parts = self._auto_parts(matrix, recon, None, should_stop, on_scored)
                 others = parts[1:]
             else:
                 recon, parts = fit_recon.astype(np.float32), fit_parts
@@ -773,6 +778,7 @@ class TabularAnomalyDetector:
         recon: np.ndarray,
         have_recon: bool | None,
         should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
     ) -> list[np.ndarray]:
         """"auto": the four raw scores per row (log for the two that are distances), computed
         SCORE_CHUNK rows at a time so that the temporaries stay small on a full-size sheet.
@@ -804,6 +810,8 @@ class TabularAnomalyDetector:
                 parts[1][rows] = self.forest_.score(compact)
                 parts[2][rows] = self.tails_.score(compact)
                 parts[3][rows] = np.log(self.neighbours_.score(clipped) + 1e-12)
+            if on_scored is not None:
+                on_scored(min(start + SCORE_CHUNK, n), n)
         return parts if others is None else [parts[0], *others]
 
     def _cell_scales(self, matrix: np.ndarray) -> np.ndarray:
@@ -843,7 +851,9 @@ class TabularAnomalyDetector:
         if not hasattr(self, "threshold_"):
             raise NotFittedError("the detector is not trained: call train(df) or load(dir) first")
 
-    def _scores(self, matrix: np.ndarray, should_stop: StopCallback | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(
+        self, matrix: np.ndarray, should_stop: StopCallback | None = None, on_scored: RowsCallback | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Anomaly score per row (higher = stranger) and the per-feature reconstruction."""
         if self.network_ is not None and self.model_kind_ == "auto":
             recon = self._take_training_recon(matrix)
@@ -851,7 +861,7 @@ class TabularAnomalyDetector:
             if recon is None:
                 recon = np.empty(matrix.shape, dtype=np.float32)
             assert self.ensemble_ is not None
-            return self._combine(self._auto_parts(matrix, recon, have, should_stop)), recon
+            return self._combine(self._auto_parts(matrix, recon, have, should_stop, on_scored)), recon
         if self.network_ is not None:
             clip = self.input_clip_
             recon = self.network_.forward(np.clip(matrix, -clip, clip) if clip else matrix)
@@ -881,18 +891,24 @@ class TabularAnomalyDetector:
         return self.detect(df).scores
 
     def detect(
-        self, df: pd.DataFrame, threshold: float | None = None, *, should_stop: StopCallback | None = None
+        self,
+        df: pd.DataFrame,
+        threshold: float | None = None,
+        *,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
     ) -> Detection:
         """Score every row of ``df``; rows above ``threshold`` (default: the fitted one) are flagged.
 
         ``should_stop`` is asked between chunks of rows; when it returns true,
-        :class:`~.progress.TrainingCancelled` is raised.
+        :class:`~.progress.TrainingCancelled` is raised. ``on_scored(done, total)`` hears how
+        far scoring has got.
         """
         self._require_fitted()
         frame = _string_columns(df)
         matrix, report = self.preprocessor_.transform(frame)
         with _one_blas_thread():
-            scores, recon = self._scores(matrix, should_stop)
+            scores, recon = self._scores(matrix, should_stop, on_scored)
         cut = self.threshold_ if threshold is None else float(threshold)
         return Detection(scores, cut, scores > cut, report, matrix, recon)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ModelCache, cache_inputs, cache_key
-from .detector import Detection, TabularAnomalyDetector
+from .detector import SCORE_CHUNK, Detection, TabularAnomalyDetector
 from .progress import ProgressCallback, StopCallback
 from .reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
@@ -155,6 +155,16 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
     )
 
 
+def _rows_stage(stage: StageCallback) -> Callable[[int, int], None]:
+    """Scoring progress as a stage line, only while it is worth a word (a big table)."""
+
+    def scored(done: int, total: int) -> None:
+        if total > SCORE_CHUNK:
+            stage(f"scoring every row: {done:,} of {total:,}")
+
+    return scored
+
+
 def load_source(
     path: str | os.PathLike[str],
     sheet: str | int | None = None,
@@ -238,7 +248,13 @@ def obtain_model(
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            detector.train(frame, on_progress=on_progress, should_stop=should_stop, **settings.train_options(len(frame)))
+            detector.train(
+                frame,
+                on_progress=on_progress,
+                should_stop=should_stop,
+                on_scored=_rows_stage(stage),
+                **settings.train_options(len(frame)),
+            )
         run_warnings.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning)))
         timings["train"] = time.perf_counter() - t0
         if settings.use_cache and cache is not None and inputs is not None:
@@ -312,7 +328,9 @@ def score_table(
     threshold = None
     if percentile != float(detector.threshold_percentile):
         threshold = detector.threshold_at(percentile)
-    detection = detector.detect(loaded.frame, threshold=threshold, should_stop=should_stop)
+    detection = detector.detect(
+        loaded.frame, threshold=threshold, should_stop=should_stop, on_scored=_rows_stage(stage)
+    )
     return DetectionRun(
         path=Path(path),
         sha256=digest,

@@ -29,6 +29,8 @@ class TrainingProgress:
 
 ProgressCallback = Callable[[TrainingProgress], None]
 StopCallback = Callable[[], bool]
+#: (rows scored so far, rows in all): scoring every row of a big table takes a while.
+RowsCallback = Callable[[int, int], None]
 
 
 class TrainingCancelled(Exception):

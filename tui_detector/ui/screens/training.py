@@ -136,6 +136,8 @@ class TrainingScreen(Screen[None]):
 
     @on(Stage)
     def _stage(self, message: Stage) -> None:
+        if self._stop.is_set():
+            return  # the stage line says it is cancelling
         text = message.text
         if text == "training":
             # The epochs start only after the whole table is profiled and encoded, which on a
@@ -191,4 +193,4 @@ class TrainingScreen(Screen[None]):
             self.app.pop_screen()
             return
         self.cancel()
-        self.query_one("#stage", Static).update(Text("Cancelling (after this batch) …"))
+        self.query_one("#stage", Static).update(Text("Cancelling (after this batch or chunk of rows) …"))
