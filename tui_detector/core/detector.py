@@ -678,7 +678,10 @@ class TabularAnomalyDetector:
             # scores are identical to a fresh computation, and to a loaded model's.
             # The reconstruction is large (rows x features), so it is handed to the first
             # detect() of this same table and then dropped, not kept with the model.
-            self._training_parts = (_digest(matrix), others)
+            # With every row scored chunk-wise above, its autoencoder part is exactly what
+            # detect() would compute from the same float32 reconstruction: kept too. (Fitted on
+            # every row, that part came from a float64 reconstruction: detect() recomputes it.)
+            self._training_parts = (_digest(matrix), others, parts[0] if sampled else None)
             self._training_recon = recon
         self.history_ = history
         trained_network = network is not None
@@ -792,6 +795,9 @@ class TabularAnomalyDetector:
         cached = getattr(self, "_training_parts", None)
         others = None
         if cached is not None and cached[1][0].shape[0] == n and cached[0] == _digest(matrix):
+            if have_recon and cached[2] is not None:
+                # The training table, with its reconstruction: every part is already known.
+                return [cached[2], *cached[1]]
             others = list(cached[1])
         parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
         for start in range(0, n, SCORE_CHUNK):
