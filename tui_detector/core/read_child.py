@@ -36,9 +36,10 @@ from .reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
 __all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child", "live_children"]
 
-#: Files at least this large on disk are read in a child process (about 100k rows x 10
-#: columns of xlsx: the child's start-up, ~0.6 s, is small beside the read from here on).
-CHILD_READ_BYTES = 8 << 20
+#: Files at least this large on disk are read in a child process: about 250k rows x 10 columns
+#: of xlsx, 4-5 s of reading. Below it the child's start-up and hand-over (~0.3-0.6 s) would
+#: add a quarter to a read too short to need cancelling (a 100k x 20 sheet: 1.8 s vs 2.4 s).
+CHILD_READ_BYTES = 24 << 20
 #: Set by the parent in the child's environment so the child reads in-process.
 IN_CHILD_ENV = "ANOMALY_TUI_READ_CHILD_PROCESS"
 #: "0" reads everything in-process, "1" reads everything in a child (tests), unset: by size.
