@@ -300,3 +300,23 @@ def test_a_reader_that_cannot_write_its_table_falls_back_to_reading_here(tmp_pat
     monkeypatch.setenv(read_child.MODE_ENV, "1")
     _fake_child(monkeypatch, 'print(\'{"error": "OSError: [Errno 28] No space left on device", "kind": "unavailable"}\')')
     pd.testing.assert_frame_equal(read_table(path).frame, here.frame)
+
+
+def test_hand_over_folders_left_by_a_killed_process_are_swept(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(read_child.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(read_child.tempfile, "tempdir", str(tmp_path))
+    old = tmp_path / "anomaly-tui-read-old"
+    fresh = tmp_path / "anomaly-tui-read-fresh"
+    other = tmp_path / "something-else"
+    for folder in (old, fresh, other):
+        folder.mkdir()
+        (folder / "table.arrow").write_bytes(b"x")
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (day_ago, day_ago))
+    os.utime(other, (day_ago, day_ago))
+    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    read_table(write_tricky_csv(tmp_path / "t.csv"))
+    assert not old.exists() and fresh.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anomaly-tui-read-fresh", "something-else", "t.csv"]

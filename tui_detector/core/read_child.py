@@ -114,6 +114,29 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
+_PREFIX = "anomaly-tui-read-"
+#: A hand-over folder this old was left by a process that was killed mid-read.
+_LEFTOVER_SECONDS = 24 * 3600
+
+
+def _sweep_leftovers() -> None:
+    """Remove hand-over folders that a killed process left behind (each can hold a whole
+    table); only this user's, only old ones, never one in use."""
+    cutoff = time.time() - _LEFTOVER_SECONDS
+    try:
+        candidates = list(Path(tempfile.gettempdir()).glob(_PREFIX + "*"))
+    except OSError:
+        return
+    for folder in candidates:
+        try:
+            st = folder.lstat()
+            if folder.is_symlink() or st.st_uid != os.getuid() or st.st_mtime > cutoff:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _sheets(rows: Any) -> list[SheetInfo]:
     return [
         SheetInfo(name=str(n), index=int(i), rows=int(r), columns=int(c), visible=bool(v))
@@ -145,7 +168,8 @@ def read_in_child(
     started = time.perf_counter()
     if isinstance(sheet, np.integer):
         sheet = int(sheet)
-    work = Path(tempfile.mkdtemp(prefix="anomaly-tui-read-"))  # private: mode 0700
+    _sweep_leftovers()
+    work = Path(tempfile.mkdtemp(prefix=_PREFIX))  # private: mode 0700
     request = {
         "path": str(p),
         "sheet": sheet,
