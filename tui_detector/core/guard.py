@@ -763,7 +763,8 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused global {module}.{name}")
 
 
-def _package_root() -> str:
+def package_root() -> str:
+    """The folder that holds the ``tui_detector`` package (a child's ``PYTHONPATH``)."""
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -778,7 +779,7 @@ def run_worker(request: dict, *, timeout: float | None = None) -> object:
     req["memory"] = _worker_memory()
     req["cpu"] = WORKER_CPU_SECONDS
     env = dict(os.environ)
-    root = _package_root()
+    root = package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("RUST_BACKTRACE", "0")
     limit = WORKER_TIMEOUT if timeout is None else timeout
@@ -840,7 +841,8 @@ def run_worker(request: dict, *, timeout: float | None = None) -> object:
     )
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a child started with ``start_new_session=True`` and whatever it started."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -848,6 +850,10 @@ def _kill(proc: subprocess.Popen) -> None:
             proc.kill()
         except OSError:
             pass
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    kill_group(proc)
     try:
         proc.communicate(timeout=5)
     except Exception:  # noqa: BLE001

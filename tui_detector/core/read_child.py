@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .guard import kill_group, package_root
 from .reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
 __all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child", "live_children"]
@@ -94,20 +95,10 @@ def wanted(p: Path) -> bool:
     return big and _arrow_available()
 
 
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parent.parent.parent)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (OSError, AttributeError):
-        try:
-            proc.kill()
-        except OSError:
-            pass
+    kill_group(proc)
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -179,7 +170,7 @@ def read_in_child(
         "out": str(work),
     }
     env = dict(os.environ)
-    root = _package_root()
+    root = package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env[IN_CHILD_ENV] = "1"
     env.setdefault("RUST_BACKTRACE", "0")
