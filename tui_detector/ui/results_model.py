@@ -260,13 +260,15 @@ def _cells(series: Any) -> Any:
 
 
 def _arrow_text(values: Any) -> Any:
-    """The Arrow data behind a pandas text column, or None for any other column."""
-    data = getattr(values, "_pa_array", None)
-    if data is None or getattr(values.dtype, "kind", "") != "O":
-        return None
-    import pyarrow as pa  # noqa: PLC0415 - pandas holds Arrow arrays only when it is there
+    """The Arrow data behind a pandas text column (no copy), or None for any other column."""
+    import pandas as pd  # noqa: PLC0415 - loaded with the table
 
-    return data if pa.types.is_string(data.type) or pa.types.is_large_string(data.type) else None
+    dtype = getattr(values, "dtype", None)
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "pyarrow":
+        return None
+    import pyarrow as pa  # noqa: PLC0415 - pandas stores text in Arrow only when it is there
+
+    return pa.array(values)  # through pandas' __arrow_array__: the column's own buffers
 
 
 def _argsort_values(values: Any) -> np.ndarray:
