@@ -16,6 +16,7 @@ with ``allow_pickle=False``, and the report is JSON.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import selectors
@@ -302,26 +303,21 @@ def _load(work: Path, result: dict) -> LoadedTable:
 # comes back as the same objects.
 
 _META_KEY = b"anomaly_tui"
-#: (name, Arrow type) per union child; the position is the union's type code.
-_KINDS: tuple[tuple[str, Any], ...] = ()
-
-
+@functools.cache
 def _kinds() -> tuple[tuple[str, Any], ...]:
-    global _KINDS
-    if not _KINDS:
-        import pyarrow as pa
+    """(name, Arrow type) per union child; the position is the union's type code."""
+    import pyarrow as pa
 
-        _KINDS = (
-            ("none", pa.null()),
-            ("str", pa.large_string()),
-            ("bool", pa.bool_()),
-            ("int", pa.int64()),
-            ("bigint", pa.large_string()),  # beyond int64, as its decimal digits
-            ("float", pa.float64()),
-            ("datetime", pa.timestamp("us")),
-            ("date", pa.date32()),
-        )
-    return _KINDS
+    return (
+        ("none", pa.null()),
+        ("str", pa.large_string()),
+        ("bool", pa.bool_()),
+        ("int", pa.int64()),
+        ("bigint", pa.large_string()),  # beyond int64, as its decimal digits
+        ("float", pa.float64()),
+        ("datetime", pa.timestamp("us")),
+        ("date", pa.date32()),
+    )
 
 
 def _encode_objects(values: np.ndarray) -> Any:
@@ -394,17 +390,14 @@ def frame_to_table(frame: Any) -> Any:
 
     order = [str(c) for c in frame.columns]
     objects = [c for c in order if frame[c].dtype == object]
+    encoded = {name: _encode_objects(frame[name].to_numpy()) for name in objects}
     typed = frame.drop(columns=objects) if objects else frame
     if len(typed.columns):
         table = pa.Table.from_pandas(typed, preserve_index=False)
-    else:  # only object columns: an Arrow table with no columns has no rows either
-        first = objects.pop(0)
-        table = pa.table({first: _encode_objects(frame[first].to_numpy())})
-        objects_sent = [first]
-    for name in objects:
-        table = table.append_column(name, pa.chunked_array([_encode_objects(frame[name].to_numpy())]))
-    if not len(typed.columns):
-        objects = objects_sent + objects
+        for name, column in encoded.items():
+            table = table.append_column(name, pa.chunked_array([column]))
+    else:  # no typed column for from_pandas to start from (and to count the rows: see "rows")
+        table = pa.table(encoded)
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps({"order": order, "objects": objects, "rows": len(frame)}).encode("utf-8")
     return table.replace_schema_metadata(meta)
