@@ -191,6 +191,25 @@ def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
     assert not reader._PARSED  # nothing held after the read
 
 
+def test_open_table_parses_a_text_file_once(tmp_path, monkeypatch):
+    path = write_tricky_csv(tmp_path / "t.csv")
+    expected = _read(monkeypatch, "0", path)
+    calls = []
+    real = reader._text_raw
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(reader, "_text_raw", counting)
+    sheets, loaded = open_table(path)
+    assert len(calls) == 1  # the listing's parse is the one the read uses
+    assert [(s.name, s.rows, s.columns) for s in sheets] == [("t", 301, 5)]
+    pd.testing.assert_frame_equal(loaded.frame, expected.frame)
+    _same_report(loaded.report, expected.report)
+    assert not reader._PARSED
+
+
 def _big_csv(path: Path, rows: int = 400_000) -> Path:
     rng = np.random.default_rng(0)
     pd.DataFrame(

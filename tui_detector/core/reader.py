@@ -857,9 +857,11 @@ def _stage(text: str) -> None:
 
 
 #: The one sheet :func:`open_table` parsed while listing sizes, for the read that follows
-#: (parsing a million-row sheet takes seconds); keyed by file identity and sheet name.
+#: (parsing a million-row sheet takes seconds); keyed by file identity and sheet name
+#: (:data:`_TEXT_KEY` for a text file's parsed fields).
 _PARSED: dict[tuple, Any] = {}
 _NO_KEEP = object()
+_TEXT_KEY = "\0text"
 
 
 def _identity(p: Path) -> tuple:
@@ -1860,18 +1862,10 @@ def read_table(
     Big files are read in a child process (:mod:`.read_child`); setting ``cancel`` stops such
     a read with :class:`ReadCancelled`, and ``on_stage`` hears what it is doing.
     """
-    child = _child_path(path)
-    if child is not None:
-        from .read_child import ReaderUnavailable, read_in_child  # noqa: PLC0415
-
-        _check_header_arg(header_row)
-        try:
-            return read_in_child(
-                child, _display(child), sheet, header_row=header_row, engine=engine,
-                on_stage=on_stage, cancel=cancel,
-            )[1]
-        except ReaderUnavailable:
-            pass  # read it here, as a small file is
+    _check_header_arg(header_row)
+    done = _read_in_child(path, sheet, header_row=header_row, engine=engine, on_stage=on_stage, cancel=cancel)
+    if done is not None:
+        return done[1]
     return _read_table_here(path, sheet, header_row=header_row, engine=engine)
 
 
@@ -1887,18 +1881,9 @@ def open_table(
     when a file is opened. The sheet parsed to learn its size is the one read, not parsed
     twice; big files go to a child process that ``cancel`` stops and whose steps ``on_stage``
     hears."""
-    child = _child_path(path)
-    if child is not None:
-        from .read_child import ReaderUnavailable, read_in_child  # noqa: PLC0415
-
-        try:
-            sheets, loaded = read_in_child(
-                child, _display(child), sheet, list_sheets=True, on_sheets=on_sheets,
-                on_stage=on_stage, cancel=cancel,
-            )
-            return sheets or [], loaded
-        except ReaderUnavailable:
-            pass  # read it here, as a small file is
+    done = _read_in_child(path, sheet, list_sheets=True, on_sheets=on_sheets, on_stage=on_stage, cancel=cancel)
+    if done is not None:
+        return done[0] or [], done[1]
     try:
         sheets = _list_sheets_keeping(path, sheet)
         if on_sheets is not None:
@@ -1910,16 +1895,21 @@ def open_table(
         _PARSED.clear()
 
 
-def _child_path(path: Any) -> Path | None:
-    """The checked path when this file is to be read in a child process, else None (the
-    in-process read checks the path itself, with the same messages)."""
+def _read_in_child(path: Any, sheet: str | int | None, **options: Any) -> tuple[list[SheetInfo] | None, LoadedTable] | None:
+    """(sheets, table) read by a child process (:mod:`.read_child`) when the file is big enough
+    to want one and one can run here; None means: read it in this process."""
     try:
         p = _check_path(path)
     except ReadError:
-        return None
-    from .read_child import wanted  # noqa: PLC0415
+        return None  # the in-process read says what is wrong, with the same message
+    from .read_child import ReaderUnavailable, read_in_child, wanted  # noqa: PLC0415
 
-    return p if wanted(p) else None
+    if not wanted(p):
+        return None
+    try:
+        return read_in_child(p, _display(p), sheet, **options)
+    except ReaderUnavailable:
+        return None
 
 
 def _read_table_here(
@@ -1984,7 +1974,8 @@ def _read_table(
         if sheet is not None and sheet != 0 and sheet != stem:
             raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
         _stage("parsing the text")
-        cells, enc, delimiter, decimal_comma, warnings = _text_raw(p, fmt)
+        parsed = _PARSED.pop((_identity(p), _TEXT_KEY), None) or _text_raw(p, fmt)
+        cells, enc, delimiter, decimal_comma, warnings = parsed
         warnings = pre_warnings + warnings
         _stage(f"typing {len(cells):,} rows")
         if delimiter == "\t":
@@ -2056,7 +2047,11 @@ def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
     fmt, _warnings = _preflight(p)
     _stage("parsing the workbook" if fmt in _EXCEL_FORMATS else "parsing the text")
     if fmt in _TEXT_FORMATS:
-        cells, *_ = _text_raw(p, fmt)
+        parsed = _text_raw(p, fmt)
+        if keep is not _NO_KEEP:
+            _PARSED.clear()
+            _PARSED[(_identity(p), _TEXT_KEY)] = parsed
+        cells = parsed[0]
         occupied = ~pd.isna(cells)
         rows = np.flatnonzero(occupied.any(axis=1)) if cells.size else np.empty(0, int)
         cols = np.flatnonzero(occupied.any(axis=0)) if cells.size else np.empty(0, int)
