@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tui_detector.core.detector import TabularAnomalyDetector  # noqa: E402
+from tui_detector.core.model.detector import TabularAnomalyDetector  # noqa: E402
 from tui_detector.core.pipeline import DetectionRun  # noqa: E402
-from tui_detector.core.reader import LoadedTable, LoadReport  # noqa: E402
+from tui_detector.core.io.reader import LoadedTable, LoadReport  # noqa: E402
 
 
 def make_frame(n: int, seed: int = 0) -> pd.DataFrame:

@@ -148,8 +148,8 @@ def cancel_latency(path: Path, after: float = 5.0) -> dict:
     takes to stop and whether its reader process is gone."""
     import threading
 
-    from tui_detector.core import read_child
-    from tui_detector.core.reader import ReadCancelled, open_table
+    from tui_detector.core.io import read_child
+    from tui_detector.core.io.reader import ReadCancelled, open_table
 
     cancel = threading.Event()
     stages: list[str] = []

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from tui_detector.core.reader import read_table
+    from tui_detector.core.io.reader import read_table
 
     path = DATA_DIR / f"mixed_{args.rows}x{COLUMNS}.xlsx"
     if not path.exists():

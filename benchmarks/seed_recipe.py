@@ -16,7 +16,7 @@ def seed_recipe(frame: pd.DataFrame, *, epochs: int = 50, batch_size: int = 32, 
     """Fit the seed recipe on ``frame``; returns (scores per row, top-3 column names per row)."""
     from sklearn.preprocessing import LabelEncoder, StandardScaler
 
-    from tui_detector.core._keras import import_keras
+    from tui_detector.core.model._keras import import_keras
 
     keras = import_keras()
     data = pd.DataFrame(index=frame.index)

@@ -23,7 +23,7 @@ SIZE = (120, 40)
 
 async def shoot() -> None:
     from tests.ui.conftest import BlockingRunner, settle
-    from tui_detector.core.synthetic import demo_workbook_path
+    from tui_detector.demo.synthetic import demo_workbook_path
     from tui_detector.ui.app import make_app
     from tui_detector.ui.screens.setup import SetupScreen
 
@@ -89,7 +89,7 @@ async def shoot() -> None:
 
 def next_month(demo: Path) -> Path:
     """A copy of the demo's claims as next month might send them (see the docstring above)."""
-    from tui_detector.core.reader import read_table
+    from tui_detector.core.io.reader import read_table
 
     frame = read_table(demo, "Claims").frame.copy()
     frame["amount"] = frame["amount"] * 1.4

@@ -30,18 +30,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .core.detector import ModelFileError, TabularAnomalyDetector, detect_anomalies_in_excel
-    from .core.progress import TrainingCancelled, TrainingProgress
+    from .core.model.detector import ModelFileError, TabularAnomalyDetector, detect_anomalies_in_excel
+    from .core.model.progress import TrainingCancelled, TrainingProgress
 
 
 def __getattr__(name: str) -> Any:
     # pandas and scikit-learn load on first use, so `anomaly-tui --help` stays instant.
     if name in ("TabularAnomalyDetector", "detect_anomalies_in_excel", "ModelFileError"):
-        from .core import detector
+        from .core.model import detector
 
         return getattr(detector, name)
     if name in ("TrainingCancelled", "TrainingProgress"):
-        from .core import progress
+        from .core.model import progress
 
         return getattr(progress, name)
     raise AttributeError(f"module 'tui_detector' has no attribute {name!r}")

@@ -183,7 +183,7 @@ def _guarded(command: Any) -> int:
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
         if os.environ.get(DEBUG_ENV):
             raise
-        from .core.reader import ReadError  # noqa: PLC0415
+        from .core.io.reader import ReadError  # noqa: PLC0415
 
         if isinstance(exc, (ReadError, ValueError)):
             _error(str(exc))
@@ -202,7 +202,7 @@ def _error(message: str) -> None:
 def app_command(args: argparse.Namespace) -> int:
     path: Path | None = args.path
     if args.demo:
-        from .core.synthetic import demo_workbook_path  # noqa: PLC0415
+        from .demo.synthetic import demo_workbook_path  # noqa: PLC0415
 
         path = demo_workbook_path()
     if path is not None and not path.exists():
@@ -261,7 +261,7 @@ def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
     """A sheet's name wins; digits that name no sheet are a 0-based sheet number."""
     if sheet is None or not sheet.strip().isdigit():
         return sheet
-    from .core.reader import list_sheets  # noqa: PLC0415
+    from .core.io.reader import list_sheets  # noqa: PLC0415
 
     names = [s.name for s in list_sheets(path)]
     return sheet if sheet in names else int(sheet)
@@ -299,7 +299,7 @@ def detect_command(args: argparse.Namespace) -> int:
 
     from .core.export import build_export, dumps, explained_anomalies, write_export  # noqa: PLC0415
     from .core.pipeline import run_detection  # noqa: PLC0415
-    from .core.progress import TrainingCancelled  # noqa: PLC0415
+    from .core.model.progress import TrainingCancelled  # noqa: PLC0415
 
     for option, value in (("--model-from", args.model_from), ("--model-dir", args.model_dir)):
         if value is not None and not value.exists():
@@ -388,7 +388,7 @@ def train_command(args: argparse.Namespace) -> int:
         if not args.save.is_dir() or any(args.save.iterdir()):
             raise CliError(f"--save {args.save} exists and is not a saved model; choose an empty or new folder")
     from .core.pipeline import load_source, obtain_model, save_model  # noqa: PLC0415
-    from .core.progress import TrainingCancelled  # noqa: PLC0415
+    from .core.model.progress import TrainingCancelled  # noqa: PLC0415
 
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_detector.core.detector import TabularAnomalyDetector
+from tui_detector.core.model.detector import TabularAnomalyDetector
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import mixed_table
-from tui_detector.core.apply import SchemaMismatch, compare_schema, drift_summary
-from tui_detector.core.detector import ModelFileError, TabularAnomalyDetector
+from tui_detector.core.baseline import SchemaMismatch, compare_schema, drift_summary
+from tui_detector.core.model.detector import ModelFileError, TabularAnomalyDetector
 from tui_detector.core.export import build_export, dumps, explained_anomalies, schema
 from tui_detector.core.pipeline import (
     PRESETS,

@@ -15,7 +15,7 @@ import pytest
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
 from tui_detector.core import cache as cache_mod
 from tui_detector.core.cache import ModelCache, cache_inputs, cache_key
-from tui_detector.core.detector import TabularAnomalyDetector
+from tui_detector.core.model.detector import TabularAnomalyDetector
 from tui_detector.core.pipeline import DetectionSettings, run_detection
 
 FAST = DetectionSettings(model="iforest")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tui_detector import ModelFileError, TabularAnomalyDetector, TrainingCancelled, detect_anomalies_in_excel
-from tui_detector.core import _keras
-from tui_detector.core.detector import MODEL_FORMAT_VERSION, NotFittedError
+from tui_detector.core.model import _keras
+from tui_detector.core.model.detector import MODEL_FORMAT_VERSION, NotFittedError
 
 
 def test_planted_anomalies_rank_first_and_are_explained_by_the_broken_column(planted, trained_auto):
@@ -185,7 +185,7 @@ def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted,
     """On a big table the models learn from a sample, then every row is scored, a chunk at a
     time: a cancel during that pass (after the last batch) stops it at the next chunk, and
     detect() on a big table stops the same way."""
-    from tui_detector.core import detector as detector_module
+    from tui_detector.core.model import detector as detector_module
 
     frame, _ = planted
     monkeypatch.setattr(detector_module, "FIT_ROWS", 100)
@@ -221,7 +221,7 @@ def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted,
 
 
 def test_scoring_every_row_reports_how_far_it_has_got(planted, monkeypatch, tmp_path):
-    from tui_detector.core import detector as detector_module
+    from tui_detector.core.model import detector as detector_module
     from tui_detector.core import pipeline
 
     frame, _ = planted
@@ -275,7 +275,7 @@ def test_iforest_model_uses_the_same_api_and_saves_without_pickle(planted, tmp_p
 def test_forest_arrays_score_like_scikit_learn():
     from sklearn.ensemble import IsolationForest
 
-    from tui_detector.core.forest import ForestArrays
+    from tui_detector.core.model.forest import ForestArrays
 
     x = np.random.default_rng(3).normal(size=(500, 4))
     ours = ForestArrays.fit(x, n_estimators=50, seed=1).score(x)
@@ -350,8 +350,8 @@ def test_seed_api_on_a_3000_row_table_prints_nothing():
     assert proc.stdout == "" and proc.stderr == ""
 
 
-@pytest.mark.parametrize("module", ["tui_detector", "tui_detector.core", "tui_detector.core.detector",
-                                    "tui_detector.core.reader", "tui_detector.cli"])
+@pytest.mark.parametrize("module", ["tui_detector", "tui_detector.core", "tui_detector.core.model.detector",
+                                    "tui_detector.core.io.reader", "tui_detector.cli"])
 def test_importing_the_package_loads_neither_textual_nor_tensorflow(module):
     proc = _run(
         f"""

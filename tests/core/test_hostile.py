@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core import guard, reader
-from tui_detector.core.reader import ReadError, list_sheets, read_table
+from tui_detector.core.io import guard, reader
+from tui_detector.core.io.reader import ReadError, list_sheets, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -449,8 +449,8 @@ def test_bombs_are_refused_before_calamine(tmp_path, monkeypatch):
 _CHILD = textwrap.dedent(
     """
     import resource, sys
-    from tui_detector.core import guard
-    from tui_detector.core.reader import read_table, ReadError
+    from tui_detector.core.io import guard
+    from tui_detector.core.io.reader import read_table, ReadError
     if sys.argv[2] == "off":
         guard.MAX_CELLS = 10**15
         guard.MAX_RATIO = 10**9
@@ -649,7 +649,7 @@ def test_hardening_off_refuses_workbooks(tmp_path):
     code = textwrap.dedent(
         """
         import sys
-        from tui_detector.core.reader import read_table, ReadError
+        from tui_detector.core.io.reader import read_table, ReadError
         try:
             read_table(sys.argv[1]); print("READ")
         except ReadError as exc:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.preprocess import MAX_ONE_HOT, TabularPreprocessor
-from tui_detector.core.roles import profile_columns
+from tui_detector.core.model.preprocess import MAX_ONE_HOT, TabularPreprocessor
+from tui_detector.core.model.roles import profile_columns
 
 rng = np.random.default_rng(2)
 N = 400

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from tui_detector.core import cache as cache_mod
 from tui_detector.core.cache import ModelCache, cache_inputs
-from tui_detector.core.detector import TabularAnomalyDetector
-from tui_detector.core.reader import ReadError, read_table
+from tui_detector.core.model.detector import TabularAnomalyDetector
+from tui_detector.core.io.reader import ReadError, read_table
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tui_detector"
 
@@ -75,7 +75,7 @@ def test_no_code_executing_deserialisers_in_the_package():
     assert hits == []
     # The one unpickler in the package (the parser child's reply) refuses every global but
     # datetime values; see test_hostile.test_child_cannot_feed_the_parent_a_pickle.
-    from tui_detector.core.guard import _SafeUnpickler
+    from tui_detector.core.io.guard import _SafeUnpickler
 
     with pytest.raises(pickle.UnpicklingError):
         _SafeUnpickler(io.BytesIO(pickle.dumps(os.system))).load()
@@ -136,7 +136,7 @@ def test_planted_pickles_in_the_cache_never_run(tmp_path, fitted):
 
 
 def test_planted_pickles_in_a_saved_model_never_run(tmp_path, fitted):
-    from tui_detector.core.detector import ModelFileError
+    from tui_detector.core.model.detector import ModelFileError
 
     path = fitted.save(tmp_path / "model")
     canary = tmp_path / "CANARY"
@@ -272,7 +272,7 @@ def test_f58_identical_rows_get_identical_scores(planted):
 @pytest.mark.parametrize("as_text", [True, False])
 def test_e44_long_integer_codes_are_identifiers_not_features(as_text):
     # E44: account/card numbers beyond 2^53 are identifiers, whichever way they are stored.
-    from tui_detector.core.roles import Role, infer_role
+    from tui_detector.core.model.roles import Role, infer_role
 
     values = [9_007_199_254_740_993 + 7 * i for i in range(50)]
     series = pd.Series([str(v) for v in values] if as_text else [float(v) for v in values], name="account")

@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tui_detector import TabularAnomalyDetector
-from tui_detector.core.synthetic import make_expense_claims, make_sensor_readings
+from tui_detector.demo.synthetic import make_expense_claims, make_sensor_readings
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_large_tables_are_fitted_on_a_sample_and_every_row_scored(monkeypatch, t
     """Above FIT_ROWS the models learn from a sample; every row is still scored, the planted
     anomalies are still found, and the scores handed from train() to the first detect() equal a
     fresh computation and a saved model's."""
-    from tui_detector.core import detector as detector_module
+    from tui_detector.core.model import detector as detector_module
 
     monkeypatch.setattr(detector_module, "FIT_ROWS", 600)
     table = make_expense_claims(1500, anomaly_rate=0.02, seed=0)

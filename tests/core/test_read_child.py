@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
-from tui_detector.core import read_child, reader
-from tui_detector.core.reader import ReadCancelled, ReadError, open_table, read_table
+from tui_detector.core.io import read_child, reader
+from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
 
 def write_xlsx(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
@@ -278,7 +278,7 @@ def test_a_pickle_from_the_reader_is_refused(tmp_path, monkeypatch):
     script = f"""
 import json, os, sys
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.ipc
-from tui_detector.core.read_child import frame_to_table
+from tui_detector.core.io.read_child import frame_to_table
 req = json.loads(sys.stdin.read())
 table = frame_to_table(pd.DataFrame({{"a": [1.0]}}))
 with pa.OSFile(os.path.join(req["out"], "table.arrow"), "wb") as sink:

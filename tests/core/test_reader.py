@@ -1,4 +1,4 @@
-"""Tests for tui_detector.core.reader. Every fixture is generated into tmp_path."""
+"""Tests for tui_detector.core.io.reader. Every fixture is generated into tmp_path."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core import reader
-from tui_detector.core.reader import (
+from tui_detector.core.io import reader
+from tui_detector.core.io.reader import (
     SUPPORTED_EXTENSIONS,
     LoadedTable,
     ReadError,
@@ -783,7 +783,7 @@ def test_sheet_read_row_by_row_equals_calamines_whole_sheet(tmp_path):
     import openpyxl
     import python_calamine
 
-    from tui_detector.core.reader import _sheet_rows
+    from tui_detector.core.io.reader import _sheet_rows
 
     wb = openpyxl.Workbook()
     ws = wb.active

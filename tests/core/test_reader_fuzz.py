@@ -3,7 +3,7 @@
 Hypothesis flips bytes, truncates, and corrupts single zip members of small valid files
 (xlsx deflated and stored, xls, csv). Derandomized with a fixed example budget so CI is stable
 and fast; a crash of the calamine fast path would take the test process down with it, which is
-exactly what the pre-checks in tui_detector.core.guard must prevent.
+exactly what the pre-checks in tui_detector.core.io.guard must prevent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui_detector.core.reader import ReadError, list_sheets, read_table
+from tui_detector.core.io.reader import ReadError, list_sheets, read_table
 
 SETTINGS = settings(
     max_examples=150,

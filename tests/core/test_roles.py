@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.roles import MODEL_ROLES, Role, infer_role, looks_like_id_name, profile_columns
+from tui_detector.core.model.roles import MODEL_ROLES, Role, infer_role, looks_like_id_name, profile_columns
 
 N = 200
 rng = np.random.default_rng(1)

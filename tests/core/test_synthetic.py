@@ -9,8 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tui_detector.core import synthetic
-from tui_detector.core.synthetic import (
+from tui_detector.demo import synthetic
+from tui_detector.demo.synthetic import (
     KINDS,
     PlantedAnomaly,
     SyntheticTable,

@@ -12,7 +12,7 @@ from textual.widgets import Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from tests.conftest import mixed_table
-from tui_detector.core.progress import TrainingCancelled, TrainingProgress
+from tui_detector.core.model.progress import TrainingCancelled, TrainingProgress
 
 
 @pytest.fixture(autouse=True)

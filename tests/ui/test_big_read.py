@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.ui.conftest import screen_text, settle
-from tui_detector.core import read_child
+from tui_detector.core.io import read_child
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.open_file import OpenFileScreen
 from tui_detector.ui.screens.setup import SetupScreen

@@ -11,7 +11,7 @@ import numpy as np
 
 from tests.conftest import mixed_table
 from tui_detector.core.pipeline import DetectionSettings, run_detection
-from tui_detector.core.reader import SUPPORTED_EXTENSIONS
+from tui_detector.core.io.reader import SUPPORTED_EXTENSIONS
 from tui_detector.ui.explain import TopFeatures
 from tui_detector.ui.results_model import ResultsModel, format_value
 from tui_detector.ui.screens.open_file import EXTENSIONS

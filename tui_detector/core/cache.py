@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .detector import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, TabularAnomalyDetector
+from .model.detector import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, TabularAnomalyDetector
 
 ENTRY_FILE = "entry.json"
 ENTRY_FORMAT = "anomaly-tui-cache-entry"
@@ -74,7 +74,7 @@ def _dist_version(name: str) -> str | None:
 
 def library_versions() -> dict[str, Any]:
     """Versions that change what a model file means or how it scores."""
-    from .detector import _package_version  # noqa: PLC0415
+    from .model.detector import _package_version  # noqa: PLC0415
 
     return {
         "anomaly-tui": _package_version(),

@@ -43,7 +43,7 @@ def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
     detection = run.detection
     explained = run.detector.explain(run.frame, detection, detection.anomaly_rows)
     if run.baseline:
-        from .apply import annotate_unseen  # noqa: PLC0415
+        from .baseline import annotate_unseen  # noqa: PLC0415
 
         annotate_unseen(run.detector, explained)
     excel_rows = run.loaded.excel_rows

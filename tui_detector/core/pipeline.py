@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ModelCache, cache_inputs, cache_key
-from .detector import SCORE_CHUNK, Detection, TabularAnomalyDetector
-from .progress import ProgressCallback, StopCallback
-from .reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
+from .model.detector import SCORE_CHUNK, Detection, TabularAnomalyDetector
+from .model.progress import ProgressCallback, StopCallback
+from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
 StageCallback = Callable[[str], None]
 
@@ -82,7 +82,7 @@ class SizeDefaults:
             text += f"up to {self.epochs} epochs (early stopping)"
         text += f", bottleneck {self.encoding_dim}"
         if self.model == "auto":
-            from .detector import FIT_ROWS  # noqa: PLC0415
+            from .model.detector import FIT_ROWS  # noqa: PLC0415
 
             if self.rows > FIT_ROWS:
                 text += f", fitted on {FIT_ROWS:,} sampled rows (every row scored)"
@@ -96,7 +96,7 @@ class SizeDefaults:
 def size_defaults(rows: int, model: str) -> SizeDefaults:
     """The size-aware defaults for ``rows`` rows and ``model`` (the design note's advice:
     batch 256 above 10k rows; bottleneck 4 and 30 epochs below 1k rows for its network)."""
-    from .detector import auto_batch_size, auto_ensemble_epochs, auto_epochs  # noqa: PLC0415
+    from .model.detector import auto_batch_size, auto_ensemble_epochs, auto_epochs  # noqa: PLC0415
 
     rows = int(rows)
     if model == "iforest":
@@ -362,7 +362,7 @@ def score_with_baseline(
     Raises:
         SchemaMismatch: a model column is missing from the table (the diff is attached).
     """
-    from .apply import SchemaMismatch, apply_column_map, compare_schema, drift_summary  # noqa: PLC0415
+    from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_summary  # noqa: PLC0415
 
     loaded, digest = source
     if column_map:

@@ -111,9 +111,9 @@ class BaselineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="baseline")
     def score(self) -> None:
-        from tui_detector.core.apply import SchemaMismatch  # noqa: PLC0415
+        from tui_detector.core.baseline import SchemaMismatch  # noqa: PLC0415
         from tui_detector.core.pipeline import load_source, score_with_baseline  # noqa: PLC0415
-        from tui_detector.core.reader import ReadCancelled, ReadError, list_sheets  # noqa: PLC0415
+        from tui_detector.core.io.reader import ReadCancelled, ReadError, list_sheets  # noqa: PLC0415
 
         try:
             # The baseline's sheet if the new workbook has one of that name, else its first.

@@ -43,7 +43,7 @@ class RowDetailScreen(Screen[None]):
         row = self.row
         explained = self.model.top.explain_all_columns(row)
         if run.baseline:
-            from tui_detector.core.apply import annotate_unseen  # noqa: PLC0415
+            from tui_detector.core.baseline import annotate_unseen  # noqa: PLC0415
 
             # Scored with another table's model: name the values that model never saw.
             annotate_unseen(run.detector, [explained])

@@ -22,8 +22,8 @@ from ..recent import remember
 from .training import TrainingJob, TrainingScreen
 
 if TYPE_CHECKING:
-    from tui_detector.core.reader import LoadedTable, SheetInfo
-    from tui_detector.core.roles import ColumnProfile
+    from tui_detector.core.io.reader import LoadedTable, SheetInfo
+    from tui_detector.core.model.roles import ColumnProfile
 
 PREVIEW_ROWS = 6
 MODEL_ROLES = ("numeric", "boolean", "datetime", "categorical")
@@ -154,8 +154,8 @@ class SetupScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-read")
     def load(self, sheet: str | None, cancel: threading.Event | None = None) -> None:
         from tui_detector.core.pipeline import load_source, open_source  # noqa: PLC0415
-        from tui_detector.core.reader import ReadCancelled, ReadError  # noqa: PLC0415
-        from tui_detector.core.roles import profile_columns  # noqa: PLC0415
+        from tui_detector.core.io.reader import ReadCancelled, ReadError  # noqa: PLC0415
+        from tui_detector.core.model.roles import profile_columns  # noqa: PLC0415
 
         try:
             if self.sheets:
@@ -455,7 +455,7 @@ class SetupScreen(Screen[None]):
         lock for stretches of a few hundred ms, which would otherwise freeze the training
         screen's first seconds. Only for the design note's Keras network, when no cached model
         fits ("auto" trains its network in NumPy and never imports TensorFlow)."""
-        from tui_detector.core._keras import import_keras  # noqa: PLC0415
+        from tui_detector.core.model._keras import import_keras  # noqa: PLC0415
 
         try:
             import_keras()
@@ -493,6 +493,6 @@ class SetupScreen(Screen[None]):
 
 
 def _role(name: str) -> Any:
-    from tui_detector.core.roles import Role  # noqa: PLC0415
+    from tui_detector.core.model.roles import Role  # noqa: PLC0415
 
     return Role(name)

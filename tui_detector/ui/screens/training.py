@@ -19,8 +19,8 @@ from ..widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
     from tui_detector.core.pipeline import DetectionRun
-    from tui_detector.core.progress import TrainingProgress
-    from tui_detector.core.reader import LoadedTable
+    from tui_detector.core.model.progress import TrainingProgress
+    from tui_detector.core.io.reader import LoadedTable
 
 
 @dataclass
@@ -109,7 +109,7 @@ class TrainingScreen(Screen[None]):
     def train(self) -> None:
         from textual.worker import get_current_worker  # noqa: PLC0415
 
-        from tui_detector.core.progress import TrainingCancelled  # noqa: PLC0415
+        from tui_detector.core.model.progress import TrainingCancelled  # noqa: PLC0415
 
         worker = get_current_worker()
         job = self.job

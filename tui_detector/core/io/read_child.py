@@ -180,7 +180,7 @@ def read_in_child(
         with open(work / "stderr.txt", "wb") as err:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-P", "-m", "tui_detector.core._tablechild"],
+                    [sys.executable, "-P", "-m", "tui_detector.core.io._tablechild"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=err,

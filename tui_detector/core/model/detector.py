@@ -25,9 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .env import tensorflow_available
+from ..env import tensorflow_available
 from .forest import ForestArrays
-from .jsonsafe import json_rows, json_value
+from ..jsonsafe import json_rows, json_value
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor, TransformReport
 from .progress import ProgressCallback, RowsCallback, StopCallback, TrainingCancelled

@@ -1,4 +1,4 @@
-"""Child-process side of guarded parsing: ``python -P -m tui_detector.core._worker``.
+"""Child-process side of guarded parsing: ``python -P -m tui_detector.core.io._worker``.
 
 Reads one JSON request on stdin, limits its own address space and CPU time, parses with
 python-calamine (or openpyxl), and writes ``OK`` + a pickle of plain data (lists, str, numbers,

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .detector import Detection, TabularAnomalyDetector
-from .preprocess import _category_keys
-from .roles import Role, as_datetime, as_numeric, infer_role
+from .model.detector import Detection, TabularAnomalyDetector
+from .model.preprocess import _category_keys
+from .model.roles import Role, as_datetime, as_numeric, infer_role
 
 #: Similarity (difflib ratio of normalised names) above which a new column looks like a rename.
 RENAME_SIMILARITY = 0.75

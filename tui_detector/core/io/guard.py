@@ -785,7 +785,7 @@ def run_worker(request: dict, *, timeout: float | None = None) -> object:
     limit = WORKER_TIMEOUT if timeout is None else timeout
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "tui_detector.core._worker"],
+            [sys.executable, "-P", "-m", "tui_detector.core.io._worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

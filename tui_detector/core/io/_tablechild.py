@@ -1,6 +1,6 @@
-"""Child-process side of a big read: ``python -P -m tui_detector.core._tablechild``.
+"""Child-process side of a big read: ``python -P -m tui_detector.core.io._tablechild``.
 
-The parent (:mod:`tui_detector.core.read_child`) sends one JSON request on stdin. This process
+The parent (:mod:`tui_detector.core.io.read_child`) sends one JSON request on stdin. This process
 runs the ordinary in-process reader on it, so a table reads exactly the same either way, and
 answers with JSON lines on stdout:
 
@@ -44,8 +44,8 @@ def _run(req: dict) -> dict:
     import pyarrow as pa
     import pyarrow.ipc
 
-    from tui_detector.core import reader
-    from tui_detector.core.read_child import frame_to_table
+    from tui_detector.core.io import reader
+    from tui_detector.core.io.read_child import frame_to_table
 
     path = req["path"]
     sheet = req.get("sheet")
@@ -84,7 +84,7 @@ def main() -> int:
         _emit({"error": "the reader process got a damaged request"})
         return 0
     try:
-        from tui_detector.core.reader import ReadError
+        from tui_detector.core.io.reader import ReadError
     except Exception as exc:  # noqa: BLE001
         _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
         return 0

@@ -1793,7 +1793,7 @@ def _preflight(p: Path) -> tuple[str, list[str]]:
 
     Runs before any parser: lock files, encrypted workbooks, archives that are not workbooks,
     ZIP bombs, DTDs/entities and cell references far enough out to exhaust memory are refused
-    here (see :mod:`tui_detector.core.guard`).
+    here (see :mod:`tui_detector.core.io.guard`).
     """
     name = _display(p)
     head = _read_head(p, 8)
