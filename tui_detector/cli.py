@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
 
 EXIT_OK = 0
@@ -39,12 +40,9 @@ class CliError(Exception):
 
 def _percentile(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < 100:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100 (exclusive), not {text}")
-    return value
+        return parse_percentile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -118,7 +116,7 @@ def build_detect_parser() -> argparse.ArgumentParser:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     threshold = parser.add_mutually_exclusive_group()
     threshold.add_argument("--threshold-percentile", type=_percentile, metavar="P", help="flag rows scoring above this percentile of the training scores (default 95)")
-    threshold.add_argument("--preset", choices=("strict", "balanced", "sensitive"), help="strict = 99 (fewer false positives on very imbalanced data), balanced = 95 (default), sensitive = 90 (security and fraud work)")
+    threshold.add_argument("--preset", choices=tuple(PRESETS), help="strict = 99 (fewer false positives on very imbalanced data), balanced = 95 (default), sensitive = 90 (security and fraud work)")
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs (default: chosen from the table's size; early stopping may end sooner)")
     parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0); the same file and seed give the same scores")
     parser.add_argument("--no-cache", action="store_true", help="train afresh and do not store the model")
@@ -346,11 +344,11 @@ def detect_command(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from .core.pipeline import PRESETS, DetectionSettings  # noqa: PLC0415
+    from .core.pipeline import DetectionSettings  # noqa: PLC0415
 
     percentile = args.threshold_percentile
     if percentile is None:
-        percentile = PRESETS[args.preset or "balanced"]
+        percentile = PRESETS[args.preset or DEFAULT_PRESET]
     return DetectionSettings(
         model=args.model,
         threshold_percentile=percentile,

@@ -10,14 +10,13 @@ from textual.widgets import Input, Select
 from tests.conftest import mixed_table
 from tests.ui.conftest import screen_is, screen_text, settle
 from tui_detector.core.export import schema
-from tui_detector.core.pipeline import PRESETS as CORE_PRESETS
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.baseline import BaselineScreen
 from tui_detector.ui.screens.export import ExportScreen
 from tui_detector.ui.screens.open_file import OpenFileScreen
 from tui_detector.ui.screens.results import ResultsScreen
 from tui_detector.ui.screens.row_detail import RowDetailScreen
-from tui_detector.ui.screens.setup import PRESETS, SetupScreen
+from tui_detector.ui.screens.setup import SetupScreen
 
 SIZE = (120, 40)
 
@@ -138,7 +137,6 @@ async def test_a_file_that_cannot_supply_the_model_columns_is_refused_in_words(t
 
 
 async def test_presets_set_the_threshold_and_the_size_aware_defaults_are_shown(orders, tmp_path):
-    assert PRESETS == CORE_PRESETS
     app = make_app(orders, model="autoencoder", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)

@@ -7,9 +7,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from .errors import AnomalyTuiError
 
 
-class OutputExistsError(FileExistsError):
+class OutputExistsError(AnomalyTuiError, FileExistsError):
     """The target exists with other contents and the caller did not ask to replace it."""
 
 

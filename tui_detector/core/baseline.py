@@ -19,12 +19,13 @@ import pandas as pd
 from .model.detector import Detection, TabularAnomalyDetector
 from .model.preprocess import _category_keys
 from .model.roles import Role, as_datetime, as_numeric, infer_role
+from .errors import AnomalyTuiError
 
 #: Similarity (difflib ratio of normalised names) above which a new column looks like a rename.
 RENAME_SIMILARITY = 0.75
 
 
-class SchemaMismatch(ValueError):
+class SchemaMismatch(AnomalyTuiError, ValueError):
     """The new table cannot supply every column the model needs; ``diff`` says which."""
 
     def __init__(self, diff: SchemaDiff) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ModelCache, cache_inputs, cache_key
+from .presets import DEFAULT_PERCENTILE
 from .model.detector import SCORE_CHUNK, Detection, TabularAnomalyDetector
 from .model.progress import ProgressCallback, StopCallback
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
@@ -29,7 +30,7 @@ class DetectionSettings:
     """What the user chose; ``None`` means the detector's size-aware default."""
 
     model: str = "auto"
-    threshold_percentile: float = 95.0
+    threshold_percentile: float = DEFAULT_PERCENTILE
     epochs: int | None = None
     batch_size: int | None = None
     seed: int = 0
@@ -379,10 +380,6 @@ def score_with_baseline(
     run.baseline = True
     return run
 
-
-#: The design note's advice, by name: fewer false positives on very imbalanced data (strict),
-#: the default (balanced), more sensitive for security and fraud work (sensitive).
-PRESETS: dict[str, float] = {"strict": 99.0, "balanced": 95.0, "sensitive": 90.0}
 
 TRAINED_ON_FILE = "trained_on.json"
 

@@ -24,6 +24,7 @@ import pandas as pd
 from .atomic import write_with
 from .jsonsafe import MAX_SAFE_INTEGER
 from .pipeline import DetectionRun
+from .errors import AnomalyTuiError
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
@@ -32,7 +33,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TOP = 3
 
 
-class ScoredCopyError(ValueError):
+class ScoredCopyError(AnomalyTuiError, ValueError):
     """The scored copy cannot be written in the requested form; the message says what to do."""
 
 

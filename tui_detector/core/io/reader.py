@@ -38,6 +38,7 @@ from pandas.api.types import infer_dtype
 
 from . import guard
 from ._worker import PickError, pick_sheet
+from ..errors import AnomalyTuiError
 
 __all__ = [
     "ReadError",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 
-class ReadError(Exception):
+class ReadError(AnomalyTuiError):
     """A file could not be read; ``str(error)`` is one line meant for the user."""
 
     def __init__(self, message: str) -> None:

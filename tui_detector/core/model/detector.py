@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 
 from ..env import tensorflow_available
+from ..presets import check_percentile
 from .forest import ForestArrays
 from ..jsonsafe import json_rows, json_value
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor, TransformReport
 from .progress import ProgressCallback, RowsCallback, StopCallback, TrainingCancelled
 from .roles import ColumnProfile, Role, profile_columns
+from ..errors import AnomalyTuiError
 
 ModelKind = Literal["auto", "autoencoder", "iforest"]
 
@@ -84,11 +86,11 @@ FIT_ROWS = 20_000
 SCORE_CHUNK = 65_536
 
 
-class ModelFileError(ValueError):
+class ModelFileError(AnomalyTuiError, ValueError):
     """A saved model directory is missing, damaged, tampered with or from another format."""
 
 
-class NotFittedError(RuntimeError):
+class NotFittedError(AnomalyTuiError, RuntimeError):
     """The detector has not been trained or loaded yet."""
 
 
@@ -835,8 +837,7 @@ class TabularAnomalyDetector:
     def _check_params(self, validation_split: float) -> None:
         if self.model not in ("auto", "autoencoder", "iforest"):
             raise ValueError(f"model must be 'auto', 'autoencoder' or 'iforest', not {self.model!r}")
-        if not 0 < float(self.threshold_percentile) < 100:
-            raise ValueError("threshold_percentile must be between 0 and 100 (exclusive)")
+        check_percentile(self.threshold_percentile, "threshold_percentile")
         if int(self.encoding_dim) < 1:
             raise ValueError("encoding_dim must be at least 1")
         if not 0 <= validation_split < 1:

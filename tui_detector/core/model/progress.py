@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from ..errors import AnomalyTuiError
 
 
 @dataclass(frozen=True)
@@ -33,5 +34,5 @@ StopCallback = Callable[[], bool]
 RowsCallback = Callable[[int, int], None]
 
 
-class TrainingCancelled(Exception):
+class TrainingCancelled(AnomalyTuiError):
     """Training was stopped by its ``should_stop`` callable; nothing was fitted."""

@@ -18,6 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from tui_detector.core.presets import DEFAULT_PERCENTILE, PRESETS, check_percentile, preset_for
+
 from ..recent import remember
 from .training import TrainingJob, TrainingScreen
 
@@ -32,9 +34,6 @@ MODELS = [
     ("autoencoder — the design note's network", "autoencoder"),
     ("iforest — IsolationForest, fastest", "iforest"),
 ]
-#: The design note's thresholds by name (core ``PRESETS``, repeated here so the screen can be
-#: built before pandas loads; a test checks they agree).
-PRESETS = {"strict": 99.0, "balanced": 95.0, "sensitive": 90.0}
 PRESET_CHOICES = [
     ("strict — 99: very imbalanced data, fewer false alarms", "strict"),
     ("balanced — 95 (default)", "balanced"),
@@ -355,13 +354,8 @@ class SetupScreen(Screen[None]):
         """The user's choices as core ``DetectionSettings``; raises ``ValueError`` in plain words."""
         from tui_detector.core.pipeline import DetectionSettings  # noqa: PLC0415
 
-        threshold_text = self.query_one("#threshold", Input).value.strip() or "95"
-        try:
-            threshold = float(threshold_text)
-        except ValueError:
-            raise ValueError(f"the threshold percentile must be a number, not {threshold_text!r}") from None
-        if not 0 < threshold < 100:
-            raise ValueError("the threshold percentile must be between 0 and 100")
+        threshold_text = self.query_one("#threshold", Input).value.strip()
+        threshold = check_percentile(threshold_text) if threshold_text else DEFAULT_PERCENTILE
         epochs_text = self.query_one("#epochs", Input).value.strip()
         epochs = int(epochs_text) if epochs_text else None
         if epochs is not None and epochs < 1:
@@ -388,7 +382,7 @@ class SetupScreen(Screen[None]):
             value = float(event.value)
         except ValueError:
             value = None
-        name = next((k for k, v in PRESETS.items() if v == value), "custom")
+        name = preset_for(value)
         preset = self.query_one("#preset", Select)
         if preset.value != name:
             preset.value = name

@@ -12,8 +12,8 @@ from tests.conftest import mixed_table
 from tui_detector.core.baseline import SchemaMismatch, compare_schema, drift_summary
 from tui_detector.core.model.detector import ModelFileError, TabularAnomalyDetector
 from tui_detector.core.export import build_export, dumps, explained_anomalies, schema
+from tui_detector.core.presets import PRESETS
 from tui_detector.core.pipeline import (
-    PRESETS,
     DetectionSettings,
     TrainedModel,
     load_source,
