@@ -11,10 +11,8 @@ import numpy as np
 
 from tests.conftest import mixed_table
 from tui_detector.core.pipeline import DetectionSettings, run_detection
-from tui_detector.core.io.reader import SUPPORTED_EXTENSIONS
 from tui_detector.ui.explain import TopFeatures
 from tui_detector.ui.results_model import ResultsModel, format_value
-from tui_detector.ui.screens.open_file import EXTENSIONS
 
 
 def _run(tmp_path, rows=400):
@@ -59,10 +57,6 @@ def test_cells_are_one_line_of_plain_text():
     assert format_value(True) == "true"
     assert format_value("a\nb\tc") == "a↵b c"
     assert format_value("[bold]x") == "[bold]x"
-
-
-def test_file_picker_extensions_match_the_reader():
-    assert EXTENSIONS == SUPPORTED_EXTENSIONS
 
 
 def test_the_app_module_imports_nothing_heavy():

@@ -39,6 +39,7 @@ from pandas.api.types import infer_dtype
 from . import guard
 from ._worker import PickError, pick_sheet
 from ..errors import AnomalyTuiError
+from .formats import SUPPORTED_EXTENSIONS
 
 __all__ = [
     "ReadError",
@@ -67,7 +68,6 @@ class ReadCancelled(ReadError):
     """The caller stopped the read (the user left the screen); nothing was kept."""
 
 
-SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
 
 _EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
 _TEXT_FORMATS = ("csv", "tsv")

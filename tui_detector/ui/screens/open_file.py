@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_detector.core.io.formats import SUPPORTED_EXTENSIONS
 from tui_detector.core.units import human_size
 
 from ..recent import recent_files
 
-#: The reader's SUPPORTED_EXTENSIONS (a test checks they agree): importing the reader here
-#: would load pandas before the first screen.
-EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
+#: What the picker lists: the reader's formats (from a module that loads no pandas).
+EXTENSIONS = SUPPORTED_EXTENSIONS
 
 
 class DataFileTree(DirectoryTree):
