@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.io import guard, reader
+from tui_detector.core.io import guard, reader, scan
 from tui_detector.core.io.reader import ReadError, list_sheets, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -889,8 +889,8 @@ def test_formula_scan_ignores_computed_formulas_and_reads_across_chunks(tmp_path
     path = raw_xlsx(tmp_path / "many.xlsx", sheet_xml("".join(rows)))
     expected = sum(1 for r in range(2, 402) if r % 7 == 0)
     for chunk in (37, 1000, 1 << 22):
-        monkeypatch.setattr(reader, "_SCAN_CHUNK", chunk)
-        assert len(reader._scan_xlsx_formulas(path, "S")) == expected
+        monkeypatch.setattr(scan, "_SCAN_CHUNK", chunk)
+        assert len(scan.xlsx_formulas(path, "S")) == expected
     t = read_table(path)
     assert t.report.formulas_without_value == expected and t.frame["v"].isna().sum() == expected
 
@@ -901,7 +901,7 @@ def test_sheets_without_uncomputed_formulas_are_not_rescanned(tmp_path, monkeypa
     def boom(*a, **k):
         raise AssertionError("formula scan ran")
 
-    monkeypatch.setattr(reader, "_scan_xlsx_formulas", boom)
+    monkeypatch.setattr(scan, "xlsx_formulas", boom)
     t = read_table(write_xlsx(tmp_path / "t.xlsx", {"S": [["a"], [1], [2]]}))
     assert t.report.formulas_without_value == 0
     rows = BASE_ROWS + '<row r="4"><c r="A4"><f>A2+A3</f><v>4</v></c><c r="B4" t="str"><f>"x"</f><v>x</v></c></row>'

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from . import guard
+from . import guard, scan
 from ._worker import PickError, pick_sheet
 from .formats import SUPPORTED_EXTENSIONS
 from .read_child import ReaderUnavailable, read_in_child, wanted
@@ -59,39 +59,6 @@ __all__ = [
 
 _EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
 _TEXT_FORMATS = ("csv", "tsv")
-
-# Excel's error values. Besides the classic seven, newer Excel versions write the dynamic-array
-# and data-type errors; they mean "no value here" just the same.
-ERROR_TOKENS = (
-    "#DIV/0!",
-    "#N/A",
-    "#VALUE!",
-    "#REF!",
-    "#NAME?",
-    "#NUM!",
-    "#NULL!",
-    "#GETTING_DATA",
-    "#SPILL!",
-    "#CALC!",
-    "#FIELD!",
-    "#BLOCKED!",
-    "#CONNECT!",
-    "#BUSY!",
-    "#UNKNOWN!",
-)
-_ERROR_SET = frozenset(ERROR_TOKENS)
-
-# Error codes as BIFF8 (xls) and BIFF12 (xlsb) store them.
-_BIFF_ERRORS = {
-    0x00: "#NULL!",
-    0x07: "#DIV/0!",
-    0x0F: "#VALUE!",
-    0x17: "#REF!",
-    0x1D: "#NAME?",
-    0x24: "#NUM!",
-    0x2A: "#N/A",
-    0x2B: "#GETTING_DATA",
-}
 
 # pandas' default NA tokens minus "#N/A": that one is an Excel error value and is counted as such.
 _CSV_NA_VALUES = [
@@ -376,371 +343,6 @@ def _dedupe(names: list[str]) -> tuple[list[str], list[str], list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Error-cell scans. python-calamine returns Excel error cells as "" (indistinguishable from blank
-# cells), so their positions are recovered from the file itself, next to the main parse.
-
-_Err = tuple[int, int, str]  # 0-based sheet row, 0-based sheet column, error text
-
-
-def _ref_to_rc(ref: bytes) -> tuple[int, int] | None:
-    m = re.match(rb"([A-Za-z]{1,3})(\d+)$", ref)
-    if not m:
-        return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + (ch - 64)
-    return int(m.group(2)) - 1, col - 1
-
-
-def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
-    from defusedxml import ElementTree as SafeET
-
-    main_ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel_attr = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    book = SafeET.fromstring(zf.read("xl/workbook.xml"))
-    rid = None
-    for el in book.iter():
-        if el.tag in (main_ns + "sheet", "sheet") and el.get("name") == sheet_name:
-            rid = el.get(rel_attr)
-            break
-    if rid is None:
-        return None
-    return _workbook_rel_target(zf, "xl/_rels/workbook.xml.rels", rid)
-
-
-def _workbook_rel_target(zf: zipfile.ZipFile, rels_path: str, rid: str) -> str | None:
-    """The zip member a workbook relationship points at; relative targets start from ``xl/``."""
-    from defusedxml import ElementTree as SafeET
-
-    rels = SafeET.fromstring(zf.read(rels_path))
-    for el in rels.iter():
-        if el.get("Id") == rid:
-            target = el.get("Target") or ""
-            if target.startswith("/"):
-                return target.lstrip("/")
-            parts: list[str] = ["xl"]
-            for piece in target.split("/"):
-                if piece == "..":
-                    if parts:
-                        parts.pop()
-                elif piece and piece != ".":
-                    parts.append(piece)
-            return "/".join(parts)
-    return None
-
-
-_XLSX_ERR_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\bt\s*=\s*[\"']e[\"'][^>]*>")
-_XLSX_REF = re.compile(rb"\br\s*=\s*[\"']([A-Za-z]{1,3}\d+)[\"']")
-_XLSX_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
-_XLSX_CELL_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?c>")
-
-
-def _scan_xlsx_errors(path: Path, sheet_name: str) -> list[_Err]:
-    with zipfile.ZipFile(path) as zf:
-        part = _xlsx_sheet_part(zf, sheet_name)
-        if part is None:
-            return []
-        # First a cheap streaming look: most workbooks have no error cells at all, and this
-        # keeps the decompressed sheet (often tens of MB) out of memory in that case.
-        found = False
-        tail = b""
-        with zf.open(part) as fh:
-            while True:
-                chunk = fh.read(1 << 22)
-                if not chunk:
-                    break
-                window = tail + chunk
-                if b't="e"' in window or b"t='e'" in window:
-                    found = True
-                    break
-                tail = chunk[-8:]
-        if not found:
-            return []
-        data = zf.read(part)
-    out: list[_Err] = []
-    for m in _XLSX_ERR_CELL.finditer(data):
-        tag = m.group(0)
-        ref = _XLSX_REF.search(tag)
-        rc = _ref_to_rc(ref.group(1)) if ref else None
-        if rc is None:
-            continue
-        token = "#N/A"
-        if not tag.endswith(b"/>"):
-            end = _XLSX_CELL_END.search(data, m.end())
-            stop = end.start() if end else m.end() + 4096
-            v = _XLSX_VALUE.search(data, m.end(), stop)
-            if v:
-                token = v.group(1).decode("utf-8", "replace").strip() or token
-        out.append((rc[0], rc[1], token))
-    return out
-
-
-# Formula cells saved without a computed value. Programs that write xlsx without a calculation
-# engine (openpyxl, many exporters) store the formula and leave <v> out or empty; every engine
-# then reads the cell as blank, which would pass for genuinely missing data. In a cell, <f> comes
-# first and <v> second, so "formula element, then the cell's end or an empty <v>" finds them
-# with one C-speed regex pass, no per-cell Python.
-_NO_VALUE = "\0no computed value"  # token in the _Err list; never a real Excel error text
-_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
-_XLSX_FORMULA_NO_VALUE = re.compile(
-    rb"<" + _NS + rb"c(\s[^>]*?)?(?<!/)>\s*"  # the cell's start tag (group 1: its attributes)
-    rb"<" + _NS + rb"f\b[^>]*?(?:/>|>[^<]*</" + _NS + rb"f\s*>)\s*"  # the formula (text has no '<')
-    rb"(?:</" + _NS + rb"c\s*>|<" + _NS + rb"v\s*/>|<" + _NS + rb"v\s*>\s*</" + _NS + rb"v\s*>)"
-)
-_SCAN_CHUNK = 1 << 22
-_XLSX_TYPE = re.compile(rb"\bt\s*=\s*[\"']([A-Za-z]+)[\"']")
-_XLSX_ROW_END = re.compile(rb"</" + _NS + rb"row\s*>")
-
-
-def _last_row_end(window: bytes) -> int:
-    """Offset just past the last ``</row>`` (any prefix) in ``window``, or -1."""
-    at = len(window)
-    while True:
-        at = window.rfind(b"row", 0, at)
-        if at < 0:
-            return -1
-        lt = window.rfind(b"</", 0, at)
-        m = _XLSX_ROW_END.match(window, lt) if lt >= 0 else None
-        if m and m.end() > at:
-            return m.end()
-
-
-# The same test, found from its end: these start with a literal, which the regex engine finds
-# with a fast substring search, so a sheet of 200,000 formulas *with* values costs a few tens of
-# ms instead of a regex attempt at every '<'. Unprefixed elements only (what every common
-# writer produces); a sheet with prefixed elements takes the full pattern above.
-_NO_VALUE_TAIL = rb"\s*(?:</c\s*>|<v\s*/>|<v\s*>\s*</v\s*>)"
-_FORMULA_END_NO_VALUE = re.compile(rb"</f\s*>" + _NO_VALUE_TAIL)
-_SELF_CLOSED_NO_VALUE = re.compile(rb"/>" + _NO_VALUE_TAIL)
-_PREFIXED_F = re.compile(rb"<[A-Za-z_][\w.-]*:f[\s>/]")
-
-
-def _formula_cells_without_value(body: bytes):
-    """Matches of :data:`_XLSX_FORMULA_NO_VALUE` in ``body``, each cell once."""
-    if _PREFIXED_F.search(body):
-        yield from _XLSX_FORMULA_NO_VALUE.finditer(body)
-        return
-    seen: set[int] = set()
-    for rx in (_FORMULA_END_NO_VALUE, _SELF_CLOSED_NO_VALUE):
-        for tail in rx.finditer(body):
-            # Back to the start tag of the cell holding it: formula and inline-string text
-            # cannot hold a raw '<', so the nearest '<c' before is that cell's.
-            at = tail.start()
-            while True:
-                at = body.rfind(b"<c", 0, at)
-                if at < 0 or body[at + 2 : at + 3] in (b" ", b">", b"\t", b"\r", b"\n"):
-                    break
-            if at < 0 or at in seen:
-                continue
-            m = _XLSX_FORMULA_NO_VALUE.match(body, at)
-            if m is not None and m.end() >= tail.end():
-                seen.add(at)
-                yield m
-
-
-def _scan_xlsx_formulas(path: Path, sheet_name: str) -> list[_Err]:
-    """Positions of formula cells in one xlsx sheet that hold no computed value."""
-    with zipfile.ZipFile(path) as zf:
-        part = _xlsx_sheet_part(zf, sheet_name)
-        if part is None:
-            return []
-        out: list[_Err] = []
-        carry = b""
-        with zf.open(part) as fh:
-            while True:
-                chunk = fh.read(_SCAN_CHUNK)
-                window = carry + chunk
-                if chunk:
-                    # Cut after the last complete row so no cell straddles two windows; the
-                    # sheet stays streamed (a single row is at most 16,384 cells).
-                    cut = _last_row_end(window)
-                    if cut < 0:
-                        carry = window
-                        continue
-                    body, carry = window[:cut], window[cut:]
-                else:
-                    body, carry = window, b""
-                for m in _formula_cells_without_value(body):
-                    attrs = m.group(1) or b""
-                    closed_empty = not m.group(0).rstrip().endswith(b"c>")
-                    t = _XLSX_TYPE.search(attrs)
-                    if closed_empty and t and t.group(1) == b"str":
-                        # Excel itself writes <v></v> for a formula whose result is "" (t="str"):
-                        # that is a computed empty string, not a missing value.
-                        continue
-                    ref = _XLSX_REF.search(attrs)
-                    rc = _ref_to_rc(ref.group(1)) if ref else None
-                    if rc is not None:
-                        out.append((rc[0], rc[1], _NO_VALUE))
-                if not chunk:
-                    break
-    return out
-
-
-_XLS_ERR_HINT = re.compile(
-    rb"\x05\x02\x08\x00.{6}[\x00\x07\x0f\x17\x1d\x24\x2a]\x01"  # BOOLERR holding an error
-    rb"|\x02.[\x00\x07\x0f\x17\x1d\x24\x2a].{3}\xff\xff",  # FORMULA whose result is an error
-    re.DOTALL,
-)
-
-
-def _scan_xls_errors(path: Path, sheet_name: str) -> list[_Err]:
-    raw = path.read_bytes()
-    if not _XLS_ERR_HINT.search(raw):
-        return []
-    import xlrd
-
-    book = xlrd.open_workbook(file_contents=raw, on_demand=True, logfile=io.StringIO())
-    try:
-        sh = book.sheet_by_name(sheet_name)
-        out: list[_Err] = []
-        for r in range(sh.nrows):
-            types = sh.row_types(r)
-            for c, t in enumerate(types):
-                if t == xlrd.XL_CELL_ERROR:
-                    code = sh.cell_value(r, c)
-                    out.append((r, c, _BIFF_ERRORS.get(code, "#N/A")))
-        return out
-    finally:
-        book.release_resources()
-
-
-_XLSB_ERR_HINT = re.compile(
-    rb"\x03\x09.[\x00-\x3f]\x00\x00.{4}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]"  # BrtCellError
-    rb"|\x0b[\x80-\xff]?[\x00-\x7f].[\x00-\x3f]\x00\x00.{4}[\x00\x07\x0f\x17\x1d\x24\x2a\x2b]",
-    re.DOTALL,
-)
-
-
-def _xlsb_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
-    data = zf.read("xl/workbook.bin")
-    rid = None
-    for typ, rec in _biff12_records(data):
-        if typ == 0x9C and len(rec) >= 12:  # BrtBundleSh
-            rel_len = int.from_bytes(rec[8:12], "little")
-            if rel_len == 0xFFFFFFFF:
-                continue
-            rel = rec[12 : 12 + 2 * rel_len].decode("utf-16-le", "replace")
-            pos = 12 + 2 * rel_len
-            name_len = int.from_bytes(rec[pos : pos + 4], "little")
-            name = rec[pos + 4 : pos + 4 + 2 * name_len].decode("utf-16-le", "replace")
-            if name == sheet_name:
-                rid = rel
-                break
-        elif typ == 0x90:  # BrtEndBundleShs
-            break
-    if rid is None:
-        return None
-    return _workbook_rel_target(zf, "xl/_rels/workbook.bin.rels", rid)
-
-
-def _biff12_records(data: bytes):
-    i, n = 0, len(data)
-    while i < n:
-        b = data[i]
-        i += 1
-        typ = b & 0x7F
-        if b & 0x80:
-            if i >= n:
-                return
-            typ |= (data[i] & 0x7F) << 7
-            i += 1
-        size = 0
-        for shift in (0, 7, 14, 21):
-            if i >= n:
-                return
-            b = data[i]
-            i += 1
-            size |= (b & 0x7F) << shift
-            if not b & 0x80:
-                break
-        yield typ, data[i : i + size]
-        i += size
-
-
-def _scan_xlsb_errors(path: Path, sheet_name: str) -> list[_Err]:
-    with zipfile.ZipFile(path) as zf:
-        part = _xlsb_sheet_part(zf, sheet_name)
-        if part is None:
-            return []
-        data = zf.read(part)
-    # The record walk is Python-speed, so only files that plausibly hold an error pay for it.
-    if not _XLSB_ERR_HINT.search(data):
-        return []
-    out: list[_Err] = []
-    row = 0
-    for typ, rec in _biff12_records(data):
-        if typ == 0x00 and len(rec) >= 4:  # BrtRowHdr
-            row = int.from_bytes(rec[0:4], "little")
-        elif typ in (0x03, 0x0B) and len(rec) >= 9:  # BrtCellError, BrtFmlaError
-            col = int.from_bytes(rec[0:4], "little")
-            out.append((row, col, _BIFF_ERRORS.get(rec[8], "#N/A")))
-        elif typ == 0x92:  # BrtEndSheetData
-            break
-    return out
-
-
-def _scan_ods_errors(path: Path, sheet_name: str) -> list[_Err]:
-    with zipfile.ZipFile(path) as zf:
-        data = zf.read("content.xml")
-    # LibreOffice marks formula errors with calcext:value-type="error" and an empty string value.
-    if b'value-type="error"' not in data:
-        return []
-    from defusedxml import ElementTree as SafeET
-
-    t_ns = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-    calc_ns = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}"
-    out: list[_Err] = []
-    in_table = False
-    row = 0
-    row_rep = 1
-    col = 0
-    cell_stack: list[tuple[int, int]] = []
-    for event, el in SafeET.iterparse(io.BytesIO(data), events=("start", "end")):
-        tag = el.tag
-        if event == "start":
-            if tag == t_ns + "table":
-                in_table = el.get(t_ns + "name") == sheet_name
-                row = 0
-            elif not in_table:
-                continue
-            elif tag == t_ns + "table-row":
-                col = 0
-                row_rep = int(el.get(t_ns + "number-rows-repeated", "1") or 1)
-            elif tag in (t_ns + "table-cell", t_ns + "covered-table-cell"):
-                rep = int(el.get(t_ns + "number-columns-repeated", "1") or 1)
-                cell_stack.append((col, rep))
-                col += rep
-        else:
-            if tag == t_ns + "table":
-                if in_table:
-                    break
-            elif not in_table:
-                el.clear()
-                continue
-            elif tag == t_ns + "table-row":
-                row += row_rep
-                el.clear()
-            elif tag in (t_ns + "table-cell", t_ns + "covered-table-cell"):
-                start_col, rep = cell_stack.pop() if cell_stack else (col, 1)
-                if el.get(calc_ns + "value-type") == "error":
-                    text = "".join(el.itertext()).strip()
-                    token = text if text in _ERROR_SET else "#N/A"
-                    for k in range(min(rep, 16384)):
-                        out.append((row, start_col + k, token))
-    return out
-
-
-_ERROR_SCANNERS = {
-    "xlsx": _scan_xlsx_errors,
-    "xlsm": _scan_xlsx_errors,
-    "xls": _scan_xls_errors,
-    "xlsb": _scan_xlsb_errors,
-    "ods": _scan_ods_errors,
-}
-
-
-# --------------------------------------------------------------------------------------------
 # Workbook engines: each returns the raw cells of one sheet plus where they sit in the sheet.
 
 
@@ -750,7 +352,7 @@ class _Raw:
     row0: int  # 0-based sheet row of rows[0]
     col0: int  # 0-based sheet column of rows[i][0]
     sheet: str
-    errors: list[_Err] = field(default_factory=list)
+    errors: list[scan.Err] = field(default_factory=list)
 
 
 def _is_encrypted_ooxml(p: Path) -> bool:
@@ -869,15 +471,15 @@ def _formula_scan_needed(p: Path, fmt: str) -> bool:
     return _zip_hint(p, fmt, "formula_hint") if fmt in ("xlsx", "xlsm") else False
 
 
-def _cell_scan(p: Path, fmt: str, name: str) -> list[_Err]:
+def _cell_scan(p: Path, fmt: str, name: str) -> list[scan.Err]:
     """Error cells and formula cells without a computed value in sheet ``name``, from the file
     itself: both read as blank in every engine, so only the file can tell them apart."""
-    out: list[_Err] = []
-    errors = _ERROR_SCANNERS.get(fmt) if _error_scan_needed(p, fmt) else None
+    out: list[scan.Err] = []
+    errors = scan.ERROR_SCANNERS.get(fmt) if _error_scan_needed(p, fmt) else None
     if errors is not None:
         out.extend(errors(p, name))
     if _formula_scan_needed(p, fmt):
-        out.extend(_scan_xlsx_formulas(p, name))
+        out.extend(scan.xlsx_formulas(p, name))
     return out
 
 
@@ -898,7 +500,7 @@ def _calamine_raw(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
                 ws = wb.get_sheet_by_name(name)
             start = ws.start or (0, 0)
             rows = _sheet_rows(ws, start)
-            errors: list[_Err] = []
+            errors: list[scan.Err] = []
             if future is not None:
                 try:
                     errors = future.result()
@@ -953,7 +555,7 @@ def _child(p: Path, request: dict) -> dict:
 def _calamine_raw_child(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
     if isinstance(sheet, np.integer):
         sheet = int(sheet)
-    scanner = _ERROR_SCANNERS.get(fmt)
+    scanner = scan.ERROR_SCANNERS.get(fmt)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The error scan needs the sheet name, which only the child knows for sure when the
         # request is by index or None; a name request lets the scan run alongside the parse.
@@ -969,7 +571,7 @@ def _calamine_raw_child(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
             raise ReadError(
                 f"cannot read '{_display(p)}': the parser process returned damaged data"
             ) from None
-        errors: list[_Err] = []
+        errors: list[scan.Err] = []
         if scanner is not None:
             try:
                 if early is not None and name == sheet:
@@ -1013,10 +615,10 @@ def _openpyxl_raw(p: Path, sheet: str | int | None, fmt: str = "xlsx") -> _Raw:
         name = sheets[idx][0]
         # openpyxl shows error cells as their text (the shared pipeline counts those); what it
         # cannot show is a formula saved without a value, so only that scan runs here.
-        formulas: list[_Err] = []
+        formulas: list[scan.Err] = []
         if _formula_scan_needed(p, fmt):
             try:
-                formulas = _scan_xlsx_formulas(p, name)
+                formulas = scan.xlsx_formulas(p, name)
             except Exception:  # noqa: BLE001 - the count is a nicety; the data is already read
                 formulas = []
         return _Raw(rows=rows, row0=0, col0=0, sheet=name, errors=formulas)
@@ -1285,14 +887,14 @@ def _odd_strings(values) -> tuple[list[str], list[str]]:
             s = u.strip()
             if not s:
                 blank_vals.append(u)
-            elif s in _ERROR_SET:
+            elif s in scan.ERROR_SET:
                 error_vals.append(u)
     return blank_vals, error_vals
 
 
-def _normalise(cells: np.ndarray, row0: int, col0: int) -> list[_Err]:
+def _normalise(cells: np.ndarray, row0: int, col0: int) -> list[scan.Err]:
     """Whitespace-only cells become None; error texts become None and are returned."""
-    errors: list[_Err] = []
+    errors: list[scan.Err] = []
     for j in range(cells.shape[1]):
         col = cells[:, j]
         for part_start, part in ((0, col[:_HEAD_ROWS]), (_HEAD_ROWS, col[_HEAD_ROWS:])):
@@ -1509,7 +1111,7 @@ def _build(
     cells: np.ndarray,
     row0: int,
     col0: int,
-    errors: list[_Err],
+    errors: list[scan.Err],
     *,
     header_row: int | None | str,
     text_mode: bool,
@@ -1661,7 +1263,7 @@ def _build(
         no_value: dict[str, int] = {}
         for gr, gc, token in placed:
             if gr in pos_of_row and gc in name_of_col:
-                if token == _NO_VALUE:
+                if token == scan.NO_VALUE:
                     no_value[name_of_col[gc]] = no_value.get(name_of_col[gc], 0) + 1
                 else:
                     per_col.setdefault(name_of_col[gc], Counter())[token] += 1
