@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.io import reader
+from tui_detector.core.io import columns, reader
 from tui_detector.core.io.reader import (
     SUPPORTED_EXTENSIONS,
     LoadedTable,
@@ -530,7 +530,7 @@ def test_big_integer_exact_with_openpyxl_values(tmp_path):
     t = read_table(tmp_path / "ids.xlsx", engine="openpyxl")
     assert t.frame["id"].dtype == np.int64
 
-    ints = reader._convert_native(np.array([2**60 + 1, None, 7], dtype=object))[0]
+    ints = columns.convert_native(np.array([2**60 + 1, None, 7], dtype=object))[0]
     assert str(ints.dtype) == "Int64"
     assert int(ints[0]) == 2**60 + 1
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import datetime as _dt
 import gc
 import hashlib
 import io
@@ -23,7 +22,6 @@ import os
 import re
 import threading
 import time
-import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,13 +32,24 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype
 
 from . import guard, scan
 from ._worker import PickError, pick_sheet
 from .formats import SUPPORTED_EXTENSIONS
 from .read_child import ReaderUnavailable, read_in_child, wanted
-from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
+from .columns import DECIMAL_COMMA_RE
+from .grid import Built, build, to_grid
+from .table import (
+    LoadedTable,
+    LoadReport,
+    ReadCancelled,
+    ReadError,
+    SheetInfo,
+    display_name,
+    is_fatal,
+    one_line,
+    plural,
+)
 
 __all__ = [
     "ReadError",
@@ -82,29 +91,11 @@ _CSV_NA_VALUES = [
     "null",
 ]
 
-# Header detection looks at this many non-empty rows, and judges each candidate against at most
-# this many rows below it.
-_HEADER_SCAN_ROWS = 30
-_HEADER_LOOKAHEAD = 30
-_HEADER_MIN_COVERAGE = 0.6
-
-_NUM_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_DECIMAL_COMMA_RE = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
-_DECIMAL_COMMA_FIELD_RE = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 _DECIMAL_POINT_RE = re.compile(r"^[+-]?\d+\.\d+$")
-_DATE_LIKE_RE = re.compile(
-    r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
-    r"|\d{1,2}:\d{2}(:\d{2})?)$"
-)
-_BOOL_WORDS = frozenset({"true", "false"})
 
 
 # --------------------------------------------------------------------------------------------
 # Paths and format detection
-
-
-def _display(path: Path) -> str:
-    return path.name or str(path)
 
 
 def _check_path(path: Any, *, allow_empty: bool = False) -> Path:
@@ -117,13 +108,13 @@ def _check_path(path: Any, *, allow_empty: bool = False) -> Path:
     except FileNotFoundError:
         raise ReadError(f"file not found: {p}") from None
     except PermissionError:
-        raise ReadError(f"cannot read '{_display(p)}': permission denied") from None
+        raise ReadError(f"cannot read '{display_name(p)}': permission denied") from None
     except OSError as exc:
-        raise ReadError(f"cannot read '{_display(p)}': {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
     if p.is_dir():
         raise ReadError(f"not a file: {p} is a folder")
     if st.st_size == 0 and not allow_empty:
-        raise ReadError(f"'{_display(p)}' is empty")
+        raise ReadError(f"'{display_name(p)}' is empty")
     return p
 
 
@@ -132,9 +123,9 @@ def _read_head(p: Path, n: int) -> bytes:
         with open(p, "rb") as fh:
             return fh.read(n)
     except PermissionError:
-        raise ReadError(f"cannot read '{_display(p)}': permission denied") from None
+        raise ReadError(f"cannot read '{display_name(p)}': permission denied") from None
     except OSError as exc:
-        raise ReadError(f"cannot read '{_display(p)}': {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -223,126 +214,6 @@ def detect_format(path: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Small helpers
-
-
-def _col_letter(index0: int) -> str:
-    letters = ""
-    n = index0 + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
-
-
-def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    return msg[:200] if msg else type(exc).__name__
-
-
-def _is_texty_string(s: str) -> bool:
-    """A string that reads as a label rather than as a number, boolean, date or time."""
-    t = s.strip()
-    if not t:
-        return False
-    if _NUM_RE.match(t) or _DECIMAL_COMMA_RE.match(t):
-        return False
-    if t.lower() in _BOOL_WORDS:
-        return False
-    if _DATE_LIKE_RE.match(t):
-        return False
-    return True
-
-
-def _header_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, _dt.datetime):
-        if value.time() == _dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return _format_duration(value)
-    return str(value).strip()
-
-
-def _format_duration(td: _dt.timedelta) -> str:
-    # Matches how Excel shows a [h]:mm:ss duration, e.g. 30:00:00 rather than "1 day, 6:00:00".
-    total = td.total_seconds()
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    hours, rest = divmod(int(total), 3600)
-    minutes, seconds = divmod(rest, 60)
-    frac = total - int(total)
-    text = f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
-    if frac > 1e-9:
-        text += f"{frac:.6f}"[1:].rstrip("0")
-    return text
-
-
-# Characters that show as nothing at all and have no role in a column name; a header cell that
-# holds one (pasted from the web, or a BOM the exporter put in the middle of a file) would make
-# a name that looks like another one yet does not match it. Joiners and direction marks are
-# left alone in the name (some scripts need them) and only ignored when comparing names.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u180e"), None)
-
-
-def _clean_name(name: str) -> str:
-    return name.translate(_INVISIBLE).strip()
-
-
-def _name_key(name: str) -> str:
-    """What a name looks like: NFKC form (full-width letters, NBSP), invisible format
-    characters removed, any run of whitespace as one space."""
-    folded = unicodedata.normalize("NFKC", name)
-    folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
-    return " ".join(folded.split())
-
-
-def _dedupe(names: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """Unique names: (names, renamed exact duplicates, renamed look-alikes).
-
-    Two names are the same when they look the same (:func:`_name_key`), so 'b' and 'b' with
-    a zero-width space, or 'a b' and 'a  b', become 'b' and 'b (2)'. Column maps and the model's
-    schema match columns by name, so look-alikes must not survive as two different columns.
-    """
-    taken = {_name_key(n) for n in names}
-    seen: dict[str, str] = {}
-    out: list[str] = []
-    renamed: list[str] = []
-    lookalike: list[str] = []
-    for name in names:
-        key = _name_key(name)
-        if key not in seen:
-            seen[key] = name
-            out.append(name)
-            continue
-        k = 2
-        while _name_key(f"{name} ({k})") in taken or _name_key(f"{name} ({k})") in seen:
-            k += 1
-        new = f"{name} ({k})"
-        seen[_name_key(new)] = new
-        taken.add(_name_key(new))
-        out.append(new)
-        (renamed if seen[key] == name else lookalike).append(new)
-    return out, renamed, lookalike
-
-
-# --------------------------------------------------------------------------------------------
 # Workbook engines: each returns the raw cells of one sheet plus where they sit in the sheet.
 
 
@@ -364,18 +235,18 @@ def _damaged(p: Path, fmt: str) -> ReadError:
     head = _read_head(p, 512).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] == b"<":
         return ReadError(
-            f"cannot read '{_display(p)}': it is an HTML or XML file, not a real {fmt} workbook; "
+            f"cannot read '{display_name(p)}': it is an HTML or XML file, not a real {fmt} workbook; "
             "open it in Excel and save it as .xlsx"
         )
     return ReadError(
-        f"cannot read '{_display(p)}': it is not a valid {fmt} workbook "
+        f"cannot read '{display_name(p)}': it is not a valid {fmt} workbook "
         "(file is damaged or not a spreadsheet)"
     )
 
 
 def _password(p: Path) -> ReadError:
     return ReadError(
-        f"cannot read '{_display(p)}': it is password-protected; "
+        f"cannot read '{display_name(p)}': it is password-protected; "
         "open it in Excel, remove the password and save a copy"
     )
 
@@ -383,7 +254,7 @@ def _password(p: Path) -> ReadError:
 def _pick_sheet(p: Path, sheets: list[tuple[str, bool]], sheet: str | int | None) -> int:
     """Index into ``sheets`` (name, visible) for the requested sheet."""
     try:
-        return pick_sheet(sheets, sheet, _display(p))
+        return pick_sheet(sheets, sheet, display_name(p))
     except PickError as exc:
         raise ReadError(str(exc)) from None
 
@@ -439,15 +310,6 @@ _ISOLATED_FORMATS = frozenset({"xls", "xlsb", "ods"})
 
 def _isolated(fmt: str) -> bool:
     return fmt in _ISOLATED_FORMATS or os.environ.get("ANOMALY_TUI_ISOLATE") == "all"
-
-
-def _fatal(exc: BaseException) -> bool:
-    """Exceptions that must keep propagating (everything else from a parser is a bad file).
-
-    pyo3's PanicException (a Rust panic) derives from BaseException, so ``except Exception``
-    alone lets it through.
-    """
-    return isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
 def _zip_hint(p: Path, fmt: str, hint: str) -> bool:
@@ -538,7 +400,7 @@ class _ParserFailed(Exception):
 
 
 def _child(p: Path, request: dict) -> dict:
-    request = {"path": str(p), "display": _display(p), **request}
+    request = {"path": str(p), "display": display_name(p), **request}
     try:
         result = guard.run_worker(request)
     except guard.Refused as exc:
@@ -546,9 +408,9 @@ def _child(p: Path, request: dict) -> dict:
             raise ReadError(exc.message) from None
         if exc.kind.startswith("parser:"):
             raise _ParserFailed(exc.kind.split(":", 1)[1], exc.message) from None
-        raise ReadError(f"cannot read '{_display(p)}': {exc.message}") from None
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.message}") from None
     if not isinstance(result, dict):
-        raise ReadError(f"cannot read '{_display(p)}': the parser process returned damaged data")
+        raise ReadError(f"cannot read '{display_name(p)}': the parser process returned damaged data")
     return result
 
 
@@ -569,7 +431,7 @@ def _calamine_raw_child(p: Path, fmt: str, sheet: str | int | None) -> _Raw:
                 raise TypeError("rows")
         except (KeyError, TypeError, ValueError):
             raise ReadError(
-                f"cannot read '{_display(p)}': the parser process returned damaged data"
+                f"cannot read '{display_name(p)}': the parser process returned damaged data"
             ) from None
         errors: list[scan.Err] = []
         if scanner is not None:
@@ -593,7 +455,7 @@ def _openpyxl_open(p: Path):
         # Decided when openpyxl was imported; our own pre-check refuses DTDs regardless, but
         # openpyxl must not be the one parser that runs unprotected.
         raise ReadError(
-            f"cannot read '{_display(p)}': "
+            f"cannot read '{display_name(p)}': "
             + (guard.xml_hardening_problem() or "XML hardening is off in openpyxl")
         )
     with _warnings.catch_warnings():
@@ -633,14 +495,14 @@ def _workbook_raw(
     if engine == "openpyxl":
         if fmt not in ("xlsx", "xlsm"):
             raise ReadError(
-                f"the openpyxl engine reads only .xlsx/.xlsm files; '{_display(p)}' is {fmt}"
+                f"the openpyxl engine reads only .xlsx/.xlsm files; '{display_name(p)}' is {fmt}"
             )
         try:
             return _openpyxl_raw(p, sheet, fmt), "openpyxl", warnings
         except ReadError:
             raise
         except BaseException as exc:  # noqa: BLE001 - any parser failure means the file is unusable
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             raise _damaged(p, fmt) from None
     try:
@@ -650,7 +512,7 @@ def _workbook_raw(
     except MemoryError:
         raise
     except BaseException as exc:  # noqa: BLE001
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
         first = exc
     kind = first.kind if isinstance(first, _ParserFailed) else type(first).__name__
@@ -662,11 +524,11 @@ def _workbook_raw(
         except ReadError:
             raise
         except BaseException as exc:  # noqa: BLE001
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             raise _damaged(p, fmt) from None
         warnings.append(
-            f"the fast reader could not open this file ({_one_line(first)}); "
+            f"the fast reader could not open this file ({one_line(first)}); "
             "it was read with openpyxl instead"
         )
         return raw, "openpyxl", warnings
@@ -724,7 +586,7 @@ def _decode_text(raw: bytes, p: Path, *, partial: bool = False) -> tuple[str, st
         controls = sum(1 for ch in probe if ord(ch) < 32 and ch not in "\t\r\n\x0c")
         if controls > max(8, len(probe) // 50):
             raise ReadError(
-                f"cannot read '{_display(p)}': it is neither a spreadsheet nor a text file "
+                f"cannot read '{display_name(p)}': it is neither a spreadsheet nor a text file "
                 f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})"
             )
     return text, enc, nul
@@ -773,7 +635,7 @@ def _uses_decimal_comma(text: str, delimiter: str) -> bool:
     for row in csv.reader(_sample_lines(text), delimiter=delimiter):
         for fld in row:
             f = fld.strip()
-            if _DECIMAL_COMMA_RE.match(f):
+            if DECIMAL_COMMA_RE.match(f):
                 comma += 1
             elif _DECIMAL_POINT_RE.match(f):
                 point += 1
@@ -801,15 +663,15 @@ def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ReadError(f"cannot read '{_display(p)}': {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
     text, enc, nul = _decode_text(raw, p)
     warnings: list[str] = []
     if enc in ("cp1252", "latin-1"):
         warnings.append(f"the file is not valid UTF-8; it was read as {enc}")
     if nul:
-        warnings.append(f"{_plural(nul, 'NUL character')} removed from the file")
+        warnings.append(f"{plural(nul, 'NUL character')} removed from the file")
     if not text.strip():
-        raise ReadError(f"'{_display(p)}' is empty")
+        raise ReadError(f"'{display_name(p)}' is empty")
     delimiter = _sniff_delimiter(text, fmt)
     decimal_comma = _uses_decimal_comma(text, delimiter)
     try:
@@ -825,479 +687,18 @@ def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]
             first = next((w for w in widths if w > 1), widths[0] if widths else 1)
             longer = sum(1 for w in widths if w > first)
             warnings.append(
-                f"{_plural(longer, 'row')} had more fields than the first row; "
+                f"{plural(longer, 'row')} had more fields than the first row; "
                 "the extra values were kept in unnamed columns"
             )
     except pd.errors.EmptyDataError:
-        raise ReadError(f"'{_display(p)}' is empty") from None
+        raise ReadError(f"'{display_name(p)}' is empty") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise ReadError(f"cannot read '{_display(p)}' as {fmt.upper()}: {_one_line(exc)}") from None
+        raise ReadError(f"cannot read '{display_name(p)}' as {fmt.upper()}: {one_line(exc)}") from None
     # A copy on purpose: for a one-column frame to_numpy() is a read-only view under pandas'
     # copy-on-write, and the next line writes into it.
     cells = np.array(df.to_numpy(dtype=object), dtype=object, order="F")
     cells[pd.isna(cells)] = None
     return cells, enc, delimiter, decimal_comma, warnings
-
-
-# --------------------------------------------------------------------------------------------
-# Shared pipeline: normalise cells, find the header, name and type the columns.
-
-
-GRID_CHUNK = 65_536
-
-
-def _to_grid(rows: list) -> np.ndarray:
-    """Column-major object array (columns are what later steps walk), None for blank cells."""
-    if not rows:
-        return np.empty((0, 0), dtype=object)
-    # Filled a block of rows at a time, and blanks cleared a column at a time: on a
-    # million-row sheet each whole-grid call held the interpreter lock for ~0.4 s.
-    width = len(rows[0])
-    grid = np.empty((len(rows), width), dtype=object, order="F")
-    try:
-        if any(len(r) != width for r in rows):
-            raise ValueError("ragged")
-        for start in range(0, len(rows), GRID_CHUNK):
-            grid[start : start + GRID_CHUNK] = rows[start : start + GRID_CHUNK]
-    except ValueError:
-        # Ragged rows (openpyxl stops each row at its last cell): pad them.
-        width = max(len(r) for r in rows)
-        grid = np.full((len(rows), width), None, dtype=object, order="F")
-        for i, r in enumerate(rows):
-            if r:
-                grid[i, : len(r)] = r
-    for j in range(grid.shape[1]):
-        column = grid[:, j]
-        column[column == ""] = None
-    return grid
-
-
-_STRINGY_KINDS = frozenset({"string", "mixed", "mixed-integer", "unknown-array", "bytes"})
-
-# Rows at the top are checked cell by cell; below them a column is only searched for blanks
-# and error texts when it holds strings at all, which keeps numeric columns free of Python work.
-_HEAD_ROWS = 200
-
-
-def _odd_strings(values) -> tuple[list[str], list[str]]:
-    blank_vals: list[str] = []
-    error_vals: list[str] = []
-    for u in values:
-        if type(u) is str and (u[:1].isspace() or u[-1:].isspace() or u[:1] == "#"):
-            s = u.strip()
-            if not s:
-                blank_vals.append(u)
-            elif s in scan.ERROR_SET:
-                error_vals.append(u)
-    return blank_vals, error_vals
-
-
-def _normalise(cells: np.ndarray, row0: int, col0: int) -> list[scan.Err]:
-    """Whitespace-only cells become None; error texts become None and are returned."""
-    errors: list[scan.Err] = []
-    for j in range(cells.shape[1]):
-        col = cells[:, j]
-        for part_start, part in ((0, col[:_HEAD_ROWS]), (_HEAD_ROWS, col[_HEAD_ROWS:])):
-            if not len(part):
-                continue
-            if part_start and infer_dtype(part, skipna=True) not in _STRINGY_KINDS:
-                continue
-            # Judge each distinct value once: columns repeat their categories many times over.
-            blank_vals, error_vals = _odd_strings(pd.unique(part) if part_start else part)
-            if blank_vals:
-                part[pd.Series(part, dtype=object).isin(blank_vals).to_numpy()] = None
-            if error_vals:
-                hits = np.flatnonzero(pd.Series(part, dtype=object).isin(error_vals).to_numpy())
-                for i in hits:
-                    errors.append((row0 + part_start + int(i), col0 + j, part[i].strip()))
-                part[hits] = None
-    return errors
-
-
-def _row_info(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, float]:
-    cols = np.flatnonzero(present)
-    if len(cols) == 0:
-        return cols, 0.0
-    texty = sum(1 for v in values[cols] if isinstance(v, str) and _is_texty_string(v))
-    return cols, texty / len(cols)
-
-
-def _find_header(cells: np.ndarray, occupied: np.ndarray) -> tuple[int | None, int]:
-    """(grid row of the header or None, grid row where data starts)."""
-    nonempty = np.flatnonzero(occupied.any(axis=1))
-    if len(nonempty) == 0:
-        return None, 0
-    rows = nonempty[: _HEADER_SCAN_ROWS + _HEADER_LOOKAHEAD]
-    info = [_row_info(cells[r], occupied[r]) for r in rows]
-
-    def title_like(k: int, coverage: float) -> bool:
-        return coverage < _HEADER_MIN_COVERAGE and info[k][1] == 1.0
-
-    coverages: list[float] = []
-    for i in range(min(_HEADER_SCAN_ROWS, len(rows))):
-        cols, share = info[i]
-        below = info[i + 1 : i + 1 + _HEADER_LOOKAHEAD]
-        used = set(cols.tolist())
-        if below:
-            used = set()
-            for bcols, _ in below:
-                used.update(bcols.tolist())
-        width = len(used)
-        covered = len(used.intersection(cols.tolist()))
-        coverage = covered / width if width else 0.0
-        coverages.append(coverage)
-        wide = coverage >= _HEADER_MIN_COVERAGE and (len(cols) >= 2 or width == 1)
-        if wide and below:
-            next_cols, next_share = below[0]
-            # A wider, mostly-text row right below means this one is preamble
-            # ("Prepared by: Bob" or "as of: <date>" above the real header).
-            if next_share > 0.5 and len(next_cols) > len(cols):
-                continue
-        if wide and share > 0.5:
-            return int(rows[i]), int(rows[i]) + 1
-        if wide:
-            # Data reached before any header. Narrow text rows above it are titles.
-            for k in range(i + 1):
-                if not title_like(k, coverages[k]):
-                    return None, int(rows[k])
-            return None, int(rows[i])
-    return None, int(rows[0])
-
-
-def _convert_native(col: np.ndarray, present: np.ndarray | None = None) -> tuple[Any, str | None]:
-    """Typed column for cell values from a workbook; second item is a note for the report."""
-    n = len(col)
-    if present is None:
-        present = ~pd.isna(col)
-    if not present.any():
-        return np.full(n, None, dtype=object), None
-    vals = col[present]
-    kind = infer_dtype(vals, skipna=False)
-    if kind == "boolean":
-        return pd.array(col, dtype="boolean"), None
-    if kind in ("floating", "integer", "mixed-integer-float"):
-        return _numeric_column(present, vals, kind, n)
-    if kind in ("datetime", "date", "datetime64"):
-        try:
-            conv = pd.to_datetime(pd.Series(col, dtype=object)).astype("datetime64[ns]")
-            return conv.to_numpy(), None
-        except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError, TypeError):
-            return _mixed_column(col), "dates outside 1677-2262 were kept as plain values"
-    if kind in ("time", "timedelta"):
-        out = np.full(n, None, dtype=object)
-        if kind == "time":
-            out[present] = [v.isoformat() for v in vals]
-        else:
-            out[present] = [_format_duration(v) for v in vals]
-        return pd.array(out, dtype="str"), None
-    if kind == "string":
-        return pd.array(col, dtype="str"), None
-    mixed = _mixed_column(col)
-    if infer_dtype(mixed, skipna=True) == "string":
-        return pd.array(mixed, dtype="str"), None
-    return mixed, None
-
-
-def _ints_to_array(present: np.ndarray, ints: np.ndarray, n: int) -> Any:
-    if present.all():
-        return ints.astype(np.int64, copy=False)
-    full = np.zeros(n, dtype=np.int64)
-    full[present] = ints
-    return pd.arrays.IntegerArray(full, ~present)
-
-
-def _numeric_column(present: np.ndarray, vals: np.ndarray, kind: str, n: int) -> tuple[Any, None]:
-    if kind == "integer":
-        try:
-            return _ints_to_array(present, vals.astype(np.int64), n), None
-        except OverflowError:
-            # Beyond int64: keep the exact Python ints rather than rounding them through float.
-            out = np.full(n, None, dtype=object)
-            out[present] = vals
-            return out, None
-    floats = vals.astype(np.float64)
-    if (
-        np.isfinite(floats).all()
-        and (np.abs(floats) <= 2**53).all()
-        and (floats == np.trunc(floats)).all()
-    ):
-        if kind == "mixed-integer-float":
-            ints = np.array([int(v) for v in vals], dtype=np.int64)
-        else:
-            ints = floats.astype(np.int64)
-        return _ints_to_array(present, ints, n), None
-    full = np.full(n, np.nan)
-    full[present] = floats
-    return full, None
-
-
-def _mixed_column(col: np.ndarray) -> np.ndarray:
-    # Workbooks store every number as a double and calamine hands dates back as date objects,
-    # while openpyxl gives ints and datetimes. Normalising here makes both engines agree and
-    # shows whole numbers the way the spreadsheet does. Times of day and durations become text
-    # because no pandas dtype holds them the way a spreadsheet shows them.
-    out = np.empty(len(col), dtype=object)
-    for i, v in enumerate(col):
-        t = type(v)
-        if t is float and v.is_integer() and abs(v) <= 2**53:
-            out[i] = int(v)
-        elif t is _dt.date:
-            out[i] = _dt.datetime(v.year, v.month, v.day)
-        elif t is _dt.time:
-            out[i] = v.isoformat()
-        elif t is _dt.timedelta:
-            out[i] = _format_duration(v)
-        else:
-            out[i] = v
-    return out
-
-
-def _convert_text(
-    col: np.ndarray, present: np.ndarray, decimal_comma: bool
-) -> tuple[Any, str | None]:
-    """Typed column for string fields from a text file."""
-    n = len(col)
-    if not present.any():
-        return np.full(n, None, dtype=object), None
-    # Every decision is taken on the distinct values, then mapped back through the codes: text
-    # columns repeat themselves, and the number parser runs in C either way.
-    codes, uniq = pd.factorize(col[present])
-    uniq = np.asarray(uniq, dtype=object)
-    stripped = [u.strip() for u in uniq]
-    candidates = stripped
-    if decimal_comma and all(_DECIMAL_COMMA_FIELD_RE.match(u) for u in stripped):
-        candidates = [u.replace(".", "").replace(",", ".") for u in stripped]
-    try:
-        parsed = pd.to_numeric(np.asarray(candidates, dtype=object))
-    except (ValueError, TypeError):
-        parsed = None
-    if parsed is not None:
-        kind = parsed.dtype.kind
-        if kind == "i" and not any(_has_leading_zero(u) for u in candidates):
-            return _ints_to_array(present, parsed[codes].astype(np.int64), n), None
-        if kind == "f":
-            full = np.full(n, np.nan)
-            full[present] = parsed[codes]
-            return full, None
-        # Leading zeros (ZIP codes, account numbers) or integers beyond int64: the text is
-        # the value.
-        return pd.array(col, dtype="str"), None
-    lowered = [u.lower() for u in stripped]
-    if all(u in _BOOL_WORDS for u in lowered):
-        truth = np.array([u == "true" for u in lowered], dtype=bool)
-        out = np.full(n, None, dtype=object)
-        out[present] = truth[codes]
-        return pd.array(out, dtype="boolean"), None
-    return pd.array(col, dtype="str"), None
-
-
-def _has_leading_zero(text: str) -> bool:
-    digits = text.lstrip("+-")
-    return len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()
-
-
-@dataclass
-class _Built:
-    frame: pd.DataFrame
-    grid_rows: np.ndarray
-    header_row: int | None
-    dropped_rows: int
-    dropped_cols: int
-    warnings: list[str]
-    formulas_without_value: int = 0
-
-
-def _build(
-    cells: np.ndarray,
-    row0: int,
-    col0: int,
-    errors: list[scan.Err],
-    *,
-    header_row: int | None | str,
-    text_mode: bool,
-    decimal_comma: bool,
-    where: str,
-    empty_message: str,
-) -> _Built:
-    warnings: list[str] = []
-    errors = errors + _normalise(cells, row0, col0)
-    n_rows, n_cols = cells.shape
-    err_mask = np.zeros(cells.shape, dtype=bool)
-    placed: list[tuple[int, int, str]] = []
-    for r, c, token in errors:
-        gr, gc = r - row0, c - col0
-        if 0 <= gr < n_rows and 0 <= gc < n_cols:
-            err_mask[gr, gc] = True
-            cells[gr, gc] = None
-            placed.append((gr, gc, token))
-    has_value = np.zeros(cells.shape, dtype=bool)
-    for j in range(cells.shape[1]):  # a column at a time: no one long hold of the interpreter lock
-        has_value[:, j] = ~pd.isna(cells[:, j])
-    occupied = has_value | err_mask
-
-    # Trim to the bounding box of what is really there, so that every engine (and the used
-    # range a writer happened to record) leads to the same table and counts.
-    row_any = occupied.any(axis=1) if cells.size else np.zeros(n_rows, dtype=bool)
-    col_any = occupied.any(axis=0) if cells.size else np.zeros(n_cols, dtype=bool)
-    if not row_any.any():
-        raise ReadError(empty_message)
-    r_lo, r_hi = np.flatnonzero(row_any)[[0, -1]]
-    c_lo, c_hi = np.flatnonzero(col_any)[[0, -1]]
-    cells = cells[r_lo : r_hi + 1, c_lo : c_hi + 1]
-    occupied = occupied[r_lo : r_hi + 1, c_lo : c_hi + 1]
-    has_value = has_value[r_lo : r_hi + 1, c_lo : c_hi + 1]
-    err_mask = err_mask[r_lo : r_hi + 1, c_lo : c_hi + 1]
-    placed = [
-        (r - r_lo, c - c_lo, t)
-        for r, c, t in placed
-        if r_lo <= r <= r_hi and c_lo <= c <= c_hi
-    ]
-    row0 += int(r_lo)
-    col0 += int(c_lo)
-    n_rows, n_cols = cells.shape
-
-    if header_row == "auto":
-        h, start = _find_header(cells, occupied)
-        if h is None:
-            skipped = int(occupied[:start].any(axis=1).sum())
-            if skipped:
-                warnings.append(
-                    f"{_plural(skipped, 'title row')} above the data "
-                    f"{'was' if skipped == 1 else 'were'} skipped"
-                )
-    elif header_row is None:
-        h, start = None, 0
-    else:
-        h = int(header_row) - 1 - row0
-        if not 0 <= h < n_rows:
-            raise ReadError(
-                f"header row {header_row} is outside the table in {where} "
-                f"(it has data on rows {row0 + 1}-{row0 + n_rows})"
-            )
-        start = h + 1
-    if h is not None:
-        skipped = int(occupied[:h].any(axis=1).sum())
-        if skipped:
-            warnings.append(
-                f"{_plural(skipped, 'title row')} above the header "
-                f"{'was' if skipped == 1 else 'were'} skipped"
-            )
-
-    row_has = occupied.any(axis=1)
-    data_idx = np.flatnonzero(row_has[start:]) + start
-    dropped_rows = (n_rows - start) - len(data_idx) if start < n_rows else 0
-    col_has_data = occupied[data_idx].any(axis=0) if len(data_idx) else np.zeros(n_cols, bool)
-
-    if h is not None:
-        raw_texts = [_header_text(v) for v in cells[h]]
-        header_texts = [_clean_name(t) for t in raw_texts]
-        cleaned = [c for t, c in zip(raw_texts, header_texts) if t != c and c]
-        if cleaned:
-            shown = ", ".join(f"'{c}'" for c in cleaned[:5]) + (" ..." if len(cleaned) > 5 else "")
-            warnings.append(
-                "invisible characters (zero-width spaces, soft hyphens or byte-order marks) "
-                f"were removed from {_plural(len(cleaned), 'column name')}: {shown}"
-            )
-    else:
-        header_texts = [""] * n_cols
-    keep = [j for j in range(n_cols) if header_texts[j] or col_has_data[j]]
-    dropped_cols = n_cols - len(keep)
-
-    names: list[str] = []
-    unnamed: list[str] = []
-    for pos, j in enumerate(keep):
-        if h is None:
-            names.append(f"column {pos + 1}")
-        elif header_texts[j]:
-            names.append(header_texts[j])
-        else:
-            label = f"column {col0 + j + 1}" if text_mode else f"column {_col_letter(col0 + j)}"
-            names.append(label)
-            unnamed.append(label)
-    if h is None:
-        if header_row == "auto":
-            warnings.append(
-                f"no header row found; columns were named 'column 1' to 'column {len(keep)}'"
-                if len(keep) > 1
-                else "no header row found; the column was named 'column 1'"
-            )
-    elif unnamed:
-        shown = ", ".join(f"'{u}'" for u in unnamed[:5]) + (" ..." if len(unnamed) > 5 else "")
-        warnings.append(
-            f"{_plural(len(unnamed), 'column')} without a header "
-            f"{'was' if len(unnamed) == 1 else 'were'} named by position: {shown}"
-        )
-    names, renamed, lookalike = _dedupe(names)
-    if renamed:
-        shown = ", ".join(f"'{r}'" for r in renamed[:5]) + (" ..." if len(renamed) > 5 else "")
-        warnings.append(f"duplicate column names were made unique: {shown}")
-    if lookalike:
-        shown = ", ".join(f"'{r}'" for r in lookalike[:5]) + (" ..." if len(lookalike) > 5 else "")
-        warnings.append(
-            "duplicate column names (they differ only in spaces, invisible characters or "
-            f"character width) were made unique: {shown}"
-        )
-
-    columns: dict[str, Any] = {}
-    for name, j in zip(names, keep):
-        col = cells[:, j][data_idx]
-        present = has_value[:, j][data_idx]
-        if text_mode:
-            arr, note = _convert_text(col, present, decimal_comma)
-        else:
-            arr, note = _convert_native(col, present)
-        if note:
-            warnings.append(f"'{name}': {note}")
-        columns[name] = arr
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(data_idx)))
-    if not columns:
-        frame = pd.DataFrame(index=pd.RangeIndex(len(data_idx)))
-
-    # Error cells are reported per column, counting only the ones inside the table; formula
-    # cells without a value are reported apart, since re-saving the file is what fixes them.
-    formulas_without_value = 0
-    if placed:
-        pos_of_row = {int(g): k for k, g in enumerate(data_idx)}
-        name_of_col = dict(zip(keep, names))
-        per_col: dict[str, Counter] = {}
-        no_value: dict[str, int] = {}
-        for gr, gc, token in placed:
-            if gr in pos_of_row and gc in name_of_col:
-                if token == scan.NO_VALUE:
-                    no_value[name_of_col[gc]] = no_value.get(name_of_col[gc], 0) + 1
-                else:
-                    per_col.setdefault(name_of_col[gc], Counter())[token] += 1
-        if no_value:
-            formulas_without_value = sum(no_value.values())
-            cols = [n for n in names if n in no_value]
-            shown = ", ".join(f"'{c}'" for c in cols[:5]) + (" ..." if len(cols) > 5 else "")
-            warnings.append(
-                f"{_plural(formulas_without_value, 'formula cell')} "
-                f"{'has' if formulas_without_value == 1 else 'have'} no computed value "
-                f"(the file was saved by a program that does not calculate formulas) and "
-                f"{'was' if formulas_without_value == 1 else 'were'} read as missing in {shown}; "
-                "open the file in Excel and save it to store the values"
-            )
-        for name in names:
-            if name in per_col:
-                counts = per_col[name]
-                total = sum(counts.values())
-                kinds = ", ".join(t for t, _ in counts.most_common())
-                warnings.append(
-                    f"{_plural(total, 'error cell')} ({kinds}) read as missing in '{name}'"
-                )
-
-    if h is not None and len(data_idx) == 0:
-        warnings.append("the table has a header but no data rows")
-    return _Built(
-        frame=frame,
-        grid_rows=data_idx.astype(np.int64) + row0,
-        header_row=(row0 + h + 1) if h is not None else None,
-        dropped_rows=int(dropped_rows),
-        dropped_cols=int(dropped_cols),
-        warnings=warnings,
-        formulas_without_value=int(formulas_without_value),
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1320,7 +721,7 @@ def _report(
     fmt: str,
     engine: str,
     sheet: str | None,
-    built: _Built,
+    built: Built,
     warnings: list[str],
     started: float,
     **text_options: Any,
@@ -1349,7 +750,7 @@ def _preflight(p: Path) -> tuple[str, list[str]]:
     ZIP bombs, DTDs/entities and cell references far enough out to exhaust memory are refused
     here (see :mod:`tui_detector.core.io.guard`).
     """
-    name = _display(p)
+    name = display_name(p)
     head = _read_head(p, 8)
     owner = guard.lock_file_owner(p, head)
     if owner:
@@ -1387,7 +788,7 @@ def _preflight(p: Path) -> tuple[str, list[str]]:
             warnings.append("the workbook contains macros; they were ignored (never run)")
         if facts.external_links:
             warnings.append(
-                f"{_plural(facts.external_links, 'external link')} to other workbooks "
+                f"{plural(facts.external_links, 'external link')} to other workbooks "
                 f"{'was' if facts.external_links == 1 else 'were'} not followed; "
                 "the values saved in this file were used"
             )
@@ -1459,7 +860,7 @@ def _read_in_child(path: Any, sheet: str | int | None, **options: Any) -> tuple[
     if not wanted(p):
         return None
     try:
-        return read_in_child(p, _display(p), sheet, **options)
+        return read_in_child(p, display_name(p), sheet, **options)
     except ReaderUnavailable:
         return None
 
@@ -1481,10 +882,10 @@ def _read_table_here(
             f"cannot read '{_name_of(path)}': it is too large for the available memory"
         ) from None
     except BaseException as exc:  # noqa: BLE001 - the caller shows str(error) in a one-line status
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
         # Keep the cause chained so a developer still gets the real traceback.
-        raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
+        raise ReadError(f"cannot read '{_name_of(path)}': {one_line(exc)}") from exc
 
 
 @contextlib.contextmanager
@@ -1504,7 +905,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _name_of(path: Any) -> str:
     try:
-        return _display(Path(os.fspath(path)))
+        return display_name(Path(os.fspath(path)))
     except TypeError:
         return repr(path)
 
@@ -1519,7 +920,7 @@ def _read_table(
     p = _check_path(path)
     _stage("checking the file")
     fmt, pre_warnings = _preflight(p)
-    name = _display(p)
+    name = display_name(p)
 
     if fmt in _TEXT_FORMATS:
         stem = p.stem
@@ -1532,7 +933,7 @@ def _read_table(
         _stage(f"typing {len(cells):,} rows")
         if delimiter == "\t":
             fmt = "tsv"
-        built = _build(
+        built = build(
             cells,
             0,
             0,
@@ -1550,9 +951,9 @@ def _read_table(
     raw, used_engine, warnings = _workbook_raw(p, fmt, sheet, engine)
     warnings = pre_warnings + warnings
     _stage(f"typing {len(raw.rows):,} rows")
-    cells = _to_grid(raw.rows)
+    cells = to_grid(raw.rows)
     raw.rows = []
-    built = _build(
+    built = build(
         cells,
         raw.row0,
         raw.col0,
@@ -1588,9 +989,9 @@ def _list_sheets_guarded(path: Any, keep: Any) -> list[SheetInfo]:
             f"cannot read '{_name_of(path)}': it is too large for the available memory"
         ) from None
     except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
-        raise ReadError(f"cannot read '{_name_of(path)}': {_one_line(exc)}") from exc
+        raise ReadError(f"cannot read '{_name_of(path)}': {one_line(exc)}") from exc
 
 
 def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
@@ -1624,12 +1025,12 @@ def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
             ]
         except (KeyError, TypeError, ValueError):
             raise ReadError(
-                f"cannot read '{_display(p)}': the parser process returned damaged data"
+                f"cannot read '{display_name(p)}': the parser process returned damaged data"
             ) from None
     try:
         wb = _calamine_open(p)
     except BaseException as exc:  # noqa: BLE001
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
         if type(exc).__name__ == "PasswordError" or (fmt == "xls" and _is_encrypted_ooxml(p)):
             raise _password(p) from None
@@ -1642,7 +1043,7 @@ def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
         kept = None
         if keep is not _NO_KEEP and sheets:
             try:
-                kept = sheets[pick_sheet(sheets, keep, _display(p))][0]
+                kept = sheets[pick_sheet(sheets, keep, display_name(p))][0]
             except PickError:
                 kept = None  # the read that follows says so
         for i, (name, visible) in enumerate(sheets):
@@ -1653,7 +1054,7 @@ def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
                     _PARSED.clear()
                     _PARSED[(_identity(p), name)] = ws
             except BaseException as exc:  # noqa: BLE001
-                if _fatal(exc):
+                if is_fatal(exc):
                     raise
                 raise _damaged(p, fmt) from None
             out.append(
@@ -1673,7 +1074,7 @@ def _list_sheets_openpyxl(p: Path, fmt: str) -> list[SheetInfo]:
     except ReadError:
         raise
     except BaseException as exc:  # noqa: BLE001
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
         raise _damaged(p, fmt) from None
     try:
@@ -1716,5 +1117,5 @@ def file_sha256(path: Any) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
-        raise ReadError(f"cannot read '{_display(p)}': {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
     return digest.hexdigest()
