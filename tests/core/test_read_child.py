@@ -17,6 +17,7 @@ import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
 from tui_detector.core.io import read_child, reader
+from tui_detector.core.io import text as text_file
 from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
 
@@ -195,13 +196,13 @@ def test_open_table_parses_a_text_file_once(tmp_path, monkeypatch):
     path = write_tricky_csv(tmp_path / "t.csv")
     expected = _read(monkeypatch, "0", path)
     calls = []
-    real = reader._text_raw
+    real = text_file.read_text
 
     def counting(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(reader, "_text_raw", counting)
+    monkeypatch.setattr(text_file, "read_text", counting)
     sheets, loaded = open_table(path)
     assert len(calls) == 1  # the listing's parse is the one the read uses
     assert [(s.name, s.rows, s.columns) for s in sheets] == [("t", 301, 5)]

@@ -12,18 +12,13 @@ user can act on.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import csv
 import gc
 import hashlib
-import io
 import os
-import re
 import threading
 import time
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +28,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import guard, scan
+from . import guard, scan, text
 from ._worker import PickError, pick_sheet
 from .formats import SUPPORTED_EXTENSIONS
 from .read_child import ReaderUnavailable, read_in_child, wanted
-from .columns import DECIMAL_COMMA_RE
 from .grid import Built, build, to_grid
 from .table import (
     LoadedTable,
@@ -69,29 +63,7 @@ __all__ = [
 _EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
 _TEXT_FORMATS = ("csv", "tsv")
 
-# pandas' default NA tokens minus "#N/A": that one is an Excel error value and is counted as such.
-_CSV_NA_VALUES = [
-    "",
-    "#N/A N/A",
-    "#NA",
-    "-1.#IND",
-    "-1.#QNAN",
-    "-NaN",
-    "-nan",
-    "1.#IND",
-    "1.#QNAN",
-    "<NA>",
-    "N/A",
-    "NA",
-    "NULL",
-    "NaN",
-    "None",
-    "n/a",
-    "nan",
-    "null",
-]
 
-_DECIMAL_POINT_RE = re.compile(r"^[+-]?\d+\.\d+$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +147,7 @@ def _format_by_extension(ext: str) -> str:
 
 def _looks_like_text(head: bytes, p: Path) -> bool:
     try:
-        _decode_text(head, p, partial=True)
+        text.decode_text(head, p, partial=True)
     except ReadError:
         return False
     return True
@@ -205,8 +177,8 @@ def detect_format(path: Any) -> str:
         fmt = "csv"
     if fmt == "csv" and ext != ".csv":
         try:
-            text, _enc, _nul = _decode_text(head, p, partial=True)
-            if _sniff_delimiter(text, "csv") == "\t":
+            decoded, _enc, _nul = text.decode_text(head, p, partial=True)
+            if text.sniff_delimiter(decoded, "csv") == "\t":
                 return "tsv"
         except ReadError:
             pass
@@ -536,172 +508,6 @@ def _workbook_raw(
 
 
 # --------------------------------------------------------------------------------------------
-# Text files
-
-
-def _decode_text(raw: bytes, p: Path, *, partial: bool = False) -> tuple[str, str, int]:
-    """(text, encoding, number of NUL characters removed)."""
-    if raw.startswith(codecs.BOM_UTF8):
-        enc, body, codec = "utf-8-sig", raw[3:], "utf-8"
-    elif raw.startswith(codecs.BOM_UTF16_LE):
-        enc, body, codec = "utf-16-le", raw[2:], "utf-16-le"
-    elif raw.startswith(codecs.BOM_UTF16_BE):
-        enc, body, codec = "utf-16-be", raw[2:], "utf-16-be"
-    else:
-        enc, body, codec = "", raw, ""
-        sample = raw[:4096]
-        # UTF-16 without a BOM: ASCII text leaves a NUL in every other byte.
-        if len(sample) >= 4 and sample.count(0) >= len(sample) // 3:
-            odd = sample[1::2].count(0)
-            even = sample[0::2].count(0)
-            if odd > 0.8 * (len(sample) // 2):
-                enc = codec = "utf-16-le"
-            elif even > 0.8 * (len(sample) // 2):
-                enc = codec = "utf-16-be"
-    if partial and codec.startswith("utf-16") and len(body) % 2:
-        body = body[:-1]
-    if codec:
-        text = body.decode(codec, errors="replace")
-    else:
-        try:
-            text = body.decode("utf-8")
-            enc = "utf-8"
-        except UnicodeDecodeError as exc:
-            if partial and exc.start >= len(body) - 3:
-                text = body[: exc.start].decode("utf-8")
-                enc = "utf-8"
-            else:
-                try:
-                    text = body.decode("cp1252")
-                    enc = "cp1252"
-                except UnicodeDecodeError:
-                    # cp1252 leaves five bytes undefined; latin-1 maps every byte.
-                    text = body.decode("latin-1")
-                    enc = "latin-1"
-    nul = text.count("\x00")
-    if nul:
-        text = text.replace("\x00", "")
-    probe = text[:8192]
-    if probe:
-        controls = sum(1 for ch in probe if ord(ch) < 32 and ch not in "\t\r\n\x0c")
-        if controls > max(8, len(probe) // 50):
-            raise ReadError(
-                f"cannot read '{display_name(p)}': it is neither a spreadsheet nor a text file "
-                f"(supported: {', '.join(SUPPORTED_EXTENSIONS)})"
-            )
-    return text, enc, nul
-
-
-def _sample_lines(text: str, limit: int = 200) -> list[str]:
-    sample = text[: 64 * 1024]
-    lines = sample.splitlines()
-    if len(text) > len(sample) and lines:
-        lines = lines[:-1]  # possibly cut in the middle
-    return [ln for ln in lines if ln.strip()][:limit]
-
-
-def _sniff_delimiter(text: str, fmt: str) -> str:
-    lines = _sample_lines(text)
-    default = "\t" if fmt == "tsv" else ","
-    if not lines:
-        return default
-    if fmt == "tsv" and any("\t" in ln for ln in lines):
-        return "\t"
-    order = ["\t", ",", ";", "|"] if fmt == "tsv" else [",", ";", "\t", "|"]
-    best: tuple | None = None
-    best_delim = default
-    for rank, delim in enumerate(order):
-        if not any(delim in ln for ln in lines):
-            continue
-        try:
-            counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
-        except csv.Error:
-            continue
-        if not counts:
-            continue
-        modal, freq = Counter(counts).most_common(1)[0]
-        if modal < 2:
-            continue
-        score = (round(freq / len(counts), 2), modal, -rank)
-        if best is None or score > best:
-            best, best_delim = score, delim
-    return best_delim
-
-
-def _uses_decimal_comma(text: str, delimiter: str) -> bool:
-    if delimiter != ";":
-        return False
-    comma = point = 0
-    for row in csv.reader(_sample_lines(text), delimiter=delimiter):
-        for fld in row:
-            f = fld.strip()
-            if DECIMAL_COMMA_RE.match(f):
-                comma += 1
-            elif _DECIMAL_POINT_RE.match(f):
-                point += 1
-    return comma > 0 and comma >= point
-
-
-def _parse_csv(text: str, delimiter: str, names: list[int] | None) -> pd.DataFrame:
-    return pd.read_csv(
-        io.StringIO(text),
-        sep=delimiter,
-        header=None,
-        names=names,
-        dtype=object,
-        keep_default_na=False,
-        na_values=_CSV_NA_VALUES,
-        skip_blank_lines=False,
-        quotechar='"',
-        engine="c",
-        index_col=False,
-    )
-
-
-def _text_raw(p: Path, fmt: str) -> tuple[np.ndarray, str, str, bool, list[str]]:
-    """Cells (object array, None for missing), encoding, delimiter, decimal comma, warnings."""
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
-    text, enc, nul = _decode_text(raw, p)
-    warnings: list[str] = []
-    if enc in ("cp1252", "latin-1"):
-        warnings.append(f"the file is not valid UTF-8; it was read as {enc}")
-    if nul:
-        warnings.append(f"{plural(nul, 'NUL character')} removed from the file")
-    if not text.strip():
-        raise ReadError(f"'{display_name(p)}' is empty")
-    delimiter = _sniff_delimiter(text, fmt)
-    decimal_comma = _uses_decimal_comma(text, delimiter)
-    try:
-        try:
-            df = _parse_csv(text, delimiter, None)
-        except pd.errors.ParserError as exc:
-            if "Expected" not in str(exc):
-                raise
-            # Some row has more fields than the first one: size the table by the longest row.
-            widths = [len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-            width = max(widths) if widths else 1
-            df = _parse_csv(text, delimiter, list(range(width)))
-            first = next((w for w in widths if w > 1), widths[0] if widths else 1)
-            longer = sum(1 for w in widths if w > first)
-            warnings.append(
-                f"{plural(longer, 'row')} had more fields than the first row; "
-                "the extra values were kept in unnamed columns"
-            )
-    except pd.errors.EmptyDataError:
-        raise ReadError(f"'{display_name(p)}' is empty") from None
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise ReadError(f"cannot read '{display_name(p)}' as {fmt.upper()}: {one_line(exc)}") from None
-    # A copy on purpose: for a one-column frame to_numpy() is a read-only view under pandas'
-    # copy-on-write, and the next line writes into it.
-    cells = np.array(df.to_numpy(dtype=object), dtype=object, order="F")
-    cells[pd.isna(cells)] = None
-    return cells, enc, delimiter, decimal_comma, warnings
-
-
-# --------------------------------------------------------------------------------------------
 # Public entry points
 
 
@@ -927,8 +733,9 @@ def _read_table(
         if sheet is not None and sheet != 0 and sheet != stem:
             raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
         _stage("parsing the text")
-        parsed = _PARSED.pop((_identity(p), _TEXT_KEY), None) or _text_raw(p, fmt)
-        cells, enc, delimiter, decimal_comma, warnings = parsed
+        parsed = _PARSED.pop((_identity(p), _TEXT_KEY), None) or text.read_text(p, fmt)
+        cells, enc, delimiter = parsed.cells, parsed.encoding, parsed.delimiter
+        decimal_comma, warnings = parsed.decimal_comma, parsed.warnings
         warnings = pre_warnings + warnings
         _stage(f"typing {len(cells):,} rows")
         if delimiter == "\t":
@@ -1000,11 +807,11 @@ def _list_sheets(path: Any, keep: Any = _NO_KEEP) -> list[SheetInfo]:
     fmt, _warnings = _preflight(p)
     _stage("parsing the workbook" if fmt in _EXCEL_FORMATS else "parsing the text")
     if fmt in _TEXT_FORMATS:
-        parsed = _text_raw(p, fmt)
+        parsed = text.read_text(p, fmt)
         if keep is not _NO_KEEP:
             _PARSED.clear()
             _PARSED[(_identity(p), _TEXT_KEY)] = parsed
-        cells = parsed[0]
+        cells = parsed.cells
         occupied = ~pd.isna(cells)
         rows = np.flatnonzero(occupied.any(axis=1)) if cells.size else np.empty(0, int)
         cols = np.flatnonzero(occupied.any(axis=0)) if cells.size else np.empty(0, int)
