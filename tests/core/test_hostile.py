@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.io import guard, reader, scan
+from tui_detector.core.io import engines, guard, scan
 from tui_detector.core.io.reader import ReadError, list_sheets, read_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -427,7 +427,7 @@ def test_encrypted_workbook_refused_before_any_parser(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a parser saw the encrypted file")
 
-    monkeypatch.setattr(reader, "_calamine_open", boom)
+    monkeypatch.setattr(engines, "_calamine_open", boom)
     monkeypatch.setattr(guard, "run_worker", boom)
     with pytest.raises(ReadError, match="password-protected"):
         read_table(path)
@@ -437,7 +437,7 @@ def test_bombs_are_refused_before_calamine(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("calamine was called")
 
-    monkeypatch.setattr(reader, "_calamine_open", boom)
+    monkeypatch.setattr(engines, "_calamine_open", boom)
     for build in (_far(FAR_ROWS), _zip_bomb, _sst_bomb(LAUGHS, "l.xlsx")):
         with pytest.raises(ReadError):
             read_table(build(tmp_path))
@@ -556,11 +556,11 @@ def test_rust_panic_is_a_read_error(tmp_path, monkeypatch):
         raise PanicException("index out of bounds")
 
     path = write_xlsx(tmp_path / "t.xlsx", {"S": [["a", "b"], [1, 2]]})
-    monkeypatch.setattr(reader, "_calamine_open", panic)
+    monkeypatch.setattr(engines, "_calamine_open", panic)
     # xlsx falls back to openpyxl and says so
     t = read_table(path)
     assert t.report.engine == "openpyxl" and any("index out of bounds" in w for w in t.report.warnings)
-    monkeypatch.setattr(reader, "_openpyxl_open", panic)
+    monkeypatch.setattr(engines, "_openpyxl_open", panic)
     with pytest.raises(ReadError):
         read_table(path)
     with pytest.raises(ReadError):

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
-from tui_detector.core.io import read_child, reader
+from tui_detector.core.io import engines, read_child
 from tui_detector.core.io import text as text_file
 from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
@@ -171,7 +171,7 @@ def test_the_reader_process_says_what_it_is_doing(tmp_path, monkeypatch):
 def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
     path = write_tricky_xlsx(tmp_path / "t.xlsx")
     calls: list[str] = []
-    real_open = reader._calamine_open
+    real_open = engines._calamine_open
 
     class Counting:
         def __init__(self, wb):
@@ -184,12 +184,11 @@ def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
         def __getattr__(self, attr):
             return getattr(self._wb, attr)
 
-    monkeypatch.setattr(reader, "_calamine_open", lambda p: Counting(real_open(p)))
+    monkeypatch.setattr(engines, "_calamine_open", lambda p: Counting(real_open(p)))
     monkeypatch.setenv(read_child.MODE_ENV, "0")
     sheets, loaded = open_table(path)
     assert sorted(calls) == ["Data", "Other"]  # listed once each; "Data" not parsed again
     assert loaded.report.sheet == "Data" and len(loaded.frame) == 300
-    assert not reader._PARSED  # nothing held after the read
 
 
 def test_open_table_parses_a_text_file_once(tmp_path, monkeypatch):
@@ -208,7 +207,6 @@ def test_open_table_parses_a_text_file_once(tmp_path, monkeypatch):
     assert [(s.name, s.rows, s.columns) for s in sheets] == [("t", 301, 5)]
     pd.testing.assert_frame_equal(loaded.frame, expected.frame)
     _same_report(loaded.report, expected.report)
-    assert not reader._PARSED
 
 
 def _big_csv(path: Path, rows: int = 400_000) -> Path:

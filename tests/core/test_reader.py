@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tui_detector.core.io import columns, reader
+from tui_detector.core.io import columns, engines, formats
 from tui_detector.core.io.reader import (
     SUPPORTED_EXTENSIONS,
     LoadedTable,
@@ -647,7 +647,7 @@ def test_fallback_to_openpyxl_when_calamine_fails(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(reader, "_calamine_raw", broken)
+    monkeypatch.setattr(engines, "_calamine_raw", broken)
     t = read_table(path)
     check_table(t)
     assert t.report.engine == "openpyxl"
@@ -716,7 +716,7 @@ def test_password_protected_workbook(tmp_path):
     # An encrypted xlsx is a CFB container with an EncryptedPackage stream; the name alone is
     # what the reader looks for once parsing has failed.
     path = tmp_path / "secret.xlsx"
-    fake = bytearray(reader._CFB_MAGIC + bytes(504))
+    fake = bytearray(formats.CFB_MAGIC + bytes(504))
     fake += "EncryptedPackage".encode("utf-16-le") + bytes(1024)
     path.write_bytes(bytes(fake))
     with pytest.raises(ReadError) as err:
@@ -783,7 +783,7 @@ def test_sheet_read_row_by_row_equals_calamines_whole_sheet(tmp_path):
     import openpyxl
     import python_calamine
 
-    from tui_detector.core.io.reader import _sheet_rows
+    from tui_detector.core.io.engines import _sheet_rows
 
     wb = openpyxl.Workbook()
     ws = wb.active

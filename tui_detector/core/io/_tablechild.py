@@ -56,13 +56,14 @@ def _run(req: dict) -> dict:
             told.add(text)
             _emit({"stage": text})
 
-    reader.on_stage = stage
-    if req.get("list"):
-        sheets = reader._list_sheets_keeping(path, sheet)
+    def tell(sheets: list) -> None:
         _emit({"sheets": [[s.name, s.index, s.rows, s.columns, s.visible] for s in sheets]})
-    loaded = reader._read_table_here(
-        path, sheet, header_row=req.get("header_row", "auto"), engine=req.get("engine", "auto")
-    )
+
+    options = {"header_row": req.get("header_row", "auto"), "engine": req.get("engine", "auto")}
+    if req.get("list"):
+        _sheets, loaded = reader._open_here(path, sheet, on_sheets=tell, on_stage=stage, **options)
+    else:
+        loaded = reader._read_here(path, sheet, on_stage=stage, **options)
     out = Path(req["out"])
     stage("handing the table over")
     table = frame_to_table(loaded.frame)

@@ -1,0 +1,224 @@
+"""What a file is, found once per read: its format by content, and whether a parser may open it.
+
+:func:`probe_file` stats nothing (the path check did), reads the file's head once and opens a
+zip once to tell xlsx from xlsm, xlsb and ods. :func:`check_file` runs the guards on that
+(:mod:`.guard`: lock files, encrypted workbooks, archives that are not workbooks, ZIP bombs,
+DTDs, far cell references) and keeps what the zip pre-check learnt, so the steps after it ask
+the probe instead of the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import guard, text
+from .formats import (
+    CFB_MAGIC,
+    EXCEL_FORMATS,
+    TEXT_FORMATS,
+    ZIP_MAGIC,
+    checked_size,
+    format_by_extension,
+)
+from .table import ReadError, display_name, plural
+
+__all__ = ["FileProbe", "check_file", "damaged", "detect_format", "password_protected", "probe_file"]
+
+#: How much of the file's start the probe keeps: enough to sniff a text file's delimiter.
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FileProbe:
+    """One file as the read found it; made once and handed down to every step of the read."""
+
+    path: Path
+    size: int  # bytes
+    head: bytes  # the first HEAD_BYTES of the file (all of it when shorter)
+    fmt: str  # 'xlsx', 'xlsm', 'xls', 'xlsb', 'ods', 'csv' or 'tsv'
+    #: what the zip pre-check found in a zip workbook (None before :func:`check_file`, and for
+    #: every other kind of file)
+    zip_facts: guard.ZipFacts | None = None
+    #: what the checks have to say in the load report (macros ignored, text named .xlsx)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return display_name(self.path)
+
+
+def detect_format(path: Any) -> str:
+    """'xlsx', 'xlsm', 'xls', 'xlsb', 'ods', 'csv' or 'tsv', judged by content before extension."""
+    return probe_file(*checked_size(path)).fmt
+
+
+def probe_file(p: Path, size: int) -> FileProbe:
+    """The probe of a checked path (:func:`~.formats.checked_size`)."""
+    head = _read_head(p, HEAD_BYTES)
+    return FileProbe(path=p, size=size, head=head, fmt=_format(p, head))
+
+
+def _read_head(p: Path, n: int) -> bytes:
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(n)
+    except PermissionError:
+        raise ReadError(f"cannot read '{display_name(p)}': permission denied") from None
+    except OSError as exc:
+        raise ReadError(f"cannot read '{display_name(p)}': {exc.strerror or exc}") from None
+
+
+def _format(p: Path, head: bytes) -> str:
+    ext = p.suffix.lower()
+    if head.startswith(ZIP_MAGIC):
+        return _format_of_zip(p, ext) or format_by_extension(ext)
+    if head.startswith(CFB_MAGIC):
+        # An encrypted xlsx is a CFB container too; the read path tells those apart.
+        return "xls"
+    fmt = format_by_extension(ext)
+    if fmt in EXCEL_FORMATS:
+        # A workbook name on something that is neither zip nor CFB: plain text saved with an
+        # Excel extension is common (exports that are really CSV/TSV), so read it as text;
+        # HTML/XML "spreadsheets" and binary junk keep the extension and fail as damaged.
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped[:1] == b"<" or not _looks_like_text(head, p):
+            return fmt
+        fmt = "csv"
+    if fmt == "csv" and ext != ".csv":
+        try:
+            decoded, _enc, _nul = text.decode_text(head, p, partial=True)
+            if text.sniff_delimiter(decoded, "csv") == "\t":
+                return "tsv"
+        except ReadError:
+            pass
+    return fmt
+
+
+def _looks_like_text(head: bytes, p: Path) -> bool:
+    try:
+        text.decode_text(head, p, partial=True)
+    except ReadError:
+        return False
+    return True
+
+
+def _format_of_zip(p: Path, ext: str) -> str | None:
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = set(zf.namelist())
+            if "xl/workbook.bin" in names:
+                return "xlsb"
+            if "xl/workbook.xml" in names:
+                if ext == ".xlsm":
+                    return "xlsm"
+                try:
+                    ctypes = zf.read("[Content_Types].xml")
+                except KeyError:
+                    ctypes = b""
+                return "xlsm" if b"macroEnabled" in ctypes else "xlsx"
+            if "mimetype" in names:
+                try:
+                    mime = zf.read("mimetype").strip()
+                except KeyError:
+                    mime = b""
+                if mime == b"application/vnd.oasis.opendocument.spreadsheet":
+                    return "ods"
+            if "content.xml" in names and ext == ".ods":
+                return "ods"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError):
+        # RuntimeError: encrypted entries; the pre-check says so in words.
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The guards, before any parser sees the file
+
+
+def check_file(probe: FileProbe) -> FileProbe:
+    """The probe, with the zip pre-check's facts and the checks' warnings, or ReadError.
+
+    Runs before any parser: lock files, encrypted workbooks, archives that are not workbooks,
+    ZIP bombs, DTDs/entities and cell references far enough out to exhaust memory are refused
+    here (see :mod:`tui_detector.core.io.guard`).
+    """
+    p, name, head, fmt = probe.path, probe.name, probe.head, probe.fmt
+    owner = guard.lock_file_owner(p, head[:8])
+    if owner:
+        raise ReadError(
+            f"'{name}' is the lock file Excel or LibreOffice keeps while '{owner}' is open, "
+            f"not a spreadsheet; open '{owner}' itself"
+        )
+    warnings: list[str] = []
+    facts = None
+    if head.startswith(CFB_MAGIC) and guard.is_encrypted_ooxml(p):
+        raise password_protected(probe)
+    if head.startswith(ZIP_MAGIC) and fmt in EXCEL_FORMATS:
+        facts = _check_zip(probe)
+        if facts.has_macros:
+            warnings.append("the workbook contains macros; they were ignored (never run)")
+        if facts.external_links:
+            warnings.append(
+                f"{plural(facts.external_links, 'external link')} to other workbooks "
+                f"{'was' if facts.external_links == 1 else 'were'} not followed; "
+                "the values saved in this file were used"
+            )
+    elif fmt in EXCEL_FORMATS and not head.startswith((ZIP_MAGIC, CFB_MAGIC)):
+        raise damaged(probe)
+    ext = p.suffix.lower()
+    if fmt in TEXT_FORMATS and ext in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        warnings.append(
+            f"'{name}' is a text file, not a {ext[1:]} workbook; it was read as "
+            f"{'tab-separated' if fmt == 'tsv' else 'comma/semicolon-separated'} text"
+        )
+    return replace(probe, zip_facts=facts, warnings=tuple(warnings))
+
+
+def _check_zip(probe: FileProbe) -> guard.ZipFacts:
+    name, fmt = probe.name, probe.fmt
+    problem = guard.xml_hardening_problem()
+    if problem:
+        raise ReadError(f"cannot read '{name}': {problem}")
+    try:
+        facts = guard.check_zip(probe.path, fmt)
+    except guard.Refused as exc:
+        if exc.kind == "password":
+            raise password_protected(probe) from None
+        if exc.kind == "damaged":
+            raise damaged(probe) from None
+        raise ReadError(f"cannot read '{name}': {exc.message}") from None
+    lowered = {n.replace("\\", "/").casefold() for n in facts.names}
+    if fmt in ("xlsx", "xlsm") and "xl/workbook.xml" not in lowered:
+        what = "a Word document" if "word/document.xml" in lowered else (
+            "a PowerPoint file" if "ppt/presentation.xml" in lowered else "a ZIP archive"
+        )
+        raise ReadError(
+            f"cannot read '{name}': it is {what}, not an Excel workbook (no xl/workbook.xml)"
+        )
+    if fmt == "ods" and "content.xml" not in lowered:
+        raise damaged(probe)
+    return facts
+
+
+def damaged(probe: FileProbe) -> ReadError:
+    """The error for a file a parser rejected (or that cannot be the workbook it claims)."""
+    fmt = probe.fmt
+    if probe.head[:512].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        return ReadError(
+            f"cannot read '{probe.name}': it is an HTML or XML file, not a real {fmt} workbook; "
+            "open it in Excel and save it as .xlsx"
+        )
+    return ReadError(
+        f"cannot read '{probe.name}': it is not a valid {fmt} workbook "
+        "(file is damaged or not a spreadsheet)"
+    )
+
+
+def password_protected(probe: FileProbe) -> ReadError:
+    return ReadError(
+        f"cannot read '{probe.name}': it is password-protected; "
+        "open it in Excel, remove the password and save a copy"
+    )
