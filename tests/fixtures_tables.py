@@ -1,11 +1,19 @@
-"""Small files with the awkward things real exports have, for CLI and export tests."""
+"""Small files with the awkward things real exports have, for CLI and export tests; and the
+five-column table the reader tests write in every format, with its check."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import pytest
+
+    from tui_detector.core.io.reader import LoadedTable
 
 FORMULA_TEXTS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+2", "-2+3", "@SUM(A1:A2)", "=cmd|' /C calc'!A0"]
 BIG_ID = 2**53 + 1  # the first integer a double cannot hold exactly
@@ -77,3 +85,39 @@ def write_tricky_csv(path: Path, n: int = N_ROWS) -> Path:
                 [row["id"], row["when"].isoformat(sep=" "), "" if row["amount"] is None else row["amount"], row["label"], row["note"]]
             )
     return path
+
+
+# ------------------------------------------------------------------------------------------
+# The reader tests' table: written in every format, read back, checked the same way.
+
+TABLE = [
+    ["id", "name", "amount", "when", "ok"],
+    [1, "alpha", 1.5, dt.datetime(2024, 1, 2), True],
+    [2, "beta", 2.25, dt.datetime(2024, 2, 3), False],
+    [3, "gamma", 10.0, dt.datetime(2024, 3, 4), True],
+]
+
+
+def check_table(t: LoadedTable, *, dates: bool = True) -> None:
+    f = t.frame
+    assert list(f.columns) == ["id", "name", "amount", "when", "ok"]
+    assert isinstance(f.index, pd.RangeIndex) and len(f) == 3
+    assert f["id"].dtype == np.int64
+    assert f["id"].tolist() == [1, 2, 3]
+    assert f["name"].tolist() == ["alpha", "beta", "gamma"]
+    assert f["amount"].dtype == np.float64
+    assert f["amount"].tolist() == [1.5, 2.25, 10.0]
+    if dates:
+        assert f["when"].dtype == "datetime64[ns]"
+        assert f["when"].iloc[1] == pd.Timestamp("2024-02-03")
+    assert f["ok"].dtype == "boolean"
+    assert f["ok"].tolist() == [True, False, True]
+    assert t.report.header_row == 1
+    assert t.report.rows == 3
+    assert t.report.columns == list(f.columns)
+
+
+def assert_one_line(err: pytest.ExceptionInfo) -> str:
+    msg = str(err.value)
+    assert msg and "\n" not in msg and "Traceback" not in msg
+    return msg

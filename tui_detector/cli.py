@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .core.io.formats import BadPath, check_path
 from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
 
@@ -265,6 +266,19 @@ def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
     return sheet if sheet in names else int(sheet)
 
 
+def _check_input(path: Path) -> None:
+    """The reader's path check, in the command line's words. An empty file is left to the
+    read, which says so once the output paths have been checked too."""
+    try:
+        check_path(path, allow_empty=True)
+    except BadPath as exc:
+        if exc.kind == "missing":
+            raise CliError(f"file not found: {path}") from None
+        if exc.kind == "folder":
+            raise CliError(f"{path} is a folder; give a spreadsheet or CSV file") from None
+        raise
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and os.path.samefile(a, b)
@@ -286,10 +300,7 @@ def _check_output(target: Path, source: Path, what: str) -> None:
 
 def detect_command(args: argparse.Namespace) -> int:
     path: Path = args.path
-    if not path.exists():
-        raise CliError(f"file not found: {path}")
-    if path.is_dir():
-        raise CliError(f"{path} is a folder; give a spreadsheet or CSV file")
+    _check_input(path)
     if args.output is not None:
         _check_output(args.output, path, "output")
     if args.scored_copy is not None:
@@ -378,10 +389,7 @@ def _run_with_baseline(args: argparse.Namespace, settings: Any, progress: Stderr
 
 def train_command(args: argparse.Namespace) -> int:
     path: Path = args.path
-    if not path.exists():
-        raise CliError(f"file not found: {path}")
-    if path.is_dir():
-        raise CliError(f"{path} is a folder; give a spreadsheet or CSV file")
+    _check_input(path)
     if args.save is not None and args.save.exists() and not (args.save / "manifest.json").exists():
         if not args.save.is_dir() or any(args.save.iterdir()):
             raise CliError(f"--save {args.save} exists and is not a saved model; choose an empty or new folder")

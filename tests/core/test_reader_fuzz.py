@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 
 from tui_detector.core.io.reader import ReadError, list_sheets, read_table
 
+# Hundreds of parses of damaged files per test: the quick loop (-m "not slow") leaves them out.
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(
     max_examples=150,
     deadline=None,

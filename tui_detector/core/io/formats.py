@@ -6,6 +6,7 @@ the command line checks its input path with :func:`check_path` before it loads t
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -32,6 +33,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 PathKind = Literal["not a path", "missing", "unreadable", "folder", "empty"]
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF})
 
 
 class BadPath(ReadError):
@@ -61,9 +63,9 @@ def checked_size(path: Any, *, allow_empty: bool = False) -> tuple[Path, int]:
     except PermissionError:
         raise BadPath(f"cannot read '{display_name(p)}': permission denied", "unreadable") from None
     except OSError as exc:
-        raise BadPath(
-            f"cannot read '{display_name(p)}': {exc.strerror or exc}", "unreadable"
-        ) from None
+        # A path through a file, or a loop of symlinks, names nothing, as a missing file does.
+        kind: PathKind = "missing" if exc.errno in _NOT_THERE else "unreadable"
+        raise BadPath(f"cannot read '{display_name(p)}': {exc.strerror or exc}", kind) from None
     if stat.S_ISDIR(st.st_mode):
         raise BadPath(f"not a file: {p} is a folder", "folder")
     if st.st_size == 0 and not allow_empty:
