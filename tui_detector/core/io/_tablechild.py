@@ -84,7 +84,7 @@ def main() -> int:
         _emit({"error": "the reader process got a damaged request"})
         return 0
     try:
-        from tui_detector.core.io.reader import ReadError
+        from tui_detector.core.io.table import ReadError
     except Exception as exc:  # noqa: BLE001
         _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
         return 0

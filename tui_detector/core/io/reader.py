@@ -38,8 +38,9 @@ from pandas.api.types import infer_dtype
 
 from . import guard
 from ._worker import PickError, pick_sheet
-from ..errors import AnomalyTuiError
 from .formats import SUPPORTED_EXTENSIONS
+from .read_child import ReaderUnavailable, read_in_child, wanted
+from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
 __all__ = [
     "ReadError",
@@ -54,19 +55,6 @@ __all__ = [
     "read_table",
     "file_sha256",
 ]
-
-
-class ReadError(AnomalyTuiError):
-    """A file could not be read; ``str(error)`` is one line meant for the user."""
-
-    def __init__(self, message: str) -> None:
-        # Parser messages can span lines; the UI shows this in a one-line status bar.
-        super().__init__(" ".join(str(message).split()))
-
-
-class ReadCancelled(ReadError):
-    """The caller stopped the read (the user left the screen); nothing was kept."""
-
 
 
 _EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
@@ -142,43 +130,6 @@ _DATE_LIKE_RE = re.compile(
     r"|\d{1,2}:\d{2}(:\d{2})?)$"
 )
 _BOOL_WORDS = frozenset({"true", "false"})
-
-
-@dataclass(frozen=True)
-class SheetInfo:
-    """One worksheet; ``rows``/``columns`` are the size of its used range."""
-
-    name: str
-    index: int
-    rows: int
-    columns: int
-    visible: bool
-
-
-@dataclass
-class LoadReport:
-    path: str
-    file_format: str
-    engine: str
-    sheet: str | None
-    header_row: int | None
-    rows: int
-    columns: list[str]
-    dropped_empty_rows: int
-    dropped_empty_columns: int
-    warnings: list[str]
-    seconds: float
-    encoding: str | None = None
-    delimiter: str | None = None
-    #: formula cells inside the table saved without a computed value (read as missing)
-    formulas_without_value: int = 0
-
-
-@dataclass
-class LoadedTable:
-    frame: pd.DataFrame
-    report: LoadReport
-    excel_rows: np.ndarray | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1903,8 +1854,6 @@ def _read_in_child(path: Any, sheet: str | int | None, **options: Any) -> tuple[
         p = _check_path(path)
     except ReadError:
         return None  # the in-process read says what is wrong, with the same message
-    from .read_child import ReaderUnavailable, read_in_child, wanted  # noqa: PLC0415
-
     if not wanted(p):
         return None
     try:
