@@ -75,7 +75,7 @@ def test_no_code_executing_deserialisers_in_the_package():
     assert hits == []
     # The one unpickler in the package (the parser child's reply) refuses every global but
     # datetime values; see test_hostile.test_child_cannot_feed_the_parent_a_pickle.
-    from tui_detector.core.io.guard import _SafeUnpickler
+    from tui_detector.core.io.guard.isolated import _SafeUnpickler
 
     with pytest.raises(pickle.UnpicklingError):
         _SafeUnpickler(io.BytesIO(pickle.dumps(os.system))).load()

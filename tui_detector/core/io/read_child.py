@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .guard import kill_group, package_root
+from .guard.isolated import kill_group, package_root
 from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
 __all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child", "live_children"]
