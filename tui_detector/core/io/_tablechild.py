@@ -1,6 +1,6 @@
 """Child-process side of a big read: ``python -P -m tui_detector.core.io._tablechild``.
 
-The parent (:mod:`tui_detector.core.io.read_child`) sends one JSON request on stdin. This process
+The parent (:mod:`tui_detector.core.io.child`) sends one JSON request on stdin. This process
 runs the ordinary in-process reader on it, so a table reads exactly the same either way, and
 answers with JSON lines on stdout:
 
@@ -45,7 +45,7 @@ def _run(req: dict) -> dict:
     import pyarrow.ipc
 
     from tui_detector.core.io import reader
-    from tui_detector.core.io.read_child import frame_to_table
+    from tui_detector.core.io.tablewire import frame_to_table
 
     path = req["path"]
     sheet = req.get("sheet")

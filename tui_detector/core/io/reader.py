@@ -38,8 +38,8 @@ from pandas.api.types import infer_dtype
 
 from . import guard
 from ._worker import PickError, pick_sheet
+from .child import ReaderUnavailable, read_in_child, wanted
 from .formats import SUPPORTED_EXTENSIONS
-from .read_child import ReaderUnavailable, read_in_child, wanted
 from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 
 __all__ = [
