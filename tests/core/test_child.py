@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
-from tui_detector.core.io import child, reader, tablewire
+from tui_detector.core.io import child, reader, sandbox, tablewire
 from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
 
@@ -227,7 +227,7 @@ def test_cancel_kills_the_reader_at_once(tmp_path, monkeypatch):
     with pytest.raises(ReadCancelled):
         read_table(path, cancel=cancel)
     assert time.perf_counter() - started < 1.5
-    assert child.live_children() == 0
+    assert sandbox.live_children() == 0
     assert not list(Path(child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
 
 
@@ -247,7 +247,7 @@ def test_big_files_go_to_the_child_by_size(tmp_path, monkeypatch):
 def _fake_child(monkeypatch, script: str) -> None:
     real = subprocess.Popen
     monkeypatch.setattr(
-        child.subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw)
+        subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw)
     )
 
 
@@ -257,7 +257,7 @@ def test_a_crashed_reader_is_a_one_line_message(tmp_path, monkeypatch):
     _fake_child(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGABRT)")
     with pytest.raises(ReadError, match=r"^cannot read 't.csv': the reader process stopped \(SIGABRT\)$"):
         read_table(path)
-    assert child.live_children() == 0
+    assert sandbox.live_children() == 0
 
 
 def test_damaged_results_from_the_reader_are_refused(tmp_path, monkeypatch):
@@ -305,7 +305,7 @@ def test_without_a_reader_process_the_file_is_read_here(tmp_path, monkeypatch):
     def cannot_start(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(child.subprocess, "Popen", cannot_start)
+    monkeypatch.setattr(subprocess, "Popen", cannot_start)
     monkeypatch.setenv(child.MODE_ENV, "1")
     pd.testing.assert_frame_equal(read_table(path).frame, here.frame)
     sheets, loaded = open_table(path)

@@ -533,20 +533,32 @@ def test_child_crash_becomes_a_message(tmp_path, monkeypatch):
     assert "crashed" in one_line(err) and "SIGABRT" in one_line(err)
 
 
+@pytest.mark.slow
 def test_child_cannot_feed_the_parent_a_pickle(tmp_path, monkeypatch):
+    # A parse child a hostile file took over can answer anything; the parent reads the answer
+    # as data-only JSON, so a pickle (the old protocol's "OK" + pickle), an unknown tag, or
+    # several answers are all "damaged data", and nothing from the child runs here.
     import pickle
+
+    canary = tmp_path / "canary"
 
     class Evil:
         def __reduce__(self):
-            return (os.system, ("echo pwned",))
+            return (os.system, (f"touch {canary}",))
 
-    payload = b"OK" + pickle.dumps({"rows": [Evil()]})
+    answers = [
+        b"OK" + pickle.dumps({"rows": [Evil()]}),
+        json.dumps({"ok": {"rows": [[{"$pickle": "gASV"}]], "row0": 0, "col0": 0, "sheet": "S"}}).encode(),
+        b'{"ok": {}}\n{"ok": {}}',
+    ]
     real = subprocess.Popen
-    script = f"import sys; sys.stdout.buffer.write({payload!r})"
-
-    monkeypatch.setattr(subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw))
-    with pytest.raises(ReadError, match="damaged data"):
-        read_table(write_xls(tmp_path / "t.xls", [["a"], [1]]))
+    path = write_xls(tmp_path / "t.xls", [["a"], [1]])
+    for answer in answers:
+        script = f"import sys; sys.stdout.buffer.write({answer!r})"
+        monkeypatch.setattr(subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw))
+        with pytest.raises(ReadError, match="damaged data"):
+            read_table(path)
+    assert not canary.exists()
 
 
 def test_rust_panic_is_a_read_error(tmp_path, monkeypatch):

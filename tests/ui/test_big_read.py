@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.ui.conftest import screen_text, settle
-from tui_detector.core.io import child
+from tui_detector.core.io import child, sandbox
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.open_file import OpenFileScreen
 from tui_detector.ui.screens.setup import SetupScreen
@@ -37,9 +37,9 @@ async def _until(pilot, condition, seconds: float = 10.0) -> None:
 
 
 async def _reading(pilot, screen: SetupScreen) -> None:
-    await _until(pilot, lambda: child.live_children() == 1)
+    await _until(pilot, lambda: sandbox.live_children() == 1)
     await pilot.pause(0.2)  # the child is past its start-up and reading
-    assert screen.loaded is None and child.live_children() == 1
+    assert screen.loaded is None and sandbox.live_children() == 1
 
 
 async def test_a_file_read_in_the_child_reaches_set_up(orders, monkeypatch):
@@ -65,7 +65,7 @@ async def test_escape_while_reading_kills_the_reader(big_csv, monkeypatch):
         assert "big.csv" in screen_text(app) and "400,001 rows × 3 columns" in screen_text(app)
         started = time.perf_counter()
         await pilot.press("escape")
-        await _until(pilot, lambda: child.live_children() == 0)
+        await _until(pilot, lambda: sandbox.live_children() == 0)
         assert time.perf_counter() - started < 1.0
         await settle(pilot)
         assert isinstance(app.screen, OpenFileScreen)
@@ -81,6 +81,6 @@ async def test_quit_while_reading_does_not_wait_for_the_file(big_csv, monkeypatc
         await pilot.press("q")
     assert time.perf_counter() - started < 1.5
     deadline = time.perf_counter() + 1.0  # the reading thread notices within 0.1 s
-    while child.live_children() and time.perf_counter() < deadline:
+    while sandbox.live_children() and time.perf_counter() < deadline:
         time.sleep(0.02)
-    assert child.live_children() == 0
+    assert sandbox.live_children() == 0

@@ -15,14 +15,10 @@ with ``allow_pickle=False``, and the report is JSON.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import selectors
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from .guard.isolated import kill_group, package_root
-from .tablewire import table_to_frame
+from . import sandbox
+from ..errors import AnomalyTuiError
 from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
+from .tablewire import table_to_frame
 
-__all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child", "live_children"]
+__all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child"]
 
 #: Files at least this large on disk are read in a child process: about 250k rows x 10 columns
 #: of xlsx, 4-5 s of reading. Below it the child's start-up and hand-over (~0.3-0.6 s) would
@@ -47,29 +44,10 @@ IN_CHILD_ENV = "ANOMALY_TUI_READ_CHILD_PROCESS"
 #: "0" reads everything in-process, "1" reads everything in a child (tests), unset: by size.
 MODE_ENV = "ANOMALY_TUI_READ_CHILD"
 
-class ReaderUnavailable(Exception):
+
+class ReaderUnavailable(AnomalyTuiError):
     """The reader process could not be started or could not finish for a reason of this machine
     (not of the file); the caller reads the file in-process instead."""
-
-
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-@atexit.register
-def _kill_all() -> None:
-    # A child runs in its own session (a terminal's ^C is ours to handle), so nothing else
-    # would stop it if this process ended mid-read.
-    with _LIVE_LOCK:
-        children = list(_LIVE)
-    for proc in children:
-        _kill(proc)
-
-
-def live_children() -> int:
-    """How many read processes are running now (tests check none outlive a cancel)."""
-    with _LIVE_LOCK:
-        return sum(1 for p in _LIVE if p.poll() is None)
 
 
 def _arrow_available() -> bool:
@@ -94,16 +72,6 @@ def wanted(p: Path) -> bool:
     except OSError:
         return False
     return big and _arrow_available()
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    kill_group(proc)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 _PREFIX = "anomaly-tui-read-"
@@ -170,81 +138,42 @@ def read_in_child(
         "list": bool(list_sheets),
         "out": str(work),
     }
-    env = dict(os.environ)
-    root = package_root()
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env[IN_CHILD_ENV] = "1"
-    env.setdefault("RUST_BACKTRACE", "0")
-    proc: subprocess.Popen | None = None
-    try:
-        with open(work / "stderr.txt", "wb") as err:
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-P", "-m", "tui_detector.core.io._tablechild"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise ReaderUnavailable(str(exc)) from None
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
-        assert proc.stdin is not None and proc.stdout is not None
+    sheets: list[SheetInfo] | None = None
+    result: dict | None = None
+
+    def heard(line: bytes) -> None:
+        nonlocal sheets, result
         try:
-            proc.stdin.write(json.dumps(request).encode("utf-8"))
-            proc.stdin.close()
-        except OSError:
-            pass  # it died at once; its exit status says why below
-        sheets: list[SheetInfo] | None = None
-        result: dict | None = None
-        buffer = b""
-        fd = proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while True:
-                if cancel is not None and cancel.is_set():
-                    _kill(proc)
-                    raise ReadCancelled(f"reading '{display}' was cancelled")
-                if not sel.select(0.1):
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    try:
-                        message = json.loads(line)
-                    except ValueError:
-                        continue
-                    if not isinstance(message, dict):
-                        continue
-                    if "sheets" in message:
-                        sheets = _sheets(message["sheets"])
-                        if on_sheets is not None:
-                            on_sheets(sheets)
-                    elif "stage" in message:
-                        if on_stage is not None:
-                            on_stage(str(message["stage"]))
-                    elif "done" in message or "error" in message:
-                        result = message
-        proc.wait()
-        if cancel is not None and cancel.is_set():
-            raise ReadCancelled(f"reading '{display}' was cancelled")
+            message = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        if "sheets" in message:
+            sheets = _sheets(message["sheets"])
+            if on_sheets is not None:
+                on_sheets(sheets)
+        elif "stage" in message:
+            if on_stage is not None:
+                on_stage(str(message["stage"]))
+        elif "done" in message or "error" in message:
+            result = message
+
+    try:
+        try:
+            ended = sandbox.run(
+                "tui_detector.core.io._tablechild",
+                request,
+                on_line=heard,
+                env={IN_CHILD_ENV: "1"},
+                cancel=cancel,
+            )
+        except sandbox.CannotStart as exc:
+            raise ReaderUnavailable(str(exc)) from None
+        except sandbox.Cancelled:
+            raise ReadCancelled(f"reading '{display}' was cancelled") from None
         if result is None:
-            rc = proc.returncode
-            if rc is not None and rc < 0:
-                try:
-                    why = signal.Signals(-rc).name
-                except ValueError:
-                    why = f"signal {-rc}"
-                if -rc == signal.SIGKILL:
-                    why += ", most likely out of memory"
-            else:
-                why = f"exit status {rc}"
-            raise ReadError(f"cannot read '{display}': the reader process stopped ({why})")
+            raise ReadError(f"cannot read '{display}': the reader process stopped ({_why(ended.returncode)})")
         if "error" in result:
             message = str(result["error"])
             if result.get("kind") == "unavailable":
@@ -256,17 +185,20 @@ def read_in_child(
         loaded.report.seconds = time.perf_counter() - started
         return sheets, loaded
     finally:
-        if proc is not None:
-            _kill(proc)
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _why(rc: int) -> str:
+    """Why a reader process ended without an answer, in words."""
+    if rc >= 0:
+        return f"exit status {rc}"
+    try:
+        why = signal.Signals(-rc).name
+    except ValueError:
+        why = f"signal {-rc}"
+    if -rc == signal.SIGKILL:
+        why += ", most likely out of memory"
+    return why
 
 
 def _load(work: Path, result: dict) -> LoadedTable:

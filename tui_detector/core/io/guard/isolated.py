@@ -6,15 +6,11 @@ pre-checks (:mod:`.zipcheck`, :mod:`.dimensions`) bound what calamine allocates.
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import pickle
 import signal
-import subprocess
-import sys
-from pathlib import Path
+from typing import NoReturn
 
+from .. import cellwire, sandbox
 from .refusal import Refused
 
 __all__ = ["WORKER_CPU_SECONDS", "WORKER_MEMORY", "WORKER_TIMEOUT", "run_worker"]
@@ -35,90 +31,65 @@ def _worker_memory() -> int:
     return int(min(max(phys // 2, 1024**3), 6 * 1024**3))
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Only plain data and datetime values come back from the child."""
-
-    _ALLOWED = {
-        ("datetime", "datetime"),
-        ("datetime", "date"),
-        ("datetime", "time"),
-        ("datetime", "timedelta"),
-        ("datetime", "timezone"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self._ALLOWED:
-            import datetime
-
-            return getattr(datetime, name)
-        raise pickle.UnpicklingError(f"refused global {module}.{name}")
-
-
-def package_root() -> str:
-    """The folder that holds the ``tui_detector`` package (a child's ``PYTHONPATH``)."""
-    return str(Path(__file__).resolve().parents[4])
-
-
 def run_worker(request: dict, *, timeout: float | None = None) -> object:
     """Run one parse in a fresh child process under resource limits; return its result.
 
     Raises :class:`Refused` for every way the child can fail: a parser error (with the
     parser's own one-line message in ``kind="parser:<ExceptionName>"``), a crash or abort, the
-    memory or CPU limit, or the timeout.
+    memory or CPU limit, the timeout, or an answer that is not the data it should be.
     """
-    req = dict(request)
-    req["memory"] = _worker_memory()
-    req["cpu"] = WORKER_CPU_SECONDS
-    env = dict(os.environ)
-    root = package_root()
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("RUST_BACKTRACE", "0")
     limit = WORKER_TIMEOUT if timeout is None else timeout
+    answers: list[bytes] = []
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "tui_detector.core.io._worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
+        ended = sandbox.run(
+            "tui_detector.core.io._worker",
+            request,
+            on_line=answers.append,
+            limits=sandbox.Limits(memory=_worker_memory(), cpu=WORKER_CPU_SECONDS),
+            timeout=limit,
         )
-    except OSError as exc:
-        raise Refused(f"could not start the parser process ({exc})", "worker") from exc
-    try:
-        out, err = proc.communicate(json.dumps(req).encode("utf-8"), timeout=limit)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
+    except sandbox.CannotStart as exc:
+        raise Refused(f"could not start the parser process ({exc})", "worker") from None
+    except sandbox.TimedOut:
         raise Refused(
             f"reading it took longer than {limit:.0f} s and was stopped", "timeout"
         ) from None
-    except BaseException:
-        _kill(proc)
-        raise
-    rc = proc.returncode
-    if rc == 0 and out.startswith(b"OK"):
-        try:
-            return _SafeUnpickler(io.BytesIO(out[2:])).load()
-        except Exception as exc:  # noqa: BLE001
-            raise Refused("the parser process returned damaged data", "worker") from exc
-    if rc == 0 and out.startswith(b"ER"):
-        try:
-            info = json.loads(out[2:].decode("utf-8"))
-            kind, message = str(info["type"]), str(info["message"])
-        except Exception:  # noqa: BLE001
-            kind, message = "Error", "unknown error"
-        raise Refused(message, "parser:" + kind)
-    text = err.decode("utf-8", "replace")
-    if "memory allocation" in text or "MemoryError" in text or rc in (-signal.SIGKILL,):
-        if rc == -signal.SIGKILL or "memory allocation" in text or "MemoryError" in text:
-            raise Refused(
-                "it needs more memory than allowed while being parsed "
-                "(the sheet is too large or the file is hostile)",
-                "memory",
-            )
+    rc = ended.returncode
+    if rc == 0 and answers:
+        return _answer(answers)
+    _refuse_ending(rc, ended.stderr.decode("utf-8", "replace"))
+
+
+def _answer(lines: list[bytes]) -> object:
+    try:
+        if len(lines) != 1:
+            raise ValueError("one answer expected")
+        answer = cellwire.loads(lines[0])
+        if not isinstance(answer, dict) or len(answer) != 1:
+            raise ValueError("not an answer")
+    except Exception as exc:  # noqa: BLE001 - whatever the child sent, it is damaged
+        raise Refused("the parser process returned damaged data", "worker") from exc
+    if "ok" in answer:
+        return answer["ok"]
+    info = answer.get("error")
+    try:
+        kind, message = str(info["type"]), str(info["message"])
+    except Exception:  # noqa: BLE001
+        kind, message = "Error", "unknown error"
+    raise Refused(message, "parser:" + kind)
+
+
+def _refuse_ending(rc: int, stderr: str) -> NoReturn:
+    """The message for a child that ended without an answer."""
+    if rc == -signal.SIGKILL or "memory allocation" in stderr or "MemoryError" in stderr:
+        raise Refused(
+            "it needs more memory than allowed while being parsed "
+            "(the sheet is too large or the file is hostile)",
+            "memory",
+        )
     if rc == -getattr(signal, "SIGXCPU", 24):
         raise Refused("parsing it used too much CPU time and was stopped", "timeout")
-    if rc is not None and rc < 0:
+    if rc < 0:
         try:
             signame = signal.Signals(-rc).name
         except ValueError:
@@ -127,25 +98,4 @@ def run_worker(request: dict, *, timeout: float | None = None) -> object:
             f"the spreadsheet parser crashed on it ({signame}); the file is damaged or hostile",
             "crash",
         )
-    raise Refused(
-        f"the spreadsheet parser failed on it (exit status {rc})", "crash"
-    )
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL a child started with ``start_new_session=True`` and whatever it started."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (OSError, AttributeError):
-        try:
-            proc.kill()
-        except OSError:
-            pass
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    kill_group(proc)
-    try:
-        proc.communicate(timeout=5)
-    except Exception:  # noqa: BLE001
-        pass
+    raise Refused(f"the spreadsheet parser failed on it (exit status {rc})", "crash")
