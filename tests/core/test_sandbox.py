@@ -100,6 +100,25 @@ def test_timeout_and_cancel_kill_the_whole_group(monkeypatch):
     assert all(_gone(p) for p in pids)  # the grandchildren went with their group
 
 
+def test_a_childs_own_children_stay_in_its_group(monkeypatch):
+    # The reader process runs a parse child for an xls file: cancelling the read (killing the
+    # reader's group) must stop that parse too.
+    seen: list[bool] = []
+    real = subprocess.Popen
+
+    def popen(args, **kw):
+        seen.append(kw["start_new_session"])
+        assert kw["env"][sandbox.NESTED_ENV] == "1"
+        return real([sys.executable, "-c", "pass"], **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.delenv(sandbox.NESTED_ENV, raising=False)
+    sandbox.run("tui_detector.core.io._worker", {}, on_line=lambda b: None)
+    monkeypatch.setenv(sandbox.NESTED_ENV, "1")  # as inside a child
+    sandbox.run("tui_detector.core.io._worker", {}, on_line=lambda b: None)
+    assert seen == [True, False]
+
+
 def test_a_child_that_cannot_start_is_cannot_start(monkeypatch):
     def no(*a, **k):
         raise OSError(11, "Resource temporarily unavailable")

@@ -3,7 +3,7 @@
 A child is ``python -P -m tui_detector.core.io._launch MODULE ...``: a fresh interpreter with the
 package root first on its path (``-P``: not the working directory), in its own session and
 process group (a terminal's ^C is the parent's to handle, and killing the group takes whatever
-the child started), with an address-space and CPU-time limit applied before MODULE, or the parser
+the child started, children it ran through here included), with an address-space and CPU-time limit applied before MODULE, or the parser
 it loads, is imported (:mod:`._launch`). It gets one JSON request on stdin and answers with lines
 on stdout; :func:`run` hands each line over as it arrives and returns the exit status and what
 the child wrote on stderr.
@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 LAUNCHER = "tui_detector.core.io._launch"
+#: Set in every child's environment. A child's own children (the reader process starts a parse
+#: child for an xls file) stay in its process group, so cancelling the read kills them too.
+NESTED_ENV = "ANOMALY_TUI_SANDBOXED"
 #: How often a waiting parent looks at its cancel flag (and so how late a cancel can be).
 TICK = 0.1
 #: What is kept of a child's stderr (the start says why it died; the rest is drained unread).
@@ -101,7 +104,8 @@ def package_root() -> str:
 
 
 def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL a child started in its own session and whatever it started."""
+    """SIGKILL a child started in its own session and whatever it started (a nested child,
+    which leads no group, alone)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -129,6 +133,7 @@ def _environment(extra: dict[str, str] | None) -> dict[str, str]:
     root = package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("RUST_BACKTRACE", "0")
+    env[NESTED_ENV] = "1"
     env.update(extra or {})
     return env
 
@@ -184,7 +189,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_environment(env),
-            start_new_session=True,
+            start_new_session=os.environ.get(NESTED_ENV) != "1",
         )
     except OSError as exc:
         raise CannotStart(str(exc)) from None
