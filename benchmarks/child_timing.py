@@ -198,7 +198,7 @@ def memory_limit(folder: Path) -> dict:
         read_table(path)
         outcome = "read"
     except ReadError as exc:
-        outcome = str(exc).split(": ", 1)[-1][:60]
+        outcome = "refused: " + ("more memory than allowed" if "more memory" in str(exc) else str(exc)[-40:])
     finally:
         isolated.WORKER_MEMORY = None
     return {"s": time.perf_counter() - started, "outcome": outcome}
