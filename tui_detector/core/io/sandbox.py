@@ -48,6 +48,8 @@ TICK = 0.1
 #: What is kept of a child's stderr (the start says why it died; the rest is drained unread).
 STDERR_KEEP = 1 << 20
 _READ = 1 << 20
+#: Whether select() works on pipes here (POSIX); elsewhere a child's lines arrive when it ends.
+SELECTABLE_PIPES = os.name == "posix"
 
 
 @dataclass(frozen=True)
@@ -197,12 +199,15 @@ def run(
         _LIVE.add(proc)
     try:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        data = json.dumps(request).encode("utf-8")
+        lines = _Lines(on_line)
+        if not SELECTABLE_PIPES:
+            return _communicate(proc, data, lines, deadline)
         try:
-            proc.stdin.write(json.dumps(request).encode("utf-8"))
+            proc.stdin.write(data)
             proc.stdin.close()
         except OSError:
             pass  # it died at once; its exit status says why
-        lines = _Lines(on_line)
         err = bytearray()
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout.fileno(), selectors.EVENT_READ, lines)
@@ -236,6 +241,18 @@ def run(
                     stream.close()
             except OSError:
                 pass
+
+
+def _communicate(proc: subprocess.Popen, data: bytes, lines: _Lines, deadline: float | None) -> Ended:
+    """Where pipes cannot be waited on (Windows), the whole answer at the end; no cancel."""
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        out, err = proc.communicate(data, timeout=left)
+    except subprocess.TimeoutExpired:
+        raise TimedOut from None
+    lines.feed(out)
+    lines.close()
+    return Ended(returncode=proc.returncode, stderr=err[:STDERR_KEEP])
 
 
 def _check(deadline: float | None, cancel: threading.Event | None) -> None:
