@@ -148,7 +148,7 @@ def cancel_latency(path: Path, after: float = 5.0) -> dict:
     takes to stop and whether its reader process is gone."""
     import threading
 
-    from tui_detector.core.io import read_child
+    from tui_detector.core.io import sandbox
     from tui_detector.core.io.reader import ReadCancelled, open_table
 
     cancel = threading.Event()
@@ -174,7 +174,7 @@ def cancel_latency(path: Path, after: float = 5.0) -> dict:
         "stage": stage,
         "stop_s": box["ended"] - asked,
         "outcome": box["outcome"],
-        "left": read_child.live_children(),
+        "left": sandbox.live_children(),
     }
 
 

@@ -652,9 +652,9 @@ def test_check_path_says_what_is_wrong(tmp_path):
 
 
 def test_open_table_probes_the_file_once(tmp_path, monkeypatch):
-    from tui_detector.core.io import read_child, reader
+    from tui_detector.core.io import child, reader
 
-    monkeypatch.setenv(read_child.MODE_ENV, "0")
+    monkeypatch.setenv(child.MODE_ENV, "0")
     probes = []
     real = reader.check_file
 

@@ -1,8 +1,7 @@
-"""Child-process side of a big read: ``python -P -m tui_detector.core.io._tablechild``.
+"""Child-process side of a big read, started through :mod:`.sandbox` by :mod:`.child`.
 
-The parent (:mod:`tui_detector.core.io.read_child`) sends one JSON request on stdin. This process
-runs the ordinary in-process reader on it, so a table reads exactly the same either way, and
-answers with JSON lines on stdout:
+The parent sends one JSON request on stdin. This process runs the ordinary in-process reader
+on it, so a table reads exactly the same either way, and answers with JSON lines on stdout:
 
 * ``{"sheets": [[name, index, rows, columns, visible], ...]}`` as soon as the sheet list is
   known (the app shows the sheet and its size while the sheet itself is read);
@@ -19,22 +18,12 @@ cancelled.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 
 def _emit(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
-
-
-def _no_core_files() -> None:
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ImportError, ValueError, OSError):
-        pass
 
 
 def _run(req: dict) -> dict:
@@ -45,7 +34,7 @@ def _run(req: dict) -> dict:
     import pyarrow.ipc
 
     from tui_detector.core.io import reader
-    from tui_detector.core.io.read_child import frame_to_table
+    from tui_detector.core.io.tablewire import frame_to_table
 
     path = req["path"]
     sheet = req.get("sheet")
@@ -78,7 +67,6 @@ def _run(req: dict) -> dict:
 
 
 def main() -> int:
-    _no_core_files()
     try:
         req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     except Exception:  # noqa: BLE001
@@ -104,8 +92,3 @@ def main() -> int:
         _emit({"error": f"{type(exc).__name__}: {msg}", "kind": "crash"})
     return 0
 
-
-if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    os._exit(code)  # skip teardown: the table is on disk, nothing else to keep

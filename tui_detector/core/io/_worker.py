@@ -1,10 +1,10 @@
-"""Child-process side of guarded parsing: ``python -P -m tui_detector.core.io._worker``.
+"""Child-process side of guarded parsing (started by :func:`..guard.isolated.run_worker`).
 
-Reads one JSON request on stdin, limits its own address space and CPU time, parses with
-python-calamine (or openpyxl), and writes ``OK`` + a pickle of plain data (lists, str, numbers,
-datetime values) or ``ER`` + a JSON error record to stdout. It imports nothing but the standard
-library and the parser, so it starts in well under 0.1 s. A crash here (a Rust abort, a
-segfault, the memory limit) ends only this process; the parent turns it into a message.
+Reads one JSON request on stdin, parses with python-calamine under the limits :mod:`._launch`
+set, and writes one line to stdout: the rows as data-only JSON (:mod:`.cellwire`) or an error
+record. It imports nothing but the standard library and the parser, so it starts in well under
+0.1 s. A crash here (a Rust abort, a segfault, the memory limit) ends only this process; the
+parent turns it into a message.
 
 Sheet choice lives here too (:func:`pick_sheet`), so the reader and the child agree on it.
 """
@@ -12,9 +12,9 @@ Sheet choice lives here too (:func:`pick_sheet`), so the reader and the child ag
 from __future__ import annotations
 
 import json
-import os
-import pickle
 import sys
+
+from .cellwire import dumps
 
 
 class PickError(Exception):
@@ -56,27 +56,6 @@ def pick_sheet(sheets: list[tuple[str, bool]], sheet, display: str) -> int:
     raise PickError(f"'{display}' has no sheet named '{sheet}'; sheets: {listing}")
 
 
-def _limit(memory: int | None, cpu: int | None) -> None:
-    try:
-        import resource
-    except ImportError:  # not POSIX: the parent's timeout is the only limit
-        return
-    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu)):
-        if not value:
-            continue
-        try:
-            soft, hard = resource.getrlimit(which)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(which, (value, hard))
-        except (ValueError, OSError):
-            pass
-    try:  # never leave a core file of a hostile input behind
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
-
-
 def _calamine_sheets(wb) -> list[tuple[str, bool]]:
     from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
@@ -113,31 +92,22 @@ def _read(req: dict) -> dict:
             pass
 
 
+def _failure(kind: str, message: str) -> bytes:
+    return dumps({"error": {"type": kind, "message": message}})
+
+
 def main() -> int:
-    out = sys.stdout.buffer
+    """Answer the request on stdin with one line: ``{"ok": result}`` or ``{"error": ...}``."""
     try:
         req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-        _limit(req.get("memory"), req.get("cpu"))
-        result = _read(req)
-        payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        line = dumps({"ok": _read(req)})
     except PickError as exc:
-        out.write(b"ER" + json.dumps({"type": "PickError", "message": str(exc)}).encode())
-        return 0
+        line = _failure("PickError", str(exc))
     except MemoryError:
-        out.write(b"ER" + json.dumps({"type": "MemoryError", "message": "out of memory"}).encode())
-        return 0
+        line = _failure("MemoryError", "out of memory")
     except BaseException as exc:  # noqa: BLE001 - PanicException derives from BaseException
-        msg = " ".join(str(exc).split())[:300] or type(exc).__name__
-        out.write(b"ER" + json.dumps({"type": type(exc).__name__, "message": msg}).encode())
-        return 0
-    out.write(b"OK")
-    out.write(payload)
+        line = _failure(type(exc).__name__, " ".join(str(exc).split())[:300] or type(exc).__name__)
+    out = sys.stdout.buffer
+    out.write(line + b"\n")
     out.flush()
     return 0
-
-
-if __name__ == "__main__":
-    sys.stdout.flush()
-    code = main()
-    sys.stdout.flush()
-    os._exit(code)  # skip interpreter teardown: nothing left to clean up

@@ -11,7 +11,7 @@ its own module:
   saved without a value; :mod:`.text` splits a delimited text file into string fields.
 * :mod:`.grid` turns either into the typed table (header, names, types: :mod:`.columns`), so
   a table reads the same whichever engine produced the cells.
-* Big files are read by a child process (:mod:`.read_child`) that runs this same reader.
+* Big files are read by a child process (:mod:`.child`) that runs this same reader.
 
 Everything a parser raises leaves this module as a :class:`ReadError` whose message is one line a
 user can act on.
@@ -37,7 +37,7 @@ from . import engines, text
 from .formats import EXCEL_FORMATS, SUPPORTED_EXTENSIONS, TEXT_FORMATS, check_path, checked_size
 from .grid import Built, build, to_grid
 from .probe import FileProbe, check_file, detect_format, probe_file
-from .read_child import ReaderUnavailable, read_in_child, wanted
+from .child import ReaderUnavailable, read_in_child, wanted
 from .table import (
     LoadedTable,
     LoadReport,
@@ -86,7 +86,7 @@ def read_table(
 ) -> LoadedTable:
     """Read one sheet (or a text file) into a typed DataFrame with a report of what was done.
 
-    Big files are read in a child process (:mod:`.read_child`); setting ``cancel`` stops such
+    Big files are read in a child process (:mod:`.child`); setting ``cancel`` stops such
     a read with :class:`ReadCancelled`, and ``on_stage`` hears what it is doing.
     """
     _check_header_arg(header_row)
@@ -144,7 +144,7 @@ def file_sha256(path: Any) -> str:
 def _read_in_child(
     path: Any, sheet: str | int | None, **options: Any
 ) -> tuple[list[SheetInfo] | None, LoadedTable] | None:
-    """(sheets, table) read by a child process (:mod:`.read_child`) when the file is big enough
+    """(sheets, table) read by a child process (:mod:`.child`) when the file is big enough
     to want one and one can run here; None means: read it in this process."""
     try:
         p = check_path(path)

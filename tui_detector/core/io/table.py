@@ -1,6 +1,6 @@
 """What a read hands back, and how it says it could not: the types every step of a read shares.
 
-Kept apart from the reader so that the child-process reader (:mod:`.read_child`) and the
+Kept apart from the reader so that the child-process reader (:mod:`.child`) and the
 orchestrator (:mod:`.reader`) both depend on it instead of on each other. Free of heavy
 imports: pandas and NumPy appear in annotations only.
 """

@@ -1,5 +1,5 @@
 """Big files are read in a child process: same table, same messages, cancellable, and no Python
-object per cell in this process."""
+object per cell in this process. Tests that start a real reader process are marked slow."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
-from tui_detector.core.io import engines, read_child
+from tui_detector.core.io import child, engines, reader, sandbox, tablewire
 from tui_detector.core.io import text as text_file
 from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
@@ -61,7 +61,7 @@ FILES = {
 
 
 def _read(monkeypatch, mode: str, path: Path, **kw):
-    monkeypatch.setenv(read_child.MODE_ENV, mode)
+    monkeypatch.setenv(child.MODE_ENV, mode)
     return read_table(path, **kw)
 
 
@@ -71,6 +71,7 @@ def _same_report(a, b) -> None:
     assert da == db
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FILES))
 def test_child_reads_the_same_table(tmp_path, monkeypatch, name):
     path = FILES[name](tmp_path)
@@ -87,6 +88,7 @@ def test_child_reads_the_same_table(tmp_path, monkeypatch, name):
         np.testing.assert_array_equal(there.excel_rows, here.excel_rows)
 
 
+@pytest.mark.slow
 def test_child_honours_sheet_header_and_engine(tmp_path, monkeypatch):
     path = write_tricky_xlsx(tmp_path / "t.xlsx")
     for kw in ({"sheet": "Other"}, {"sheet": 1}, {"header_row": 3}, {"header_row": None}, {"engine": "openpyxl"}):
@@ -96,6 +98,7 @@ def test_child_honours_sheet_header_and_engine(tmp_path, monkeypatch):
         _same_report(there.report, here.report)
 
 
+@pytest.mark.slow
 def test_text_arrives_in_arrow_buffers_not_python_objects(tmp_path, monkeypatch):
     loaded = _read(monkeypatch, "1", write_tricky_xlsx(tmp_path / "t.xlsx"))
     text = [c for c in loaded.frame.columns if loaded.frame[c].dtype == "str"]
@@ -112,7 +115,7 @@ def test_object_columns_round_trip_every_python_type():
         dt.datetime(1, 1, 1, 0, 0, 0, 1), dt.datetime(9999, 12, 31, 23, 59, 59),
     ]
     frame = pd.DataFrame({"v": values, "n": np.arange(12.0)})
-    back = read_child.table_to_frame(read_child.frame_to_table(frame))
+    back = tablewire.table_to_frame(tablewire.frame_to_table(frame))
     assert list(back.columns) == ["v", "n"]
     got = back["v"].tolist()
     assert [type(v) for v in got] == [type(v) for v in values]
@@ -123,9 +126,10 @@ def test_an_unknown_cell_type_is_refused_not_mangled():
     values = np.empty(2, dtype=object)
     values[:] = [1, dt.time(12, 0)]
     with pytest.raises(TypeError):
-        read_child.frame_to_table(pd.DataFrame({"v": values}))
+        tablewire.frame_to_table(pd.DataFrame({"v": values}))
 
 
+@pytest.mark.slow
 def test_same_messages_for_bad_files(tmp_path, monkeypatch):
     damaged = tmp_path / "damaged.xlsx"
     damaged.write_bytes(b"PK\x03\x04" + b"\0" * 200)
@@ -140,11 +144,12 @@ def test_same_messages_for_bad_files(tmp_path, monkeypatch):
         assert "\n" not in messages[1]
 
 
+@pytest.mark.slow
 def test_open_table_hands_over_the_sheets_before_the_table(tmp_path, monkeypatch):
     path = _mixed(tmp_path)
     results = {}
     for mode in ("0", "1"):
-        monkeypatch.setenv(read_child.MODE_ENV, mode)
+        monkeypatch.setenv(child.MODE_ENV, mode)
         seen: list = []
         sheets, loaded = open_table(path, on_sheets=seen.append)
         assert seen == [sheets]
@@ -155,9 +160,10 @@ def test_open_table_hands_over_the_sheets_before_the_table(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(results["1"][1].frame, results["0"][1].frame)
 
 
+@pytest.mark.slow
 def test_the_reader_process_says_what_it_is_doing(tmp_path, monkeypatch):
     path = write_tricky_xlsx(tmp_path / "t.xlsx")
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     heard: list[str] = []
     open_table(path, on_stage=heard.append)
     assert heard == [
@@ -185,7 +191,7 @@ def test_open_table_parses_the_sheet_it_reads_once(tmp_path, monkeypatch):
             return getattr(self._wb, attr)
 
     monkeypatch.setattr(engines, "_calamine_open", lambda p: Counting(real_open(p)))
-    monkeypatch.setenv(read_child.MODE_ENV, "0")
+    monkeypatch.setenv(child.MODE_ENV, "0")
     sheets, loaded = open_table(path)
     assert sorted(calls) == ["Data", "Other"]  # listed once each; "Data" not parsed again
     assert loaded.report.sheet == "Data" and len(loaded.frame) == 300
@@ -217,67 +223,77 @@ def _big_csv(path: Path, rows: int = 400_000) -> Path:
     return path
 
 
-def test_cancel_kills_the_reader_at_once(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_cancel_kills_the_reader(tmp_path, monkeypatch):
+    # Cancelled while the reader process is busy typing the rows: the read ends as cancelled,
+    # and by then the process and its hand-over folder are gone. (How fast: a benchmark,
+    # benchmarks/child_timing.py.)
     path = _big_csv(tmp_path / "big.csv")
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
-    started = time.perf_counter()
+    heard: list[str] = []
+
+    def stage(text: str) -> None:
+        heard.append(text)
+        if text.startswith("typing"):
+            cancel.set()
+
     with pytest.raises(ReadCancelled):
-        read_table(path, cancel=cancel)
-    assert time.perf_counter() - started < 1.5
-    assert read_child.live_children() == 0
-    assert not list(Path(read_child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
+        read_table(path, cancel=cancel, on_stage=stage)
+    assert "typing 400,001 rows" in heard
+    assert sandbox.live_children() == 0
+    assert not list(Path(child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
 
 
 def test_big_files_go_to_the_child_by_size(tmp_path, monkeypatch):
-    monkeypatch.delenv(read_child.MODE_ENV, raising=False)
+    monkeypatch.delenv(child.MODE_ENV, raising=False)
     small = write_tricky_csv(tmp_path / "small.csv")
-    assert not read_child.wanted(small)
-    monkeypatch.setattr(read_child, "CHILD_READ_BYTES", small.stat().st_size)
-    assert read_child.wanted(small)
-    monkeypatch.setenv(read_child.MODE_ENV, "0")
-    assert not read_child.wanted(small)
-    monkeypatch.setenv(read_child.IN_CHILD_ENV, "1")  # the child itself reads in-process
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
-    assert not read_child.wanted(small)
+    assert not child.wanted(small)
+    monkeypatch.setattr(child, "CHILD_READ_BYTES", small.stat().st_size)
+    assert child.wanted(small)
+    monkeypatch.setenv(child.MODE_ENV, "0")
+    assert not child.wanted(small)
+    monkeypatch.setenv(child.IN_CHILD_ENV, "1")  # the child itself reads in-process
+    monkeypatch.setenv(child.MODE_ENV, "1")
+    assert not child.wanted(small)
 
 
 def _fake_child(monkeypatch, script: str) -> None:
     real = subprocess.Popen
     monkeypatch.setattr(
-        read_child.subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw)
+        subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", script], **kw)
     )
 
 
 def test_a_crashed_reader_is_a_one_line_message(tmp_path, monkeypatch):
     path = write_tricky_csv(tmp_path / "t.csv")
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     _fake_child(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGABRT)")
     with pytest.raises(ReadError, match=r"^cannot read 't.csv': the reader process stopped \(SIGABRT\)$"):
         read_table(path)
-    assert read_child.live_children() == 0
+    assert sandbox.live_children() == 0
 
 
 def test_damaged_results_from_the_reader_are_refused(tmp_path, monkeypatch):
     path = write_tricky_csv(tmp_path / "t.csv")
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     # Claims success but wrote no table.
     _fake_child(monkeypatch, 'print(\'{"done": {"path": "t.csv"}}\')')
     with pytest.raises(ReadError, match="damaged data"):
         read_table(path)
 
 
+@pytest.mark.slow
 def test_a_pickle_from_the_reader_is_refused(tmp_path, monkeypatch):
     """A reader process that sends a pickle (here, row numbers as an object array that would
     run code on load) gets 'damaged data'; nothing is unpickled."""
     path = write_tricky_csv(tmp_path / "t.csv")
     canary = tmp_path / "canary"
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     script = f"""
 import json, os, sys
 import numpy as np, pandas as pd, pyarrow as pa, pyarrow.ipc
-from tui_detector.core.io.read_child import frame_to_table
+from tui_detector.core.io.tablewire import frame_to_table
 req = json.loads(sys.stdin.read())
 table = frame_to_table(pd.DataFrame({{"a": [1.0]}}))
 with pa.OSFile(os.path.join(req["out"], "table.arrow"), "wb") as sink:
@@ -304,8 +320,8 @@ def test_without_a_reader_process_the_file_is_read_here(tmp_path, monkeypatch):
     def cannot_start(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(read_child.subprocess, "Popen", cannot_start)
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setattr(subprocess, "Popen", cannot_start)
+    monkeypatch.setenv(child.MODE_ENV, "1")
     pd.testing.assert_frame_equal(read_table(path).frame, here.frame)
     sheets, loaded = open_table(path)
     assert [s.name for s in sheets] == ["Data", "Other"]
@@ -315,16 +331,17 @@ def test_without_a_reader_process_the_file_is_read_here(tmp_path, monkeypatch):
 def test_a_reader_that_cannot_write_its_table_falls_back_to_reading_here(tmp_path, monkeypatch):
     path = write_tricky_csv(tmp_path / "t.csv")
     here = _read(monkeypatch, "0", path)
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     _fake_child(monkeypatch, 'print(\'{"error": "OSError: [Errno 28] No space left on device", "kind": "unavailable"}\')')
     pd.testing.assert_frame_equal(read_table(path).frame, here.frame)
 
 
+@pytest.mark.slow
 def test_hand_over_folders_left_by_a_killed_process_are_swept(tmp_path, monkeypatch):
     import os
 
-    monkeypatch.setattr(read_child.tempfile, "gettempdir", lambda: str(tmp_path))
-    monkeypatch.setattr(read_child.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(child.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(child.tempfile, "tempdir", str(tmp_path))
     old = tmp_path / "anomaly-tui-read-old"
     fresh = tmp_path / "anomaly-tui-read-fresh"
     other = tmp_path / "something-else"
@@ -334,7 +351,7 @@ def test_hand_over_folders_left_by_a_killed_process_are_swept(tmp_path, monkeypa
     day_ago = time.time() - 2 * 24 * 3600
     os.utime(old, (day_ago, day_ago))
     os.utime(other, (day_ago, day_ago))
-    monkeypatch.setenv(read_child.MODE_ENV, "1")
+    monkeypatch.setenv(child.MODE_ENV, "1")
     read_table(write_tricky_csv(tmp_path / "t.csv"))
     assert not old.exists() and fresh.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anomaly-tui-read-fresh", "something-else", "t.csv"]

@@ -1,0 +1,228 @@
+"""Reading a big file in a child process: cancellable, and off the app's interpreter lock.
+
+The reader types every cell of a sheet as a Python object (that is how calamine hands cells
+over, and how the header and type rules look at them). For a million-row sheet that is ten
+million objects, about a gigabyte, and seconds of holding the interpreter lock, which freezes
+the app's screen while it reads in a thread; a thread cannot be stopped either. So files of
+:data:`CHILD_READ_BYTES` or more are read by :mod:`._tablechild`, a fresh interpreter running
+the same reader, and come back as an Arrow IPC file: numbers, dates and flags as flat arrays,
+text as Arrow strings (pandas' ``str`` dtype keeps them that way), so this process never holds
+a Python object per cell. Cancelling kills the child; nothing is left behind.
+
+Nothing in the transfer can run code: the IPC file is data, the row numbers are ``.npy`` read
+with ``allow_pickle=False``, and the report is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import sandbox
+from ..errors import AnomalyTuiError
+from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
+from .tablewire import table_to_frame
+
+__all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child"]
+
+#: Files at least this large on disk are read in a child process: about 250k rows x 10 columns
+#: of xlsx, 4-5 s of reading. Below it the child's start-up and hand-over (~0.3-0.6 s) would
+#: add a quarter to a read too short to need cancelling (a 100k x 20 sheet: 1.8 s vs 2.4 s).
+CHILD_READ_BYTES = 24 << 20
+#: Set by the parent in the child's environment so the child reads in-process.
+IN_CHILD_ENV = "ANOMALY_TUI_READ_CHILD_PROCESS"
+#: "0" reads everything in-process, "1" reads everything in a child (tests), unset: by size.
+MODE_ENV = "ANOMALY_TUI_READ_CHILD"
+
+
+class ReaderUnavailable(AnomalyTuiError):
+    """The reader process could not be started or could not finish for a reason of this machine
+    (not of the file); the caller reads the file in-process instead."""
+
+
+def _arrow_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.ipc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def wanted(p: Path) -> bool:
+    """Whether ``p`` should be read in a child process."""
+    if os.environ.get(IN_CHILD_ENV) == "1" or os.name != "posix":
+        # (Waiting on the child's pipe with a timeout, and killing its process group, are POSIX.)
+        return False
+    mode = os.environ.get(MODE_ENV)
+    if mode == "0":
+        return False
+    try:
+        big = mode == "1" or p.stat().st_size >= CHILD_READ_BYTES
+    except OSError:
+        return False
+    return big and _arrow_available()
+
+
+_PREFIX = "anomaly-tui-read-"
+#: A hand-over folder this old was left by a process that was killed mid-read.
+_LEFTOVER_SECONDS = 24 * 3600
+
+
+def _sweep_leftovers() -> None:
+    """Remove hand-over folders that a killed process left behind (each can hold a whole
+    table); only this user's, only old ones, never one in use."""
+    cutoff = time.time() - _LEFTOVER_SECONDS
+    try:
+        candidates = list(Path(tempfile.gettempdir()).glob(_PREFIX + "*"))
+    except OSError:
+        return
+    for folder in candidates:
+        try:
+            st = folder.lstat()
+            if folder.is_symlink() or st.st_uid != os.getuid() or st.st_mtime > cutoff:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sheets(rows: Any) -> list[SheetInfo]:
+    return [
+        SheetInfo(name=str(n), index=int(i), rows=int(r), columns=int(c), visible=bool(v))
+        for n, i, r, c, v in rows
+    ]
+
+
+def read_in_child(
+    p: Path,
+    display: str,
+    sheet: str | int | None,
+    *,
+    header_row: Any = "auto",
+    engine: str = "auto",
+    list_sheets: bool = False,
+    on_sheets: Callable[[list[SheetInfo]], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[SheetInfo] | None, LoadedTable]:
+    """Read one sheet of ``p`` in a child process; with ``list_sheets``, list the workbook's
+    sheets first (handed to ``on_sheets`` as soon as known, and returned). ``on_stage`` hears
+    what the reader is doing ("typing 1,048,576 rows") as it moves on.
+
+    Raises :class:`ReadCancelled` within about 0.1 s of ``cancel`` being set,
+    :class:`ReaderUnavailable` when the reader process cannot do its job on this machine, and
+    :class:`ReadError` for everything wrong with the file, with the same message an in-process
+    read gives.
+    """
+    started = time.perf_counter()
+    if isinstance(sheet, np.integer):
+        sheet = int(sheet)
+    _sweep_leftovers()
+    work = Path(tempfile.mkdtemp(prefix=_PREFIX))  # private: mode 0700
+    request = {
+        "path": str(p),
+        "sheet": sheet,
+        "header_row": header_row if header_row in ("auto", None) else int(header_row),
+        "engine": engine,
+        "list": bool(list_sheets),
+        "out": str(work),
+    }
+    sheets: list[SheetInfo] | None = None
+    result: dict | None = None
+
+    def heard(line: bytes) -> None:
+        nonlocal sheets, result
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        if "sheets" in message:
+            sheets = _sheets(message["sheets"])
+            if on_sheets is not None:
+                on_sheets(sheets)
+        elif "stage" in message:
+            if on_stage is not None:
+                on_stage(str(message["stage"]))
+        elif "done" in message or "error" in message:
+            result = message
+
+    try:
+        try:
+            ended = sandbox.run(
+                "tui_detector.core.io._tablechild",
+                request,
+                on_line=heard,
+                env={IN_CHILD_ENV: "1"},
+                cancel=cancel,
+            )
+        except sandbox.CannotStart as exc:
+            raise ReaderUnavailable(str(exc)) from None
+        except sandbox.Cancelled:
+            raise ReadCancelled(f"reading '{display}' was cancelled") from None
+        if result is None:
+            raise ReadError(f"cannot read '{display}': the reader process stopped ({_why(ended.returncode)})")
+        if "error" in result:
+            message = str(result["error"])
+            if result.get("kind") == "unavailable":
+                raise ReaderUnavailable(message)
+            if result.get("kind") in ("memory", "crash"):
+                message = f"cannot read '{display}': {message}"
+            raise ReadError(message)
+        loaded = _load(work, result)
+        loaded.report.seconds = time.perf_counter() - started
+        return sheets, loaded
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _why(rc: int) -> str:
+    """Why a reader process ended without an answer, in words."""
+    if rc >= 0:
+        return f"exit status {rc}"
+    try:
+        why = signal.Signals(-rc).name
+    except ValueError:
+        why = f"signal {-rc}"
+    if -rc == signal.SIGKILL:
+        why += ", most likely out of memory"
+    return why
+
+
+def _load(work: Path, result: dict) -> LoadedTable:
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    try:
+        report = LoadReport(**result["done"])
+        with pa.OSFile(str(work / "table.arrow"), "rb") as source:
+            # One chunk per column: picking rows out of a chunked text column (the table's
+            # visible rows, an explanation's rows) concatenates its chunks each time.
+            table = pa.ipc.open_file(source).read_all().combine_chunks()
+        frame = table_to_frame(table)
+        del table
+        rows = (
+            np.load(work / "rows.npy", allow_pickle=False) if result.get("excel_rows") else None
+        )
+    except (OSError, TypeError, KeyError, ValueError, pa.ArrowException) as exc:
+        raise ReadError(
+            f"cannot read '{Path(result.get('done', {}).get('path', '?')).name}': "
+            f"the reader process returned damaged data ({type(exc).__name__})"
+        ) from None
+    if list(map(str, frame.columns)) != list(report.columns) or len(frame) != report.rows:
+        raise ReadError(
+            f"cannot read '{Path(report.path).name}': the reader process returned damaged data"
+        )
+    return LoadedTable(frame=frame, report=report, excel_rows=rows)

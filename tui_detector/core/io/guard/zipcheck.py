@@ -1,0 +1,164 @@
+"""The archive of an xlsx/xlsm/xlsb/ods file, checked before a parser opens it.
+
+A zip of 200 MB of XML fits in 200 KB, so :func:`check_zip` looks at the archive itself: member
+count, names (duplicates would let us check one member while the parser reads another), total
+and per-member expanded size and compression ratio, encrypted members; then at the start of
+every XML part (:mod:`.xmlparts`), and for xlsx/xlsm it bounds every worksheet's grid
+(:mod:`.dimensions`).
+"""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dimensions import refuse_oversized, scan_sheet
+from .refusal import Refused
+from .xmlparts import HEAD_BYTES, check_xml_head
+
+__all__ = ["MAX_MEMBERS", "MAX_RATIO", "MAX_UNCOMPRESSED", "RATIO_FLOOR", "ZipFacts", "check_zip"]
+
+#: Sum of the expanded sizes of all archive members.
+MAX_UNCOMPRESSED = 4 * 1024**3
+MAX_MEMBERS = 10_000
+#: Members that expand to more than RATIO_FLOOR bytes may not compress better than this.
+MAX_RATIO = 100
+RATIO_FLOOR = 16 * 1024**2
+
+
+@dataclass
+class ZipFacts:
+    """What the pre-check learnt about an archive, for the reader to use instead of looking again."""
+
+    names: list[str]
+    has_macros: bool = False
+    external_links: int = 0
+    #: worksheet member -> whether it holds cells typed as errors (t="e")
+    error_hint: dict[str, bool] = field(default_factory=dict)
+    #: worksheet member -> whether it may hold formula cells saved without a computed value
+    #: (a formula element ending right before the cell does, or before an empty <v>); only
+    #: those sheets get the reader's exact search
+    formula_hint: dict[str, bool] = field(default_factory=dict)
+    #: worksheet member -> (largest 1-based row, largest 1-based column) referenced
+    extents: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+_cache_lock = threading.Lock()
+_cache: dict[tuple, ZipFacts] = {}
+
+
+def _identity(p: Path) -> tuple | None:
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.0f} MB"
+
+
+def check_zip(p: Path, fmt: str) -> ZipFacts:
+    """Refuse archives a parser should not open; for xlsx/xlsm also bound every sheet's grid."""
+    key = _identity(p)
+    if key is not None:
+        with _cache_lock:
+            hit = _cache.get(key + (fmt,))
+        if hit is not None:
+            return hit
+    facts = _check_zip(p, fmt)
+    if key is not None:
+        with _cache_lock:
+            if len(_cache) > 32:
+                _cache.clear()
+            _cache[key + (fmt,)] = facts
+    return facts
+
+
+def _check_zip(p: Path, fmt: str) -> ZipFacts:
+    try:
+        zf = zipfile.ZipFile(p)
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError) as exc:
+        raise Refused(
+            "the file is damaged or incomplete (not a readable ZIP archive)", "damaged"
+        ) from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise Refused(
+                f"the archive has {len(infos):,} entries (the limit is {MAX_MEMBERS:,}); "
+                "refused for safety",
+                "bomb",
+            )
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            norm = info.filename.replace("\\", "/").lstrip("/").casefold()
+            if norm in seen:
+                raise Refused(
+                    f"the archive holds two entries named '{info.filename}'; refused for safety",
+                    "zip",
+                )
+            seen.add(norm)
+            if info.flag_bits & 0x1:
+                raise Refused(
+                    "it is password-protected (its ZIP entries are encrypted); "
+                    "open it in Excel, remove the password and save a copy",
+                    "password",
+                )
+            total += info.file_size
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+                info.compress_size, 1
+            ):
+                ratio = info.file_size / max(info.compress_size, 1)
+                raise Refused(
+                    f"'{info.filename}' expands {ratio:,.0f}-fold to {_gib(info.file_size)} "
+                    f"(a ZIP bomb?); refused for safety",
+                    "bomb",
+                )
+        if total > MAX_UNCOMPRESSED:
+            raise Refused(
+                f"the file expands to {_gib(total)}, over the {_gib(MAX_UNCOMPRESSED)} limit",
+                "bomb",
+            )
+        names = [i.filename for i in infos]
+        facts = ZipFacts(names=names)
+        lowered = [n.replace("\\", "/").casefold() for n in names]
+        facts.has_macros = any(n.endswith("vbaproject.bin") for n in lowered)
+        facts.external_links = sum(1 for n in lowered if "externallink" in n and n.endswith(".xml"))
+        for info in infos:
+            if info.is_dir():
+                continue
+            name = info.filename.replace("\\", "/")
+            parts = name.lstrip("/").split("/")
+            is_sheet = (
+                fmt in ("xlsx", "xlsm")
+                and len(parts) >= 3
+                and parts[0].casefold() == "xl"
+                and parts[1].casefold() in ("worksheets", "chartsheets", "dialogsheets")
+            )
+            try:
+                if is_sheet:
+                    rows, cols, err, formula = scan_sheet(zf, info)
+                    facts.extents[info.filename] = (rows, cols)
+                    facts.error_hint[info.filename] = err
+                    facts.formula_hint[info.filename] = formula
+                    refuse_oversized(rows, cols)
+                else:
+                    with zf.open(info) as fh:
+                        head = fh.read(HEAD_BYTES)
+                    check_xml_head(head, name)
+            except Refused:
+                raise
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error,
+                    NotImplementedError, RuntimeError) as exc:
+                raise Refused(
+                    f"the file is damaged or incomplete (entry '{info.filename}' cannot be "
+                    "unpacked)",
+                    "damaged",
+                ) from exc
+        return facts
