@@ -45,9 +45,9 @@ def test_large_tables_are_fitted_on_a_sample_and_every_row_scored(monkeypatch, t
     """Above FIT_ROWS the models learn from a sample; every row is still scored, the planted
     anomalies are still found, and the scores handed from train() to the first detect() equal a
     fresh computation and a saved model's."""
-    from tui_detector.core.model import detector as detector_module
+    from tui_detector.core.model import sizing
 
-    monkeypatch.setattr(detector_module, "FIT_ROWS", 600)
+    monkeypatch.setattr(sizing, "FIT_ROWS", 600)
     table = make_expense_claims(1500, anomaly_rate=0.02, seed=0)
     detector = TabularAnomalyDetector()
     detector.train(table.frame)
@@ -86,10 +86,10 @@ def test_an_error_is_judged_against_its_own_kind_of_row(tmp_path):
     detector = TabularAnomalyDetector()
     detector.train(frame)
     columns = detector.preprocessor_.columns
-    modes = detector.mode_scales_
+    modes = detector.scorer_.mode_scales
     assert columns[modes.mode_column[columns.index("nights")]] == "kind"
     encoder = detector.preprocessor_.encoders[columns.index("nights")]
-    kinds = modes.cell_scales(detector.preprocessor_, detector.detect(frame).matrix, detector.residual_scale_)
+    kinds = modes.cell_scales(detector.preprocessor_, detector.detect(frame).matrix, detector.scorer_.residual_scale)
     on_ride = np.median(kinds[~stay, encoder.start])
     on_stay = np.median(kinds[stay, encoder.start])
     assert on_stay > 10 * on_ride, (on_stay, on_ride)
