@@ -143,6 +143,7 @@ class TabularAnomalyDetector:
         history_: Training loss per epoch (autoencoder only).
         model_kind_: The model actually fitted.
         warnings_: Things the user should know about the fit (fallbacks, coerced cells).
+        n_features_in_: Columns of the table it was fitted on (used or not).
         scorer_: The fitted model of that kind (see ``scorer.Scorer``).
         score_quantiles_: The training scores at every 0.1 percentile, so a threshold at any
             percentile needs no retraining (see :meth:`threshold_for`).
@@ -199,7 +200,7 @@ class TabularAnomalyDetector:
             regressor_tags=None,
             classifier_tags=None,
             # Tables come as DataFrames; blanks are imputed (with a missing-indicator).
-            input_tags=InputTags(two_d_array=True, dataframe=True, allow_nan=True),
+            input_tags=InputTags(two_d_array=True, allow_nan=True),
             non_deterministic=False,
         )
 
@@ -283,6 +284,7 @@ class TabularAnomalyDetector:
         scorer, fitted = SCORERS[kind].fit(preprocessor, matrix, plan, hooks)
 
         self.profiles_: list[ColumnProfile] = profiles
+        self.n_features_in_ = len(profiles)
         self.preprocessor_ = preprocessor
         self.model_kind_ = kind
         self.scorer_: Scorer = scorer
@@ -499,6 +501,7 @@ class TabularAnomalyDetector:
         scorer = SCORERS[kind].from_arrays(path, manifest, preprocessor, network)
         check_common(path, manifest, preprocessor)
         detector.profiles_ = preprocessor.profiles
+        detector.n_features_in_ = len(preprocessor.profiles)
         detector.preprocessor_ = preprocessor
         detector.model_kind_ = kind
         detector.scorer_ = scorer
