@@ -12,6 +12,10 @@ from tui_detector.core.model import progress
 from tui_detector.core.model.detector import MODEL_FORMAT_VERSION, NotFittedError
 from tests.conftest import mixed_table
 
+from tui_detector.core.env import tensorflow_available
+
+requires_tf = pytest.mark.skipif(not tensorflow_available(), reason="the seed's autoencoder recipe trains in Keras: TensorFlow is not installed")
+
 
 def test_planted_anomalies_rank_first_and_are_explained_by_the_broken_column(planted, trained_auto):
     frame, broken = planted
@@ -139,6 +143,8 @@ def test_load_refuses_per_kind_error_scales_that_do_not_fit_the_table(trained_au
             TabularAnomalyDetector.load(path)
 
 
+@pytest.mark.slow
+@requires_tf
 def test_seed_signature_and_helper(planted, tmp_path, monkeypatch):
     frame, broken = planted
     detector = TabularAnomalyDetector(encoding_dim=8, threshold_percentile=95, model="autoencoder")
@@ -156,6 +162,8 @@ def test_seed_signature_and_helper(planted, tmp_path, monkeypatch):
         detect_anomalies_in_excel(frame, model_path=tmp_path / "none", train_if_needed=False)
 
 
+@pytest.mark.slow
+@requires_tf
 def test_plain_autoencoder_scores_are_reconstruction_mse(planted):
     frame, _ = planted
     detector = TabularAnomalyDetector(model="autoencoder")
@@ -182,6 +190,7 @@ def test_cancellation_stops_within_one_batch(planted):
         detector.detect(frame)
 
 
+@pytest.mark.slow
 def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted, monkeypatch):
     """On a big table the models learn from a sample, then every row is scored, a chunk at a
     time: a cancel during that pass (after the last batch) stops it at the next chunk, and
@@ -222,6 +231,7 @@ def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted,
     assert len(asked) == 2
 
 
+@pytest.mark.slow
 def test_scoring_every_row_reports_how_far_it_has_got(planted, monkeypatch, tmp_path):
     from tui_detector.core import pipeline
     from tui_detector.core.model import sizing
@@ -312,6 +322,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_without_tensorflow_the_seed_recipe_falls_back_to_isolation_forest_and_auto_does_not():
     """Only the seed's Keras recipe needs TensorFlow: without it "autoencoder" becomes
     IsolationForest and says so; "auto" (its network trained in NumPy) still trains the
@@ -357,6 +368,7 @@ def test_without_tensorflow_the_seed_recipe_falls_back_to_isolation_forest_and_a
     assert proc.stdout.split()[2] == ",".join(f"{s:.12g}" for s in auto.score_samples(frame)[:5])
 
 
+@pytest.mark.slow
 def test_seed_api_on_a_3000_row_table_prints_nothing():
     proc = _run(
         """
