@@ -81,8 +81,11 @@ class TrainingScores:
         return self.reconstruction.shape == matrix.shape and self.digest == digest(matrix)
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compared by identity
 class EnsembleScorer:
+    """The fitted "auto" model: its four parts, their yardsticks and spreads, all arrays (saved
+    in ``network.npz``, ``forest.npz`` and ``ensemble.npz``, the statistics in the manifest)."""
+
     network: DenseNetwork
     forest: ForestArrays
     tails: QuantileTails

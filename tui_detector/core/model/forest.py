@@ -157,7 +157,7 @@ class ForestArrays:
         )
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compared by identity
 class ForestScorer:
     """"iforest": IsolationForest on the encoded rows.
 

@@ -18,7 +18,7 @@ from .progress import RowsCallback, StopCallback
 from .scorer import FitHooks, FitPlan, Fitted, block_errors
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compared by identity
 class SeedAutoencoderScorer:
     network: DenseNetwork
     residual_scale: np.ndarray
