@@ -268,6 +268,13 @@ def test_same_file_under_another_name_hits_with_identical_results(tmp_path):
     # Another threshold percentile reuses the same model.
     again = run_detection(first, DetectionSettings(model="iforest", threshold_percentile=90))
     assert again.from_cache and again.detection.flags.sum() > cold.detection.flags.sum()
+    # The run's threshold is the one it was scored with, whatever percentile trained the model.
+    assert again.detector.threshold_percentile == cold.detector.threshold_percentile == 95
+    assert again.threshold == again.detection.cut == again.detector.threshold_for(90)
+    assert again.threshold_percentile == 90
+    again.rethreshold(99)
+    assert again.threshold_percentile == 99 and again.detection.threshold == again.detector.threshold_at(99)
+    assert again.detection.flags.sum() == int((again.detection.scores > again.detection.threshold).sum())
     # Another sheet is another dataset.
     other = run_detection(first, FAST, sheet="Other")
     assert not other.from_cache
