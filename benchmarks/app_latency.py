@@ -71,7 +71,7 @@ def make_run(n: int) -> DetectionRun:
     detection = detector.detect(frame)
     report = LoadReport("bench.xlsx", "xlsx", "memory", "Sheet1", 1, n, [str(c) for c in frame.columns], 0, 0, [], 0.0)
     loaded = LoadedTable(frame, report, np.arange(n) + 2)
-    return DetectionRun(Path("bench.xlsx"), "0" * 64, loaded, detector, detection, 95.0, False, None, "memory")
+    return DetectionRun(Path("bench.xlsx"), "0" * 64, loaded, detector, detection, False, None, "memory")
 
 
 #: (label, column key) sorted by :func:`measure_table` on :func:`make_frame`'s table.

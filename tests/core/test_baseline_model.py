@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import mixed_table
 from tui_detector.core.baseline import SchemaMismatch, compare_schema, drift_summary
+from tui_detector.core.env import tensorflow_available
 from tui_detector.core.model.detector import ModelFileError, TabularAnomalyDetector
 from tui_detector.core.export import build_export, dumps, explained_anomalies, schema
 from tui_detector.core.presets import PRESETS
@@ -154,6 +155,8 @@ def test_unseen_value_note_only_for_baseline_runs(tmp_path):
     assert all("note" not in f for a in explained_anomalies(run) for f in a["anomalous_features"])
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not tensorflow_available(), reason="trains the seed's Keras recipe: TensorFlow is not installed")
 def test_size_aware_defaults_are_what_training_uses(tmp_path):
     """The set-up screen shows size_defaults(); it must be what a run really trains with."""
     from tui_detector.core.pipeline import size_defaults

@@ -18,6 +18,10 @@ from tui_detector.core.cache import ModelCache, cache_inputs, cache_key
 from tui_detector.core.model.detector import TabularAnomalyDetector
 from tui_detector.core.pipeline import DetectionSettings, run_detection
 
+from tui_detector.core.env import tensorflow_available
+
+requires_tf = pytest.mark.skipif(not tensorflow_available(), reason="the seed's autoencoder recipe trains in Keras: TensorFlow is not installed")
+
 FAST = DetectionSettings(model="iforest")
 
 
@@ -184,6 +188,7 @@ def _writer(root, barrier, frame_seed):
         assert store.get(inputs) is not None
 
 
+@pytest.mark.slow
 def test_concurrent_writers_leave_one_good_entry(tmp_path):
     root = tmp_path / "models"
     ctx = multiprocessing.get_context("spawn")
@@ -263,11 +268,20 @@ def test_same_file_under_another_name_hits_with_identical_results(tmp_path):
     # Another threshold percentile reuses the same model.
     again = run_detection(first, DetectionSettings(model="iforest", threshold_percentile=90))
     assert again.from_cache and again.detection.flags.sum() > cold.detection.flags.sum()
+    # The run's threshold is the one it was scored with, whatever percentile trained the model.
+    assert again.detector.threshold_percentile == cold.detector.threshold_percentile == 95
+    assert again.threshold == again.detection.cut == again.detector.threshold_for(90)
+    assert again.threshold_percentile == 90
+    again.rethreshold(99)
+    assert again.threshold_percentile == 99 and again.detection.threshold == again.detector.threshold_at(99)
+    assert again.detection.flags.sum() == int((again.detection.scores > again.detection.threshold).sum())
     # Another sheet is another dataset.
     other = run_detection(first, FAST, sheet="Other")
     assert not other.from_cache
 
 
+@pytest.mark.slow
+@requires_tf
 def test_autoencoder_from_cache_scores_identically(tmp_path):
     path = write_tricky_csv(tmp_path / "t.csv")
     settings = DetectionSettings(model="auto", epochs=3)

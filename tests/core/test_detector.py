@@ -8,8 +8,13 @@ import pandas as pd
 import pytest
 
 from tui_detector import ModelFileError, TabularAnomalyDetector, TrainingCancelled, detect_anomalies_in_excel
-from tui_detector.core.model import _keras
+from tui_detector.core.model import progress
 from tui_detector.core.model.detector import MODEL_FORMAT_VERSION, NotFittedError
+from tests.conftest import mixed_table
+
+from tui_detector.core.env import tensorflow_available
+
+requires_tf = pytest.mark.skipif(not tensorflow_available(), reason="the seed's autoencoder recipe trains in Keras: TensorFlow is not installed")
 
 
 def test_planted_anomalies_rank_first_and_are_explained_by_the_broken_column(planted, trained_auto):
@@ -138,6 +143,8 @@ def test_load_refuses_per_kind_error_scales_that_do_not_fit_the_table(trained_au
             TabularAnomalyDetector.load(path)
 
 
+@pytest.mark.slow
+@requires_tf
 def test_seed_signature_and_helper(planted, tmp_path, monkeypatch):
     frame, broken = planted
     detector = TabularAnomalyDetector(encoding_dim=8, threshold_percentile=95, model="autoencoder")
@@ -155,6 +162,8 @@ def test_seed_signature_and_helper(planted, tmp_path, monkeypatch):
         detect_anomalies_in_excel(frame, model_path=tmp_path / "none", train_if_needed=False)
 
 
+@pytest.mark.slow
+@requires_tf
 def test_plain_autoencoder_scores_are_reconstruction_mse(planted):
     frame, _ = planted
     detector = TabularAnomalyDetector(model="autoencoder")
@@ -181,23 +190,25 @@ def test_cancellation_stops_within_one_batch(planted):
         detector.detect(frame)
 
 
+@pytest.mark.slow
 def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted, monkeypatch):
     """On a big table the models learn from a sample, then every row is scored, a chunk at a
     time: a cancel during that pass (after the last batch) stops it at the next chunk, and
     detect() on a big table stops the same way."""
-    from tui_detector.core.model import detector as detector_module
+    from tui_detector.core.model import sizing
+    from tui_detector.core.model.ensemble import EnsembleScorer
 
     frame, _ = planted
-    monkeypatch.setattr(detector_module, "FIT_ROWS", 100)
-    monkeypatch.setattr(detector_module, "SCORE_CHUNK", 50)
+    monkeypatch.setattr(sizing, "FIT_ROWS", 100)
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 50)
     scoring = {"started": False, "chunks": 0}
-    real = detector_module.TabularAnomalyDetector._auto_parts
+    real = EnsembleScorer.parts_of
 
     def watched(self, *args, **kwargs):
         scoring["started"] = True
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(detector_module.TabularAnomalyDetector, "_auto_parts", watched)
+    monkeypatch.setattr(EnsembleScorer, "parts_of", watched)
 
     def should_stop():
         if scoring["started"]:
@@ -220,14 +231,15 @@ def test_scoring_every_row_after_training_hears_a_cancel_between_chunks(planted,
     assert len(asked) == 2
 
 
+@pytest.mark.slow
 def test_scoring_every_row_reports_how_far_it_has_got(planted, monkeypatch, tmp_path):
-    from tui_detector.core.model import detector as detector_module
     from tui_detector.core import pipeline
+    from tui_detector.core.model import sizing
 
     frame, _ = planted
     n = len(frame)
-    monkeypatch.setattr(detector_module, "FIT_ROWS", 100)
-    monkeypatch.setattr(detector_module, "SCORE_CHUNK", 128)
+    monkeypatch.setattr(sizing, "FIT_ROWS", 100)
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 128)
     heard: list[tuple[int, int]] = []
     detector = TabularAnomalyDetector()
     detector.train(frame, epochs=2, on_scored=lambda done, total: heard.append((done, total)))
@@ -245,7 +257,7 @@ def test_scoring_every_row_reports_how_far_it_has_got(planted, monkeypatch, tmp_
 
 def test_progress_reports_within_and_at_the_end_of_epochs(planted, monkeypatch):
     frame, _ = planted
-    monkeypatch.setattr(_keras, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_INTERVAL", 0.0)
     reports = []
     detector = TabularAnomalyDetector()
     detector.train(frame, epochs=3, batch_size=256, early_stopping=False, on_progress=reports.append)
@@ -310,17 +322,22 @@ def _run(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_tensorflow_the_api_falls_back_to_isolation_forest_and_says_so():
+@pytest.mark.slow
+def test_without_tensorflow_the_seed_recipe_falls_back_to_isolation_forest_and_auto_does_not():
+    """Only the seed's Keras recipe needs TensorFlow: without it "autoencoder" becomes
+    IsolationForest and says so; "auto" (its network trained in NumPy) still trains the
+    ensemble, with no warning, and scores the same as with TensorFlow installed."""
     proc = _run(
         """
         import sys, warnings
         sys.modules["tensorflow"] = None  # makes `import tensorflow` fail
         sys.modules["keras"] = None
+        import numpy as np
         import tui_detector
         from tests.conftest import mixed_table
         assert tui_detector.TF_AVAILABLE is False
         frame, broken = mixed_table(600)
-        det = tui_detector.TabularAnomalyDetector()
+        det = tui_detector.TabularAnomalyDetector(model="autoencoder")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             det.train(frame)
@@ -329,13 +346,29 @@ def test_without_tensorflow_the_api_falls_back_to_isolation_forest_and_says_so()
         assert any("IsolationForest" in w for w in det.warnings_)
         out = det.detect_anomalies(frame)
         assert out and len(out[0]["anomalous_features"]) == 3
-        print("ok", len(out))
+
+        auto = tui_detector.TabularAnomalyDetector()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            auto.train(frame, epochs=4)
+        assert auto.model_kind_ == "auto", auto.model_kind_
+        assert type(auto.scorer_).__name__ == "EnsembleScorer"
+        assert not any("TensorFlow" in str(w.message) for w in caught)
+        assert not any("IsolationForest" in w for w in auto.warnings_)
+        assert "tensorflow" not in [m for m in sys.modules if sys.modules[m] is not None]
+        print("ok", len(out), ",".join(f"{s:.12g}" for s in auto.score_samples(frame)[:5]))
         """
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok")
+    # The same table and seed with TensorFlow importable: "auto" never touches it.
+    frame, _ = mixed_table(600)
+    auto = TabularAnomalyDetector()
+    auto.train(frame, epochs=4)
+    assert proc.stdout.split()[2] == ",".join(f"{s:.12g}" for s in auto.score_samples(frame)[:5])
 
 
+@pytest.mark.slow
 def test_seed_api_on_a_3000_row_table_prints_nothing():
     proc = _run(
         """

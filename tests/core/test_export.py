@@ -208,6 +208,7 @@ def test_streamed_export_refuses_nan_and_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_million_score_export_never_holds_the_whole_text(tmp_path):
     """A million scores are ~25 MB of text and, as Python floats, ~32 MB more; streamed, the
     export allocates a few chunks' worth at a time."""

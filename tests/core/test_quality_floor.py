@@ -17,6 +17,7 @@ from tui_detector import TabularAnomalyDetector
 from tui_detector.demo.synthetic import make_expense_claims, make_sensor_readings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("make", "min_auc", "min_hit"),
     [(make_expense_claims, 0.96, 0.85), (make_sensor_readings, 0.90, 0.90)],
@@ -41,13 +42,14 @@ def test_planted_anomalies_are_found_and_explained(make, min_auc, min_hit):
     assert impossible and detection.flags[impossible].all()
 
 
+@pytest.mark.slow
 def test_large_tables_are_fitted_on_a_sample_and_every_row_scored(monkeypatch, tmp_path):
     """Above FIT_ROWS the models learn from a sample; every row is still scored, the planted
     anomalies are still found, and the scores handed from train() to the first detect() equal a
     fresh computation and a saved model's."""
-    from tui_detector.core.model import detector as detector_module
+    from tui_detector.core.model import sizing
 
-    monkeypatch.setattr(detector_module, "FIT_ROWS", 600)
+    monkeypatch.setattr(sizing, "FIT_ROWS", 600)
     table = make_expense_claims(1500, anomaly_rate=0.02, seed=0)
     detector = TabularAnomalyDetector()
     detector.train(table.frame)
@@ -62,6 +64,7 @@ def test_large_tables_are_fitted_on_a_sample_and_every_row_scored(monkeypatch, t
     assert auc >= 0.93, f"ROC-AUC {auc:.3f} with a 600-row fitting sample"
 
 
+@pytest.mark.slow
 def test_an_error_is_judged_against_its_own_kind_of_row(tmp_path):
     """A column predicted exactly on one kind of row and loosely on another (nights: 0 on a
     ride, 1-6 on a stay): its usual error is kept per kind, so a few nights on a ride stand out
@@ -86,10 +89,10 @@ def test_an_error_is_judged_against_its_own_kind_of_row(tmp_path):
     detector = TabularAnomalyDetector()
     detector.train(frame)
     columns = detector.preprocessor_.columns
-    modes = detector.mode_scales_
+    modes = detector.scorer_.mode_scales
     assert columns[modes.mode_column[columns.index("nights")]] == "kind"
     encoder = detector.preprocessor_.encoders[columns.index("nights")]
-    kinds = modes.cell_scales(detector.preprocessor_, detector.detect(frame).matrix, detector.residual_scale_)
+    kinds = modes.cell_scales(detector.preprocessor_, detector.detect(frame).matrix, detector.scorer_.residual_scale)
     on_ride = np.median(kinds[~stay, encoder.start])
     on_stay = np.median(kinds[stay, encoder.start])
     assert on_stay > 10 * on_ride, (on_stay, on_ride)

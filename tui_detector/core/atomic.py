@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,3 +99,39 @@ def write_with(target: str | os.PathLike[str], writer: Callable[[Path], None], *
     with atomic_path(target, overwrite=overwrite) as tmp:
         writer(tmp)
     return Path(target)
+
+
+@contextlib.contextmanager
+def staged_directory(parent: str | os.PathLike[str], prefix: str) -> Iterator[Path]:
+    """Yield a new private folder in ``parent`` to fill; whatever is left of it afterwards (all
+    of it when the block raises, nothing once it was placed) is removed."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_directory(staging: Path, target: Path) -> Path:
+    """Move a filled staging folder onto ``target`` (on the same filesystem), replacing any
+    folder there, so a reader finds the old folder or the whole new one under that name."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+    return target
+
+
+def write_directory(target: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
+    """Write ``files`` (name -> bytes) as the folder ``target``, atomically (see
+    :func:`replace_directory`)."""
+    target = Path(target)
+    with staged_directory(target.parent, f".{target.name}.") as staging:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        return replace_directory(staging, target)

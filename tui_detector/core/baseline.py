@@ -18,6 +18,7 @@ import pandas as pd
 
 from .model.detector import Detection, TabularAnomalyDetector
 from .model.preprocess import _category_keys
+from .model.threshold import QUANTILE_GRID
 from .model.roles import Role, as_datetime, as_numeric, infer_role
 from .errors import AnomalyTuiError
 
@@ -167,8 +168,7 @@ def drift_summary(detector: TabularAnomalyDetector, detection: Detection) -> dic
     matrix = detection.matrix
     train_means = detector.feature_means_
     new_means = matrix.mean(axis=0) if len(matrix) else np.zeros_like(train_means)
-    grid = np.linspace(0.0, 100.0, len(detector.score_quantiles_))
-    training_share = 1.0 - float(np.interp(detection.threshold, detector.score_quantiles_, grid)) / 100.0
+    training_share = 1.0 - float(np.interp(detection.threshold, detector.score_quantiles_, QUANTILE_GRID)) / 100.0
     columns = []
     for encoder in detector.preprocessor_.encoders:
         block = slice(encoder.start, encoder.stop)

@@ -24,14 +24,15 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .model.detector import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, TabularAnomalyDetector
+from .atomic import staged_directory
+from .model.detector import TabularAnomalyDetector
+from .model.persist import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, _package_version
 
 ENTRY_FILE = "entry.json"
 ENTRY_FORMAT = "anomaly-tui-cache-entry"
@@ -74,7 +75,6 @@ def _dist_version(name: str) -> str | None:
 
 def library_versions() -> dict[str, Any]:
     """Versions that change what a model file means or how it scores."""
-    from .model.detector import _package_version  # noqa: PLC0415
 
     return {
         "anomaly-tui": _package_version(),
@@ -223,8 +223,8 @@ class ModelCache:
         key = cache_key(inputs)
         final = self.entry_path(key)
         self._ensure_root()
-        staging_root = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
-        try:
+        # ".tmp-" marks a writer's staging folder for _sweep_leftovers.
+        with staged_directory(self.root, ".tmp-") as staging_root:
             staged = detector.save(staging_root / "entry")
             manifest_bytes = (staged / MANIFEST).read_bytes()
             manifest = json.loads(manifest_bytes)
@@ -244,8 +244,6 @@ class ModelCache:
             }
             (staged / ENTRY_FILE).write_text(json.dumps(entry, indent=1, allow_nan=False), encoding="utf-8")
             self._install(staged, final, key, inputs)
-        finally:
-            shutil.rmtree(staging_root, ignore_errors=True)
         self.evict(keep=key)
         return final
 

@@ -18,8 +18,10 @@ from typing import Any
 
 from .cache import ModelCache, cache_inputs, cache_key
 from .presets import DEFAULT_PERCENTILE
-from .model.detector import SCORE_CHUNK, Detection, TabularAnomalyDetector
+from .model.detector import Detection, TabularAnomalyDetector
 from .model.progress import ProgressCallback, StopCallback
+from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
+from .model.threshold import Threshold
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
 StageCallback = Callable[[str], None]
@@ -83,8 +85,6 @@ class SizeDefaults:
             text += f"up to {self.epochs} epochs (early stopping)"
         text += f", bottleneck {self.encoding_dim}"
         if self.model == "auto":
-            from .model.detector import FIT_ROWS  # noqa: PLC0415
-
             if self.rows > FIT_ROWS:
                 text += f", fitted on {FIT_ROWS:,} sampled rows (every row scored)"
         if self.model == "autoencoder" and self.rows < SMALL_TABLE_ROWS:
@@ -97,8 +97,6 @@ class SizeDefaults:
 def size_defaults(rows: int, model: str) -> SizeDefaults:
     """The size-aware defaults for ``rows`` rows and ``model`` (the design note's advice:
     batch 256 above 10k rows; bottleneck 4 and 30 epochs below 1k rows for its network)."""
-    from .model.detector import auto_batch_size, auto_ensemble_epochs, auto_epochs  # noqa: PLC0415
-
     rows = int(rows)
     if model == "iforest":
         return SizeDefaults(rows, model, None, None, None, None)
@@ -117,8 +115,8 @@ class DetectionRun:
     sha256: str
     loaded: LoadedTable
     detector: TabularAnomalyDetector
+    #: The scores and the threshold they are cut at (``detection.cut``): the run's one threshold.
     detection: Detection
-    threshold_percentile: float
     from_cache: bool
     cache_key: str | None
     #: What happened with the cache, in words ("hit", "stored", "could not store: …").
@@ -136,13 +134,19 @@ class DetectionRun:
     def frame(self):  # noqa: ANN201 - a DataFrame; pandas stays out of this module's imports
         return self.loaded.frame
 
+    @property
+    def threshold(self) -> Threshold:
+        return self.detection.cut
+
+    @property
+    def threshold_percentile(self) -> float:
+        percentile = self.detection.cut.percentile
+        assert percentile is not None, "a run's threshold is always a percentile"
+        return percentile
+
     def rethreshold(self, percentile: float) -> None:
         """Flag rows against another percentile of the training scores (no retraining)."""
-        threshold = self.detector.threshold_at(percentile)
-        detection = self.detection
-        detection.threshold = threshold
-        detection.flags = detection.scores > threshold
-        self.threshold_percentile = float(percentile)
+        self.detection = self.detection.with_threshold(self.detector.threshold_for(percentile))
 
 
 def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettings) -> dict[str, Any]:
@@ -325,12 +329,11 @@ def score_table(
     detector = model.detector
     stage("scoring")
     t0 = time.perf_counter()
-    percentile = float(threshold_percentile)
-    threshold = None
-    if percentile != float(detector.threshold_percentile):
-        threshold = detector.threshold_at(percentile)
     detection = detector.detect(
-        loaded.frame, threshold=threshold, should_stop=should_stop, on_scored=_rows_stage(stage)
+        loaded.frame,
+        threshold=detector.threshold_for(threshold_percentile),
+        should_stop=should_stop,
+        on_scored=_rows_stage(stage),
     )
     return DetectionRun(
         path=Path(path),
@@ -338,7 +341,6 @@ def score_table(
         loaded=loaded,
         detector=detector,
         detection=detection,
-        threshold_percentile=percentile,
         from_cache=model.from_cache,
         cache_key=model.cache_key,
         cache_note=model.cache_note,

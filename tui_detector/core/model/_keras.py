@@ -11,21 +11,17 @@ import math
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .network import DenseNetwork
-from .progress import ProgressCallback, StopCallback, TrainingCancelled, TrainingProgress
+from .progress import ProgressCallback, StopCallback
+from .training import EarlyStopping, EpochLoop, split_validation
 
 _import_lock = threading.Lock()
 _keras: Any = None
-
-#: Seconds between within-epoch progress reports.
-PROGRESS_INTERVAL = 0.2
-
 
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
@@ -125,20 +121,14 @@ def train_autoencoder(
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     data = np.ascontiguousarray(x[rng.permutation(x.shape[0])], dtype=np.float32)
-    n_val = int(round(data.shape[0] * validation_split)) if validation_split > 0 else 0
-    if n_val and data.shape[0] - n_val < 2:
-        n_val = 0
-    train, val = (data[:-n_val], data[-n_val:]) if n_val else (data, None)
+    if input_clip:
+        data = np.clip(data, -input_clip, input_clip)
+    train, val = split_validation(data, validation_split)
     batch_size = max(1, min(int(batch_size), train.shape[0]))
-    batches = math.ceil(train.shape[0] / batch_size)
 
     model = build_autoencoder(x.shape[1], hidden, encoding_dim)
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     spec = [tf.TensorSpec(shape=(None, x.shape[1]), dtype=tf.float32)]
-
-    if input_clip:
-        data = np.clip(data, -input_clip, input_clip)
-        train, val = (data[:-n_val], data[-n_val:]) if n_val else (data, None)
 
     @tf.function(input_signature=spec, reduce_retracing=True)
     def step(batch: Any) -> Any:
@@ -155,67 +145,20 @@ def train_autoencoder(
     history: dict[str, list[float]] = {"loss": []}
     if val is not None:
         history["val_loss"] = []
-    best = math.inf
+    stopping = EarlyStopping(patience)
     best_weights: list[np.ndarray] | None = None
-    waited = 0
-    start = time.monotonic()
-    last_report = 0.0
-    val_loss: float | None = None
-
-    def report(epoch: int, batch: int, loss: float | None, epoch_end: bool) -> None:
-        if on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        done = epoch * batches + batch
-        total = epochs * batches
-        on_progress(
-            TrainingProgress(
-                epoch=epoch + 1,
-                epochs=epochs,
-                batch=batch,
-                batches=batches,
-                loss=loss,
-                val_loss=val_loss,
-                elapsed=elapsed,
-                eta=elapsed / done * (total - done) if done else None,
-                epoch_end=epoch_end,
-            )
-        )
-
+    loop = EpochLoop(
+        epochs=epochs, batches=math.ceil(train.shape[0] / batch_size), on_progress=on_progress, should_stop=should_stop
+    )
     for epoch in range(epochs):
-        order = rng.permutation(train.shape[0])
-        total_loss = 0.0
-        for b in range(batches):
-            rows = train[order[b * batch_size : (b + 1) * batch_size]]
-            loss = float(step(rows))
-            total_loss += loss * rows.shape[0]
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled("training was cancelled")
-            now = time.monotonic()
-            if now - last_report >= PROGRESS_INTERVAL:
-                last_report = now
-                report(epoch, b + 1, total_loss / min((b + 1) * batch_size, train.shape[0]), False)
-        epoch_loss = total_loss / train.shape[0]
-        if not math.isfinite(epoch_loss):
-            raise FloatingPointError("training diverged (the loss became NaN or infinite)")
-        history["loss"].append(epoch_loss)
-        monitored = epoch_loss
-        if val is not None:
-            val_loss = float(evaluate(val))
-            history["val_loss"].append(val_loss)
-            monitored = val_loss
-        report(epoch, batches, epoch_loss, True)
+        epoch_loss = loop.run_epoch(epoch, train, batch_size, rng, lambda rows: float(step(rows)))
+        monitored = loop.end_epoch(epoch, history, epoch_loss, None if val is None else float(evaluate(val)))
         if patience is None:
             continue
-        # Relative improvement, so the rule means the same for losses of 1.0 and of 0.001.
-        if monitored < best * (1 - 1e-3):
-            best = monitored
+        if stopping.improved(monitored):
             best_weights = model.get_weights()
-            waited = 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
+        elif stopping.exhausted:
+            break
     if best_weights is not None:
         model.set_weights(best_weights)
 

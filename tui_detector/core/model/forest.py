@@ -10,8 +10,17 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from .network import DenseNetwork
+from .persist import ModelFileError
+from .preprocess import TabularPreprocessor
+from .progress import RowsCallback, StopCallback
+from .scorer import FitHooks, FitPlan, Fitted, block_errors
+from .training import check_cancel
 
 _EULER = 0.5772156649015329
 
@@ -145,4 +154,68 @@ class ForestArrays:
             arrays["leaf_length"].astype(np.float64),
             int(meta[0]),
             int(meta[1]),
+        )
+
+
+@dataclass(eq=False)  # holds arrays: compared by identity
+class ForestScorer:
+    """"iforest": IsolationForest on the encoded rows.
+
+    The forest reconstructs nothing; a column's "expected" value is its typical one (``means``,
+    the training rows' mean per feature), so explanations rank columns by how far the row sits
+    from the usual row.
+    """
+
+    forest: ForestArrays
+    means: np.ndarray
+    residual_scale: np.ndarray
+
+    kind = "iforest"
+    input_clip: float | None = None
+
+    @property
+    def network(self) -> DenseNetwork | None:
+        return None
+
+    @classmethod
+    def fit(
+        cls, preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks
+    ) -> tuple[ForestScorer, Fitted]:
+        check_cancel(hooks.should_stop)
+        scorer = cls(ForestArrays.fit(matrix, seed=plan.seed), matrix.mean(axis=0), np.ones(matrix.shape[1]))
+        return scorer, Fitted({}, scorer.score(preprocessor, matrix)[0], int(matrix.shape[0]))
+
+    def score(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        *,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.forest.score(matrix), np.broadcast_to(self.means, matrix.shape)
+
+    def column_errors(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return block_errors(preprocessor, matrix, recon, self.residual_scale)
+
+    def ensemble_manifest(self) -> dict[str, Any] | None:
+        return None
+
+    def to_arrays(self) -> dict[str, bytes]:
+        return {"forest.npz": self.forest.to_npz_bytes()}
+
+    @classmethod
+    def from_arrays(
+        cls, path: Path, manifest: dict[str, Any], preprocessor: TabularPreprocessor, network: DenseNetwork | None
+    ) -> ForestScorer:
+        forest = ForestArrays.from_npz(path / "forest.npz")
+        n_features = preprocessor.n_features
+        if forest.feature.size and forest.feature.max() >= n_features:
+            raise ModelFileError(f"{path}: the forest does not fit the table's {n_features} features")
+        return cls(
+            forest,
+            np.asarray(manifest["feature_means"], dtype=np.float64),
+            np.asarray(manifest["residual_scale"], dtype=np.float64),
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .progress import ProgressCallback, StopCallback, TrainingCancelled, TrainingProgress
+from .progress import ProgressCallback, StopCallback
+from .training import EarlyStopping, EpochLoop, split_validation
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -173,12 +173,9 @@ def train_numpy_autoencoder(
 
     perm = rng.permutation(x.shape[0])
     data = np.ascontiguousarray(x[perm], dtype=np.float32)
-    n_val = int(round(data.shape[0] * validation_split)) if validation_split > 0 else 0
-    if n_val and data.shape[0] - n_val < 2:
-        n_val = 0
-    train, val = (data[:-n_val], data[-n_val:]) if n_val else (data, None)
+    train, val = split_validation(data, validation_split)
+    n_val = 0 if val is None else val.shape[0]
     batch_size = max(1, min(int(batch_size), train.shape[0]))
-    batches = math.ceil(train.shape[0] / batch_size)
     widths = [x.shape[1], *hidden, encoding_dim, *reversed(hidden), x.shape[1]]
     n_layers = len(widths) - 1
     beta1, beta2, eps = 0.9, 0.999, 1e-7
@@ -221,82 +218,49 @@ def train_numpy_autoencoder(
         # The same blanks every epoch, so the validation loss moves only with the network.
         return float(np.mean((forward(masked(rows, np.random.default_rng(seed + 1)))[-1] - rows) ** 2))
 
+    grads: list[np.ndarray] = [np.empty_like(p) for p in params]
+
+    def step(rows: np.ndarray) -> float:
+        nonlocal t
+        acts = forward(masked(rows, rng))
+        diff = acts[-1] - rows
+        loss = float(np.mean(diff * diff))
+        g = diff * np.float32(2.0 / diff.size)
+        for i in range(n_layers - 1, -1, -1):
+            grads[2 * i] = acts[i].T @ g
+            grads[2 * i + 1] = g.sum(axis=0)
+            if i:
+                g = g @ weights[i].T
+                g *= acts[i] > 0
+        t += 1
+        lr_t = learning_rate * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        for p, gp, mp, vp in zip(params, grads, m, v, strict=True):
+            mp *= beta1
+            mp += (1 - beta1) * gp
+            vp *= beta2
+            vp += (1 - beta2) * gp * gp
+            p -= lr_t * mp / (np.sqrt(vp) + eps)
+        return loss
+
     history: dict[str, list[float]] = {"loss": []}
     if val is not None:
         history["val_loss"] = []
-    best = math.inf
+    stopping = EarlyStopping(patience)
     best_params: list[np.ndarray] | None = None
-    waited = 0
-    start = time.monotonic()
-    last_report = 0.0
-    val_loss: float | None = None
-    grads: list[np.ndarray] = [np.empty_like(p) for p in params]
-
-    def report(epoch: int, batch: int, loss: float | None, epoch_end: bool) -> None:
-        if on_progress is None:
-            return
-        elapsed = time.monotonic() - start
-        done = epoch * batches + batch
-        total = epochs * batches
-        on_progress(
-            TrainingProgress(
-                epoch=epoch + 1, epochs=epochs, batch=batch, batches=batches, loss=loss,
-                val_loss=val_loss, elapsed=elapsed,
-                eta=elapsed / done * (total - done) if done else None, epoch_end=epoch_end,
-            )
-        )
+    loop = EpochLoop(
+        epochs=epochs, batches=math.ceil(train.shape[0] / batch_size), on_progress=on_progress, should_stop=should_stop
+    )
 
     epoch = -1
     while epoch + 1 < epochs:
         epoch += 1
-        order = rng.permutation(train.shape[0])
-        total_loss = 0.0
-        for b in range(batches):
-            rows = train[order[b * batch_size : (b + 1) * batch_size]]
-            acts = forward(masked(rows, rng))
-            diff = acts[-1] - rows
-            loss = float(np.mean(diff * diff))
-            g = diff * np.float32(2.0 / diff.size)
-            for i in range(n_layers - 1, -1, -1):
-                grads[2 * i] = acts[i].T @ g
-                grads[2 * i + 1] = g.sum(axis=0)
-                if i:
-                    g = g @ weights[i].T
-                    g *= acts[i] > 0
-            t += 1
-            lr_t = learning_rate * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-            for p, gp, mp, vp in zip(params, grads, m, v, strict=True):
-                mp *= beta1
-                mp += (1 - beta1) * gp
-                vp *= beta2
-                vp += (1 - beta2) * gp * gp
-                p -= lr_t * mp / (np.sqrt(vp) + eps)
-            total_loss += loss * rows.shape[0]
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled("training was cancelled")
-            now = time.monotonic()
-            if on_progress is not None and now - last_report >= _progress_interval():
-                last_report = now
-                report(epoch, b + 1, total_loss / min((b + 1) * batch_size, train.shape[0]), False)
-        epoch_loss = total_loss / train.shape[0]
-        if not math.isfinite(epoch_loss):
-            raise FloatingPointError("training diverged (the loss became NaN or infinite)")
-        history["loss"].append(epoch_loss)
-        monitored = epoch_loss
-        if val is not None:
-            val_loss = val_loss_of(val)
-            history["val_loss"].append(val_loss)
-            monitored = val_loss
-        report(epoch, batches, epoch_loss, True)
+        epoch_loss = loop.run_epoch(epoch, train, batch_size, rng, step)
+        monitored = loop.end_epoch(epoch, history, epoch_loss, None if val is None else val_loss_of(val))
         stop = False
         if patience is not None:
-            if monitored < best * (1 - 1e-3):
-                best = monitored
+            if stopping.improved(monitored):
                 best_params = [p.copy() for p in params]
-                waited = 0
-            else:
-                waited += 1
-                stop = waited >= patience
+            stop = stopping.exhausted
         if not stop and epoch + 1 < phase_end:
             continue
         if best_params is not None:
@@ -316,17 +280,13 @@ def train_numpy_autoencoder(
                 if val is None:
                     history.pop("val_loss", None)
             batch_size = max(1, min(int(batch_size), train.shape[0]))
-            batches = math.ceil(train.shape[0] / batch_size)
+            loop.batches = math.ceil(train.shape[0] / batch_size)
         refined = True
         phase_end = epochs
         initialise()
-        best, best_params, waited = math.inf, None, 0
+        best_params = None
+        stopping.reset()
         # The second half gets its own share of epochs, also after an early stop in the first.
         epochs = epoch + 1 + (epochs - math.ceil(epochs / 2))
+        loop.epochs = epochs
     return network(), history
-
-
-def _progress_interval() -> float:
-    from . import _keras  # noqa: PLC0415 - one setting for both trainers; imports no TensorFlow
-
-    return float(_keras.PROGRESS_INTERVAL)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from ..errors import AnomalyTuiError
+
+#: Seconds between progress reports within an epoch, for both trainers (NumPy and Keras).
+PROGRESS_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""The model directory format is a promise to saved models and the cache: these lists are the
+format as version 2 has always written it, copied here on purpose (a change to the format must
+change them, and MODEL_FORMAT_VERSION with them)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from tui_detector.core.model.detector import MANIFEST, MODEL_FORMAT_VERSION, TabularAnomalyDetector
+
+MANIFEST_KEYS = [
+    "format", "format_version", "created_with", "trained_at", "model_kind", "params", "training",
+    "threshold", "score_quantiles", "feature_means", "residual_scale", "input_clip", "ensemble",
+    "history", "warnings", "preprocessor", "network", "files",
+]  # fmt: skip
+PARAM_KEYS = ["encoding_dim", "threshold_percentile", "model", "hidden_layers", "random_state", "roles", "top_features"]
+TRAINING_KEYS = ["epochs", "epochs_run", "batch_size", "validation_split", "rows", "fit_rows"]
+ENSEMBLE_KEYS = ["trim_share", "knn_k", "parts", "centre", "scale"]
+ARRAYS = {
+    "ensemble.npz": [
+        "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
+        "mode_column", "mode_table",
+    ],
+    "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
+    "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
+}  # fmt: skip
+FILES = {"auto": ["ensemble.npz", "forest.npz", "network.npz"], "iforest": ["forest.npz"]}
+
+
+@pytest.fixture(scope="module")
+def tiny_auto(planted):
+    frame, _ = planted
+    detector = TabularAnomalyDetector()
+    detector.train(frame.iloc[:400].reset_index(drop=True), epochs=2)
+    return detector
+
+
+@pytest.mark.parametrize("kind", ["auto", "iforest"])
+def test_saved_model_has_the_format_version_2_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+    detector = tiny_auto if kind == "auto" else fitted
+    path = detector.save(tmp_path / kind)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 2
+    assert list(manifest) == MANIFEST_KEYS
+    assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
+    assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
+    assert (manifest["network"] is None) == (kind == "iforest")
+    assert sorted(manifest["files"]) == FILES[kind] == sorted(p.name for p in path.iterdir() if p.name != MANIFEST)
+    for name in FILES[kind]:
+        with np.load(path / name, allow_pickle=False) as data:
+            assert data.files == ARRAYS[name]
+        assert manifest["files"][name] == hashlib.sha256((path / name).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["auto", "iforest"])
+def test_a_directory_written_to_the_format_description_loads_and_scores_alike(kind, tiny_auto, fitted, planted, tmp_path):
+    """The directory is rebuilt here by hand from the description above (every array through
+    np.savez under its listed name, the manifest with its listed keys and fresh checksums), not
+    by save(): what another version of the code writes to this format loads."""
+    frame, _ = planted
+    detector = tiny_auto if kind == "auto" else fitted
+    source = detector.save(tmp_path / "source")
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    target = tmp_path / "by-hand"
+    target.mkdir()
+    files = {}
+    for name in FILES[kind]:
+        with np.load(source / name, allow_pickle=False) as data:
+            arrays = {key: np.array(data[key]) for key in ARRAYS[name]}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        (target / name).write_bytes(buffer.getvalue())
+        files[name] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    by_hand = {key: manifest[key] for key in MANIFEST_KEYS if key != "files"}
+    by_hand["created_with"] = {"anomaly-tui": "0.1.0"}
+    by_hand["files"] = files
+    (target / MANIFEST).write_text(json.dumps(by_hand, indent=1), encoding="utf-8")
+    loaded = TabularAnomalyDetector.load(target)
+    assert loaded.model_kind_ == kind and loaded.threshold_ == detector.threshold_
+    np.testing.assert_allclose(loaded.score_samples(frame), detector.score_samples(frame), rtol=1e-6, atol=1e-9)

@@ -1,0 +1,423 @@
+""""auto": the seed's network trained in NumPy to restore blanked cells, judged column by
+column, combined with IsolationForest, column tails and neighbour distances.
+
+The network is trained in two halves, the second without the rows that look most anomalous;
+each column's error is judged against that column's usual error on rows of the same kind (see
+``parts.ModeScales``). See :meth:`EnsembleScorer.combine` for how the four verdicts meet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import sizing
+from .forest import ForestArrays
+from .network import DenseNetwork, train_numpy_autoencoder
+from .persist import ModelFileError
+from .parts import (
+    INPUT_CLIP,
+    RESIDUAL_FLOOR,
+    ModeScales,
+    NeighbourModel,
+    QuantileTails,
+    autoencoder_part,
+    blocks,
+    column_residuals,
+    compact_projection,
+    mode_candidates,
+    reconstruct,
+    robust_centre_scale,
+)
+from .preprocess import TabularPreprocessor
+from .progress import RowsCallback, StopCallback, TrainingCancelled
+from .scorer import FitHooks, FitPlan, Fitted
+from .training import check_cancel
+
+#: The scores averaged into a row's anomaly score, each standardised on the training rows.
+ENSEMBLE_PARTS = ("autoencoder", "iforest", "tails", "knn")
+#: Share of rows that look most anomalous after the first half of training; the second half
+#: trains a fresh network without them.
+TRIM_SHARE = 0.2
+#: Which of the other parts (0 iforest, 1 tails, 2 knn) pick the rows to trim, besides the
+#: autoencoder. Only the neighbours: IsolationForest and the tails also flag rare modes that are
+#: normal (an idle machine, a hotel stay), and a network trained without them flags them all.
+TRIM_GUIDES = (2,)
+#: Trees in the IsolationForest part.
+FOREST_TREES = 200
+#: Share of cells blanked in every training row; the network learns to restore them from the
+#: rest of the row, and each column is scored with itself blanked.
+MASK_RATE = 0.2
+
+
+def digest(matrix: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(matrix).view(np.uint8), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainingScores:
+    """The training table's parts, kept by the detector that was fitted on it.
+
+    Scoring the training table again (the usual next call) reuses the parts that do not depend
+    on the network, and its reconstruction; they come from the same functions on the same
+    matrix, so the scores are identical to a fresh computation, and to a loaded model's. When
+    every row was scored chunk-wise after fitting on a sample, the autoencoder's part is exactly
+    what scoring computes from the same float32 reconstruction: kept too. (Fitted on every row,
+    that part came from a float64 reconstruction: scoring recomputes it.)
+    """
+
+    digest: str
+    others: tuple[np.ndarray, ...]
+    autoencoder: np.ndarray | None
+    reconstruction: np.ndarray  # float32, read-only
+
+    def matches(self, matrix: np.ndarray) -> bool:
+        return self.reconstruction.shape == matrix.shape and self.digest == digest(matrix)
+
+
+@dataclass(eq=False)  # holds arrays: compared by identity
+class EnsembleScorer:
+    """The fitted "auto" model: its four parts, their yardsticks and spreads, all arrays (saved
+    in ``network.npz``, ``forest.npz`` and ``ensemble.npz``, the statistics in the manifest)."""
+
+    network: DenseNetwork
+    forest: ForestArrays
+    tails: QuantileTails
+    neighbours: NeighbourModel
+    #: Encoded features -> one feature per value a column holds (see compact_projection).
+    projection: np.ndarray
+    error_tails: QuantileTails
+    mode_scales: ModeScales
+    residual_scale: np.ndarray
+    #: Each part's training median and IQR, in ENSEMBLE_PARTS order.
+    centre: list[float]
+    scale: list[float]
+    trim_share: float = TRIM_SHARE
+    training: TrainingScores | None = None
+
+    kind = "auto"
+    input_clip: float | None = INPUT_CLIP
+
+    @property
+    def knn_k(self) -> int:
+        return self.neighbours.k
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls, preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks
+    ) -> tuple[EnsembleScorer, Fitted]:
+        """IsolationForest, column tails and neighbour distances on the encoded rows, and an
+        autoencoder trained in two halves, the second without the rows all four find strangest.
+
+        Rows the models are fitted on: all of them up to FIT_ROWS, else a random sample (sorted,
+        so the sample keeps the table's order). Every row is scored either way.
+        """
+        n = matrix.shape[0]
+        fit_rows = np.arange(n)
+        if n > sizing.FIT_ROWS:
+            fit_rows = np.sort(np.random.default_rng(plan.seed).choice(n, sizing.FIT_ROWS, replace=False))
+        sampled = fit_rows.size < n
+        fit_matrix = matrix[fit_rows] if sampled else matrix
+        network, history, forest, tails, neighbours, projection, others, kept = _train_parts(
+            preprocessor, fit_matrix, plan, hooks
+        )
+        # The yardsticks (each column's usual errors, each part's spread) come from the rows the
+        # models were fitted on, so they cost the same whatever the table's size.
+        fit_clipped = np.clip(fit_matrix, -INPUT_CLIP, INPUT_CLIP)
+        fit_recon = reconstruct(network, fit_clipped, preprocessor)
+        # Measured on the winsorised rows the network learned from (the trimmed ones), so the
+        # extreme cells it should flag do not inflate their own column's yardstick.
+        residual_scale = np.maximum(np.mean((fit_clipped[kept] - fit_recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR)
+        # Then per kind of row, where a yes/no or categorical column sorts the rows into kinds on
+        # which a column is predicted differently (see ModeScales).
+        mode_scales = ModeScales.fit(
+            preprocessor, fit_matrix[kept], (fit_clipped[kept] - fit_recon[kept]) ** 2, residual_scale
+        )
+        cell_scales = mode_scales.cell_scales(preprocessor, fit_matrix, residual_scale)
+        per_column = column_residuals(fit_matrix, fit_recon, cell_scales, preprocessor)
+        error_tails = QuantileTails.fit(per_column)
+        # The other parts were scored on the fitted rows while training.
+        fit_parts = [autoencoder_part(error_tails.surprise(per_column)), *others]
+        stats = [robust_centre_scale(p) for p in fit_parts]
+        scorer = cls(
+            network=network,
+            forest=forest,
+            tails=tails,
+            neighbours=neighbours,
+            projection=projection,
+            error_tails=error_tails,
+            mode_scales=mode_scales,
+            residual_scale=residual_scale,
+            centre=[c for c, _ in stats],
+            scale=[q for _, q in stats],
+        )
+        del fit_clipped, per_column, cell_scales
+        if sampled:
+            # Now every row, a chunk at a time (see parts_of).
+            del fit_matrix, fit_recon, fit_parts
+            recon = np.empty(matrix.shape, dtype=np.float32)
+            parts = scorer.parts_of(preprocessor, matrix, recon, None, hooks.should_stop, hooks.on_scored)
+            others = parts[1:]
+        else:
+            recon, parts = fit_recon.astype(np.float32), fit_parts
+        recon.flags.writeable = False
+        # The reconstruction is large (rows x features); it is shared with the detections of
+        # this table, never copied, and never saved with the model.
+        scorer.training = TrainingScores(digest(matrix), tuple(others), parts[0] if sampled else None, recon)
+        return scorer, Fitted(history, scorer.combine(parts), int(fit_rows.size))
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def combine(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The row's score from the four parts, each standardised by its training median and IQR.
+
+        The autoencoder (is each cell what the rest of its row predicts?) and the neighbours
+        (are there rows like this one?) judge a row in context; IsolationForest and the column
+        tails judge its values against the whole table and count only as far as both agree
+        (their minimum), since either alone also fires on rare modes that are normal. A row is as
+        strange as the strongest of the three verdicts: each finds anomalies the others miss.
+        """
+        z = [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
+        autoencoder, forest, tails, neighbours = z
+        return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
+
+    def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
+        """Each cell's usual squared error, by its column and, where fitted, its row's kind."""
+        return self.mode_scales.cell_scales(preprocessor, matrix, self.residual_scale)
+
+    def parts_of(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        recon: np.ndarray,
+        training: TrainingScores | None,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
+    ) -> list[np.ndarray]:
+        """The four raw scores per row (log for the two that are distances), computed
+        SCORE_CHUNK rows at a time so that the temporaries stay small on a full-size sheet.
+
+        ``recon`` (rows x features, float32: the network computes in float32) is filled in
+        unless ``training`` (the training table's own parts) is given: then it is that table's
+        reconstruction, and the parts that do not depend on the network are reused.
+        """
+        n = matrix.shape[0]
+        others = None
+        if training is not None:
+            if training.autoencoder is not None:
+                # The training table, with its reconstruction: every part is already known.
+                return [training.autoencoder, *training.others]
+            others = list(training.others)
+        parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
+        chunk = sizing.SCORE_CHUNK
+        for start in range(0, n, chunk):
+            if should_stop is not None and should_stop():
+                # A million rows take a while to score; a cancel is heard between chunks.
+                raise TrainingCancelled("scoring was cancelled")
+            rows = slice(start, start + chunk)
+            block = matrix[rows]
+            clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
+            if training is None:
+                recon[rows] = reconstruct(self.network, clipped, preprocessor)
+            per_column = column_residuals(block, recon[rows], self.cell_scales(preprocessor, block), preprocessor)
+            parts[0][rows] = autoencoder_part(self.error_tails.surprise(per_column))
+            if others is None:
+                compact = block @ self.projection
+                parts[1][rows] = self.forest.score(compact)
+                parts[2][rows] = self.tails.score(compact)
+                parts[3][rows] = np.log(self.neighbours.score(clipped) + 1e-12)
+            if on_scored is not None:
+                on_scored(min(start + chunk, n), n)
+        return parts if others is None else [parts[0], *others]
+
+    def score(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        *,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        training = self.training if self.training is not None and self.training.matches(matrix) else None
+        if training is not None:
+            recon = training.reconstruction
+        else:
+            recon = np.empty(matrix.shape, dtype=np.float32)
+        return self.combine(self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored)), recon
+
+    def column_errors(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Ranked by how unusual each column's error is for that column, the same measure the
+        # row's score rests on; reported as the column's error relative to its usual.
+        errors = column_residuals(matrix, recon, self.cell_scales(preprocessor, matrix), preprocessor)
+        return errors, self.error_tails.surprise(errors) + 1e-6 * np.minimum(errors, 1e6)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def ensemble_manifest(self) -> dict[str, Any]:
+        return {
+            "trim_share": self.trim_share,
+            "knn_k": self.knn_k,
+            "parts": list(ENSEMBLE_PARTS),
+            "centre": list(self.centre),
+            "scale": list(self.scale),
+        }
+
+    def to_arrays(self) -> dict[str, bytes]:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            tail_quantiles=self.tails.quantiles,
+            tail_rows=np.array([self.tails.rows], dtype=np.int64),
+            knn_reference=self.neighbours.reference.astype(np.float32),
+            projection=self.projection,
+            error_quantiles=self.error_tails.quantiles,
+            error_rows=np.array([self.error_tails.rows], dtype=np.int64),
+            mode_column=self.mode_scales.mode_column,
+            mode_table=self.mode_scales.table,
+        )
+        return {
+            "network.npz": self.network.to_npz_bytes(),
+            "forest.npz": self.forest.to_npz_bytes(),
+            "ensemble.npz": buffer.getvalue(),
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, path: Path, manifest: dict[str, Any], preprocessor: TabularPreprocessor, network: DenseNetwork | None
+    ) -> EnsembleScorer:
+        """The scorer from a model directory whose checksums were verified.
+
+        Raises:
+            ModelFileError: the arrays do not fit the table or each other.
+        """
+        assert network is not None
+        ensemble = manifest["ensemble"]
+        n_features = preprocessor.n_features
+        tails, neighbours, projection, error_tails, mode_scales = _load_arrays(
+            path / "ensemble.npz", n_features, len(preprocessor.encoders), int(ensemble["knn_k"])
+        )
+        eligible = dict(mode_candidates(preprocessor))
+        for target, j in enumerate(mode_scales.mode_column.tolist()):
+            if j >= 0 and (j == target or j not in eligible or eligible[j] > mode_scales.table.shape[1]):
+                raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
+        forest = ForestArrays.from_npz(path / "forest.npz")
+        if forest.feature.size and (forest.feature.max() >= projection.shape[1] or forest.feature.min() < 0):
+            raise ModelFileError(f"{path}: the forest does not fit the table's {n_features} features")
+        parts = len(ENSEMBLE_PARTS)
+        if list(ensemble["parts"]) != list(ENSEMBLE_PARTS) or len(ensemble["centre"]) != parts:
+            raise ModelFileError(f"{path}: the manifest's ensemble does not match this version")
+        spreads = np.asarray(ensemble["scale"], dtype=np.float64)
+        centres = np.asarray(ensemble["centre"], dtype=np.float64)
+        if spreads.shape != (parts,) or not np.all(spreads > 0) or not np.all(np.isfinite(centres)):
+            raise ModelFileError(f"{path}: the manifest's ensemble statistics are invalid")
+        return cls(
+            network=network,
+            forest=forest,
+            tails=tails,
+            neighbours=neighbours,
+            projection=projection,
+            error_tails=error_tails,
+            mode_scales=mode_scales,
+            residual_scale=np.asarray(manifest["residual_scale"], dtype=np.float64),
+            centre=list(ensemble["centre"]),
+            scale=list(ensemble["scale"]),
+            trim_share=ensemble["trim_share"],
+        )
+
+
+def _train_parts(
+    preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks
+) -> tuple[
+    DenseNetwork, dict[str, list[float]], ForestArrays, QuantileTails, NeighbourModel, np.ndarray, list[np.ndarray], np.ndarray
+]:
+    """The four parts fitted on ``matrix``; the other parts' scores on it and the rows kept for
+    the network's second half."""
+    check_cancel(hooks.should_stop)
+    clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
+    projection = compact_projection(preprocessor, matrix)
+    compact = matrix @ projection
+    forest = ForestArrays.fit(compact, n_estimators=FOREST_TREES, seed=plan.seed)
+    tails = QuantileTails.fit(compact)
+    neighbours = NeighbourModel.fit(clipped, seed=plan.seed)
+    others = [forest.score(compact), tails.score(compact), np.log(neighbours.score(clipped) + 1e-12)]
+    kept = np.ones(matrix.shape[0], dtype=bool)
+
+    def refine(network: DenseNetwork) -> np.ndarray:
+        recon = reconstruct(network, clipped, preprocessor)
+        scale = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
+        per_column = column_residuals(matrix, recon, scale, preprocessor)
+        ae = autoencoder_part(QuantileTails.fit(per_column).surprise(per_column))
+        combined = np.zeros(matrix.shape[0])
+        for part in (ae, *[others[i] for i in TRIM_GUIDES]):
+            centre, spread = robust_centre_scale(part)
+            combined += (part - centre) / spread
+        kept[:] = combined <= np.quantile(combined, 1.0 - TRIM_SHARE)
+        return kept
+
+    network, history = train_numpy_autoencoder(
+        clipped,
+        hidden=plan.hidden,
+        encoding_dim=plan.encoding_dim,
+        epochs=plan.epochs,
+        batch_size=plan.batch_size,
+        validation_split=plan.validation_split,
+        seed=plan.seed,
+        patience=plan.patience,
+        on_progress=hooks.on_progress,
+        should_stop=hooks.should_stop,
+        refine=refine,
+        mask_blocks=blocks(preprocessor),
+        mask_rate=MASK_RATE,
+    )
+    return network, history, forest, tails, neighbours, projection, others, kept.copy()
+
+
+def _load_arrays(
+    path: Path, n_features: int, n_columns: int, k: int
+) -> tuple[QuantileTails, NeighbourModel, np.ndarray, QuantileTails, ModeScales]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            quantiles = np.array(data["tail_quantiles"], dtype=np.float64)
+            rows = int(np.array(data["tail_rows"]).reshape(-1)[0])
+            reference = np.array(data["knn_reference"], dtype=np.float64)
+            projection = np.array(data["projection"], dtype=np.float64)
+            errors = QuantileTails(
+                np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0])
+            )
+            modes = ModeScales(np.array(data["mode_column"]), np.array(data["mode_table"], dtype=np.float64))
+    except (KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(f"{path} is unreadable ({exc})") from None
+    if (
+        projection.ndim != 2
+        or projection.shape[0] != n_features
+        or quantiles.shape != (QuantileTails.GRID.size, projection.shape[1])
+        or reference.ndim != 2
+        or reference.shape[1] != n_features
+    ):
+        raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_features} features")
+    if errors.quantiles.shape != (QuantileTails.GRID.size, n_columns):
+        raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_columns} columns")
+    if (
+        modes.mode_column.shape != (n_columns,)
+        or modes.table.ndim != 2
+        or modes.table.shape[0] != n_features
+        or modes.table.shape[1] < 1
+        or np.any(modes.mode_column < -1)
+        or np.any(modes.mode_column >= n_columns)
+        or not np.all(modes.table > 0)
+    ):
+        raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
+    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table))
+    if rows < 1 or errors.rows < 1 or reference.shape[0] < 1 or not finite:
+        raise ModelFileError(f"{path}: the ensemble arrays are invalid")
+    return QuantileTails(quantiles, rows), NeighbourModel(reference, k), projection, errors, modes

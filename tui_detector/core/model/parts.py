@@ -1,0 +1,323 @@
+"""The pieces the "auto" ensemble is built from, each fitted on encoded rows and kept as arrays.
+
+The autoencoder's per-column errors (``reconstruct``, ``column_residuals``) and their
+yardsticks (``ModeScales``, ``QuantileTails.surprise``); the column tails
+(``QuantileTails.score``) and the neighbour distances (``NeighbourModel``) on the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .network import DenseNetwork
+from .preprocess import TabularPreprocessor
+from .roles import Role
+
+#: Scaled inputs are clipped here before the network sees them (see train_autoencoder).
+INPUT_CLIP = 5.0
+#: A feature's residual is measured against its usual training residual, floored here so a
+#: feature the network reproduces almost exactly does not turn rounding noise into anomalies
+#: (low enough that a one-hot slot or an entity feature that is always right counts when wrong).
+RESIDUAL_FLOOR = 1e-3
+#: A column's usual error may be measured per kind of row, the kinds being the values of one
+#: yes/no or categorical column with at most this many groups (see ModeScales).
+MODE_GROUPS = 50
+#: Pseudo-rows of the column's overall usual error mixed into each kind's own, so a kind seen
+#: on a handful of rows keeps close to the column's yardstick.
+MODE_PRIOR = 20.0
+#: Neighbours averaged for the distance score, and the most reference rows kept for it.
+KNN_K = 10
+KNN_REFERENCE = 2048
+#: The autoencoder's row score is the mean of its this-many worst columns, so one broken cell
+#: is not averaged away over a wide table (and the score rests on the columns it names).
+TOP_COLUMNS = 1
+
+
+class QuantileTails:
+    """Where values sit in each column's training distribution, kept as 1,001 quantiles per
+    column so a model file does not hold the training rows.
+
+    Two readings of the same grid:
+
+    - :meth:`score`: how far into its column's tails each value sits (ECOD, Li et al. 2022): a
+      feature's tail score is ``-log`` of the smaller of its left and right empirical tail
+      probabilities; a row's score is the sum over features.
+    - :meth:`surprise`: how unusual a (reconstruction) error is against that column's usual
+      errors: ``-log`` of the share of training rows whose error was at least as large, up to the
+      column's 99th percentile; past it, ``log(100)`` plus the log of the ratio to that
+      percentile, so the few worst cells of a column do not all tie (a cell 100x off outranks one
+      10x off). A yes/no column whose rare answer is always hard to reconstruct, or a noisy
+      column, then counts as unusual only when its error is unusual *for it*.
+    """
+
+    GRID = np.linspace(0.0, 1.0, 1001)
+    TOP = 990  # index of the 99th percentile in GRID
+
+    def __init__(self, quantiles: np.ndarray, rows: int) -> None:
+        self.quantiles = np.asarray(quantiles, dtype=np.float64)
+        self.rows = int(rows)
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> QuantileTails:
+        return cls(np.quantile(matrix, cls.GRID, axis=0), matrix.shape[0])
+
+    def per_feature(self, matrix: np.ndarray) -> np.ndarray:
+        out = np.empty(matrix.shape, dtype=np.float64)
+        size = self.quantiles.shape[0]
+        floor = 1.0 / (self.rows + 1)
+        for j in range(matrix.shape[1]):
+            q = self.quantiles[:, j]
+            below = np.searchsorted(q, matrix[:, j], side="right") / size
+            above = (size - np.searchsorted(q, matrix[:, j], side="left")) / size
+            out[:, j] = -np.log(np.maximum(np.minimum(below, above), floor))
+        return out
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        return self.per_feature(matrix).sum(axis=1)
+
+    def surprise(self, per_column: np.ndarray) -> np.ndarray:
+        out = np.empty(per_column.shape, dtype=np.float64)
+        size = self.quantiles.shape[0]
+        floor = 1.0 / (self.rows + 1)
+        for j in range(per_column.shape[1]):
+            q = self.quantiles[:, j]
+            values = per_column[:, j]
+            above = (size - np.searchsorted(q, values, side="left")) / size
+            out[:, j] = -np.log(np.clip(above, floor, 1.0))
+            top = max(q[self.TOP], 1e-12)
+            beyond = values > top
+            out[beyond, j] = math.log(100.0) + np.log(values[beyond] / top)
+        return out
+
+
+class NeighbourModel:
+    """Mean distance to the ``k`` nearest of a fixed sample of (clipped) training rows.
+
+    The same row as a reference row is skipped once, so a training row scores the same whether
+    it is scored while training or later from a saved model.
+    """
+
+    def __init__(self, reference: np.ndarray, k: int) -> None:
+        self.reference = np.ascontiguousarray(reference, dtype=np.float32)
+        self.k = int(k)
+
+    @classmethod
+    def fit(cls, clipped: np.ndarray, seed: int, k: int | None = None, size: int | None = None) -> NeighbourModel:
+        k = KNN_K if k is None else k
+        size = KNN_REFERENCE if size is None else size
+        rows = clipped.shape[0]
+        pick = np.sort(np.random.default_rng(seed).permutation(rows)[:size]) if rows > size else np.arange(rows)
+        return cls(clipped[pick].astype(np.float32), k)
+
+    def score(self, clipped: np.ndarray, chunk: int = 256) -> np.ndarray:
+        # Small chunks keep the distance block (chunk x reference rows) in the CPU cache;
+        # each row's distances are computed alike whatever the chunk.
+        ref = self.reference
+        k = max(1, min(self.k, ref.shape[0] - 1))
+        ref_sq = np.einsum("ij,ij->i", ref, ref)
+        out = np.empty(clipped.shape[0], dtype=np.float64)
+        for start in range(0, clipped.shape[0], chunk):
+            x = np.asarray(clipped[start : start + chunk], dtype=np.float32)
+            x_sq = np.einsum("ij,ij->i", x, x)
+            d2 = x @ ref.T
+            d2 *= -2.0
+            d2 += x_sq[:, None]
+            d2 += ref_sq[None, :]
+            take = min(k + 1, ref.shape[0])
+            near = np.sort(np.maximum(np.partition(d2, take - 1, axis=1)[:, :take], 0.0), axis=1)
+            # float32 rounding leaves ~1e-7 of |x|^2 where the distance is exactly zero
+            self_match = near[:, 0] <= 1e-5 * (1.0 + x_sq)
+            picked = np.where(self_match[:, None], near[:, 1 : k + 1], near[:, :k]) if take > k else near[:, :k]
+            out[start : start + chunk] = np.sqrt(picked).mean(axis=1)
+        return out
+
+
+def blocks(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    return [(e.start, e.stop) for e in preprocessor.encoders]
+
+
+def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(column position, feature index) of each column's "usual for its entity" feature."""
+    out = []
+    for j, encoder in enumerate(preprocessor.encoders):
+        if encoder.role is Role.CATEGORICAL and encoder.state.get("given"):
+            out.append((j, encoder.start + encoder._categorical_width()))
+    return out
+
+
+def reconstruct(network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor) -> np.ndarray:
+    """Each column as the network restores it from the rest of its row (the column blanked).
+
+    A column's "usual for its entity" feature is the share of the entity's rows that carry the
+    row's own value, so with the value blanked the network cannot know it; what is expected
+    there is that the value fits its entity (1.0), and the cell's error is how far it does not.
+    """
+    recon = network.masked_reconstruction(clipped, blocks(preprocessor))
+    for _, feature in _entity_features(preprocessor):
+        recon[:, feature] = 1.0
+    return recon
+
+
+def column_residuals(
+    matrix: np.ndarray, recon: np.ndarray, scale: np.ndarray, preprocessor: TabularPreprocessor
+) -> np.ndarray:
+    """Each of the user's columns' squared reconstruction error, relative to its usual one.
+
+    Each feature's squared error is divided by its usual (training) one (``scale``: per feature,
+    or per cell when it depends on the row's kind, see ModeScales) and the column's
+    features are averaged, so every column averages about 1 on normal rows whatever its width (a
+    one-hot block of 30 features does not outweigh a single numeric column), and a feature the
+    rest of the row usually predicts exactly (an entity's usual department, nights on a taxi
+    claim) counts fully when it is off.
+    """
+    starts = np.array([e.start for e in preprocessor.encoders], dtype=np.int64)
+    widths = np.diff(np.append(starts, matrix.shape[1]))
+    relative = (matrix - recon) ** 2 / scale
+    out = np.add.reduceat(relative, starts, axis=1) / widths
+    # A value wrong for its entity is evidence on its own, not diluted over the one-hot block.
+    for j, feature in _entity_features(preprocessor):
+        np.maximum(out[:, j], relative[:, feature], out=out[:, j])
+    return out
+
+
+def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:
+    """The kind of each row by one yes/no or categorical column: its value's slot (missing last)."""
+    encoder = preprocessor.encoders[column]
+    if encoder.role is Role.BOOLEAN:
+        return (matrix[:, encoder.start] >= 0.5).astype(np.int64)
+    slots = len(encoder.state["categories"]) + 1
+    block = matrix[:, encoder.start : encoder.start + slots]
+    return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
+
+
+def mode_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(column position, number of groups) of the columns that may split a table into kinds."""
+    out = []
+    for j, encoder in enumerate(preprocessor.encoders):
+        if encoder.role is Role.BOOLEAN:
+            out.append((j, 2))
+        elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
+            groups = len(encoder.state["categories"]) + 2
+            if groups <= MODE_GROUPS:
+                out.append((j, groups))
+    return out
+
+
+class ModeScales:
+    """Each feature's usual squared error per kind of row, where a kind of row explains it.
+
+    A table often mixes kinds of rows (hotel and taxi claims, idle and running machines) on
+    which a column is predicted very differently: nights are noisy on hotel claims and exactly
+    0 on taxi claims. Measured against the column's usual error over all rows, "3 nights on a
+    taxi claim" looks ordinary. Here each used column may be given one yes/no or categorical
+    column (``mode_column``, -1 for none) whose values split the rows into kinds, and each of its
+    features gets a usual error per kind (``table``: feature x group), shrunk toward the
+    column's overall one (MODE_PRIOR pseudo-rows). The splitting column is the one under which
+    the errors are most likely (Gaussian log-likelihood of the training residuals), when any
+    improves on the column's single yardstick. A table of numeric columns only keeps the single
+    yardstick per column.
+    """
+
+    def __init__(self, mode_column: np.ndarray, table: np.ndarray) -> None:
+        self.mode_column = np.asarray(mode_column, dtype=np.int64)
+        self.table = np.asarray(table, dtype=np.float64)
+
+    @classmethod
+    def fit(
+        cls, preprocessor: TabularPreprocessor, matrix: np.ndarray, squared: np.ndarray, base: np.ndarray
+    ) -> ModeScales:
+        """``squared``: training rows' squared errors per feature; ``base``: each feature's usual one."""
+        encoders = preprocessor.encoders
+        candidates = mode_candidates(preprocessor)
+        width = max([g for _, g in candidates], default=1)
+        table = np.tile(base[:, None], (1, width))
+        mode_column = np.full(len(encoders), -1, dtype=np.int64)
+        groups = {j: _mode_groups(preprocessor, matrix, j) for j, _ in candidates}
+        log_base = np.log(base)
+        for target, encoder in enumerate(encoders):
+            lo, hi = encoder.start, encoder.stop
+            errors = squared[:, lo:hi]
+            single = np.mean(log_base[lo:hi] + errors / base[lo:hi], axis=0).sum()
+            best = 0.0
+            for j, n_groups in candidates:
+                if j == target:
+                    continue
+                g = groups[j]
+                counts = np.bincount(g, minlength=n_groups).astype(np.float64)
+                sums = np.stack([np.bincount(g, weights=errors[:, f], minlength=n_groups) for f in range(hi - lo)], axis=1)
+                kinds = np.maximum((sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR)
+                per_row = kinds[g]
+                gain = single - np.mean(np.log(per_row) + errors / per_row, axis=0).sum()
+                if gain > best:
+                    best = gain
+                    mode_column[target] = j
+                    table[lo:hi] = base[lo:hi, None]
+                    table[lo:hi, :n_groups] = kinds.T
+        return cls(mode_column, table)
+
+    def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Each cell's usual squared error (rows x features), by the kind of its row."""
+        out = np.tile(base, (matrix.shape[0], 1))
+        groups: dict[int, np.ndarray] = {}
+        for target, encoder in enumerate(preprocessor.encoders):
+            j = int(self.mode_column[target])
+            if j < 0:
+                continue
+            if j not in groups:
+                groups[j] = np.minimum(_mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
+            lo, hi = encoder.start, encoder.stop
+            out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
+        return out
+
+
+def autoencoder_part(per_column_surprise: np.ndarray) -> np.ndarray:
+    k = min(TOP_COLUMNS, per_column_surprise.shape[1])
+    return np.partition(per_column_surprise, per_column_surprise.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+def compact_projection(preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
+    """A linear map from the encoded features to one feature per value a column holds.
+
+    IsolationForest and the column tails split on single features; on a one-hot block most
+    features are a rare category's slot, and splitting there finds rare categories, not strange
+    rows. Here a categorical column's one-hot block becomes one feature, the log frequency of the
+    row's category in training; every other feature passes through.
+    """
+    n = max(matrix.shape[0], 1)
+    columns: list[np.ndarray] = []
+    for encoder in preprocessor.encoders:
+        start, stop = encoder.start, encoder.stop
+        first = start
+        # Yes/no answers and "this cell is empty" flags mark modes of a table (an idle machine,
+        # a claim without receipt), which are rare without being wrong; the models that see a
+        # row's context (autoencoder, neighbours) judge those.
+        if encoder.role is Role.BOOLEAN:
+            continue
+        if encoder.state.get("indicator"):
+            stop -= 1
+        if encoder.role is Role.CATEGORICAL:
+            slots = len(encoder.state["categories"]) + 1
+            if not encoder.state.get("capped"):
+                weights = np.zeros(matrix.shape[1])
+                share = matrix[:, start : start + slots].mean(axis=0)
+                weights[start : start + slots] = np.log(np.maximum(share, 0.5 / n))
+                columns.append(weights)
+            first = start + slots
+            if encoder.state.get("given"):
+                # "Usual for its entity" is judged in the autoencoder's part (column_residuals)
+                first += 1
+        for j in range(first, stop):
+            unit = np.zeros(matrix.shape[1])
+            unit[j] = 1.0
+            columns.append(unit)
+    return np.column_stack(columns) if columns else np.eye(matrix.shape[1])
+
+
+def robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
+    low, centre, high = np.percentile(values, [25, 50, 75])
+    scale = float(high - low)
+    if not math.isfinite(scale) or scale <= 1e-12:
+        scale = float(np.std(values)) or 1.0
+    return float(centre), scale
