@@ -9,7 +9,6 @@ every XML part (:mod:`.xmlparts`), and for xlsx/xlsm it bounds every worksheet's
 
 from __future__ import annotations
 
-import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -46,40 +45,16 @@ class ZipFacts:
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-_cache_lock = threading.Lock()
-_cache: dict[tuple, ZipFacts] = {}
-
-
-def _identity(p: Path) -> tuple | None:
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    return (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
 def _gib(n: int) -> str:
     return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.0f} MB"
 
 
 def check_zip(p: Path, fmt: str) -> ZipFacts:
-    """Refuse archives a parser should not open; for xlsx/xlsm also bound every sheet's grid."""
-    key = _identity(p)
-    if key is not None:
-        with _cache_lock:
-            hit = _cache.get(key + (fmt,))
-        if hit is not None:
-            return hit
-    facts = _check_zip(p, fmt)
-    if key is not None:
-        with _cache_lock:
-            if len(_cache) > 32:
-                _cache.clear()
-            _cache[key + (fmt,)] = facts
-    return facts
+    """Refuse archives a parser should not open; for xlsx/xlsm also bound every sheet's grid.
 
-
-def _check_zip(p: Path, fmt: str) -> ZipFacts:
+    Each read probes its file once and carries these facts down (``FileProbe.zip_facts``), so
+    nothing here is remembered between calls.
+    """
     try:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError) as exc:
