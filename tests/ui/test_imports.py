@@ -1,13 +1,43 @@
-"""The core's public surface, the names the app works through."""
+"""What the app may import: core only through its public surface, and no import circle."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import tui_detector.core as core
+
+UI = Path(__file__).resolve().parents[2] / "tui_detector" / "ui"
+
+
+def _ui_modules() -> dict[str, tuple[str, ast.Module]]:
+    """Every module of the app: its name -> (the package its relative imports start from, its code)."""
+    modules = {}
+    for path in sorted(UI.rglob("*.py")):
+        parts = path.relative_to(UI.parent.parent).with_suffix("").parts
+        package = ".".join(parts[:-1])
+        name = package if parts[-1] == "__init__" else f"{package}.{parts[-1]}"
+        modules[name] = (package, ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    return modules
+
+
+def _imported(package: str, tree: ast.Module) -> list[str]:
+    """Every module a module imports anywhere in its code (function-local ones too), absolute;
+    ``from a import b`` counts as both ``a`` and ``a.b`` (b may be a module)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level else node.module or ""
+            found.append(base)
+            found += [f"{base}.{alias.name}" for alias in node.names]
+    return found
 
 
 @pytest.mark.parametrize("name", core.__all__)
@@ -27,6 +57,35 @@ def test_importing_the_core_surface_loads_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_ui_imports_the_core_only_through_its_surface():
+    wrong = {}
+    for module, (package, tree) in _ui_modules().items():
+        for name in _imported(package, tree):
+            if name.startswith("tui_detector.core.") and name.removeprefix("tui_detector.core.") not in core.__all__:
+                wrong.setdefault(module, []).append(name)
+    assert wrong == {}
+
+
+def test_no_import_circle_in_the_ui():
+    modules = _ui_modules()
+    graph = {m: {n for n in _imported(p, tree) if n in modules and n != m} for m, (p, tree) in modules.items()}
+    # A package's __init__ is imported with its modules; only arrows between modules count.
+    graph = {m: {n for n in deps if not m.startswith(n + ".")} for m, deps in graph.items()}
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            raise AssertionError("import circle: " + " -> ".join([*path[path.index(node):], node]))
+        if node in done:
+            return
+        for nxt in sorted(graph[node]):
+            visit(nxt, [*path, node])
+        done.add(node)
+
+    for module in sorted(graph):
+        visit(module, [])
 
 
 def test_prewarming_tensorflow_says_whether_it_loaded_and_never_raises(monkeypatch):

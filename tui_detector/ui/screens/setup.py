@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from tui_detector.core.presets import DEFAULT_PERCENTILE, PRESETS, check_percentile, preset_for
+from tui_detector import core
 
+from ..journey import BackToFiles, StartTraining, TrainingJob
 from ..recent import remember
-from .training import TrainingJob, TrainingScreen
 
 if TYPE_CHECKING:
-    from tui_detector.core.io.reader import LoadedTable, SheetInfo
-    from tui_detector.core.model.roles import ColumnProfile
+    from tui_detector.core import ColumnProfile, DetectionSettings, LoadedTable, SheetInfo
 
 PREVIEW_ROWS = 6
 MODEL_ROLES = ("numeric", "boolean", "datetime", "categorical")
@@ -51,38 +50,38 @@ class SetupScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
+    @dataclass
     class Loaded(Message):
-        def __init__(self, sheets: list[SheetInfo], loaded: LoadedTable, sha: str, profiles: list[ColumnProfile]) -> None:
-            super().__init__()
-            self.sheets, self.loaded, self.sha, self.profiles = sheets, loaded, sha, profiles
+        sheets: list[SheetInfo]
+        loaded: LoadedTable
+        sha: str
+        profiles: list[ColumnProfile]
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, message: str) -> None:
-            super().__init__()
-            self.message = message
+        message: str
 
+    @dataclass
     class Reading(Message):
         """The sheet list is known (sizes included) and the sheet itself is being read."""
 
-        def __init__(self, sheets: list[SheetInfo], sheet: str | None) -> None:
-            super().__init__()
-            self.sheets, self.sheet = sheets, sheet
+        sheets: list[SheetInfo]
+        sheet: str | None
 
+    @dataclass
     class Stage(Message):
         """The reader moved on to its next long step ("typing 1,048,576 rows")."""
 
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        text: str
 
+    @dataclass
     class CacheChecked(Message):
-        def __init__(self, cached: bool) -> None:
-            super().__init__()
-            self.cached = cached
+        cached: bool
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, model: str = "auto") -> None:
         super().__init__()
         self.path = path
+        self.model = model
         self.sheets: list[SheetInfo] = []
         self.sheet: str | None = None
         self.loaded: LoadedTable | None = None
@@ -115,7 +114,7 @@ class SetupScreen(Screen[None]):
         yield DataTable(id="preview", cursor_type="none", zebra_stripes=True, show_cursor=False)
         with Horizontal(id="settings"):
             yield Label("Model", classes="setting-label")
-            yield Select(MODELS, value=self.app.default_model, allow_blank=False, id="model")  # type: ignore[attr-defined]
+            yield Select(MODELS, value=self.model, allow_blank=False, id="model")
             yield Label("Epochs", classes="setting-label")
             yield Input("", placeholder="auto", id="epochs", restrict=r"[0-9]*", max_length=5)
         with Horizontal(id="threshold-settings"):
@@ -152,17 +151,13 @@ class SetupScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-read")
     def load(self, sheet: str | None, cancel: threading.Event | None = None) -> None:
-        from tui_detector.core.pipeline import load_source, open_source  # noqa: PLC0415
-        from tui_detector.core.io.reader import ReadCancelled, ReadError  # noqa: PLC0415
-        from tui_detector.core.model.roles import profile_columns  # noqa: PLC0415
-
         try:
             if self.sheets:
                 sheets = self.sheets
                 self.post_message(self.Reading(sheets, sheet))
-                loaded, sha = load_source(self.path, sheet, cancel=cancel, on_stage=self._post_stage)
+                loaded, sha = core.load_source(self.path, sheet, cancel=cancel, on_stage=self._post_stage)
             else:
-                sheets, (loaded, sha) = open_source(
+                sheets, (loaded, sha) = core.open_source(
                     self.path,
                     sheet,
                     on_sheets=lambda found: self.post_message(self.Reading(found, sheet)),
@@ -171,10 +166,10 @@ class SetupScreen(Screen[None]):
                 )
             if cancel is not None and cancel.is_set():
                 return
-            profiles = profile_columns(loaded.frame)
-        except ReadCancelled:
+            profiles = core.profile_columns(loaded.frame)
+        except core.ReadCancelled:
             return  # the user left this screen; nothing to show
-        except ReadError as exc:
+        except core.ReadError as exc:
             self.post_message(self.Failed(str(exc)))
             return
         except MemoryError:
@@ -303,6 +298,7 @@ class SetupScreen(Screen[None]):
             table.move_cursor(row=min(keep, len(self.profiles) - 1))
 
     def _show_preview(self) -> None:
+        # The results' cell format loads NumPy: imported with the first table, not at start-up.
         from ..results_model import format_value  # noqa: PLC0415
 
         assert self.loaded is not None
@@ -326,20 +322,14 @@ class SetupScreen(Screen[None]):
         if not self.profiles or not table.has_focus:
             return
         profile = self.profiles[table.cursor_row]
-        inferred = self.inferred[profile.name]
-        if profile.used:
-            self.overrides[profile.name] = "text"
-            new = dataclasses.replace(profile, role=_role("text"), reason="excluded by you", forced=True)
-        elif inferred.used:
-            self.overrides.pop(profile.name, None)
-            new = inferred
-        elif str(inferred.role) == "empty":
+        new = core.toggle_column(profile, self.inferred[profile.name], numeric=self._numeric(profile.name))
+        if new is None:
             self.notify("This column is empty: nothing to learn from it.", severity="warning")
             return
+        if new.forced:
+            self.overrides[profile.name] = str(new.role)
         else:
-            role = "numeric" if self._numeric(profile.name) else "categorical"
-            self.overrides[profile.name] = role
-            new = dataclasses.replace(profile, role=_role(role), reason="chosen by you", forced=True)
+            self.overrides.pop(profile.name, None)
         self.profiles[table.cursor_row] = new
         self._show_roles()
         self.check_cache()
@@ -350,18 +340,16 @@ class SetupScreen(Screen[None]):
 
     # -- settings and the cache -------------------------------------------------------------
 
-    def settings(self, *, retrain: bool = False) -> Any:
+    def settings(self, *, retrain: bool = False) -> DetectionSettings:
         """The user's choices as core ``DetectionSettings``; raises ``ValueError`` in plain words."""
-        from tui_detector.core.pipeline import DetectionSettings  # noqa: PLC0415
-
         threshold_text = self.query_one("#threshold", Input).value.strip()
-        threshold = check_percentile(threshold_text) if threshold_text else DEFAULT_PERCENTILE
+        threshold = core.check_percentile(threshold_text) if threshold_text else core.DEFAULT_PERCENTILE
         epochs_text = self.query_one("#epochs", Input).value.strip()
         epochs = int(epochs_text) if epochs_text else None
         if epochs is not None and epochs < 1:
             raise ValueError("epochs must be at least 1 (or empty for automatic)")
         model = str(self.query_one("#model", Select).value)
-        return DetectionSettings(
+        return core.DetectionSettings(
             model=model,
             threshold_percentile=threshold,
             epochs=epochs,
@@ -371,7 +359,7 @@ class SetupScreen(Screen[None]):
 
     @on(Select.Changed, "#preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
-        value = PRESETS.get(str(event.value))
+        value = core.PRESETS.get(str(event.value))
         threshold = self.query_one("#threshold", Input)
         if value is not None and threshold.value.strip() != f"{value:g}":
             threshold.value = f"{value:g}"
@@ -382,7 +370,7 @@ class SetupScreen(Screen[None]):
             value = float(event.value)
         except ValueError:
             value = None
-        name = preset_for(value)
+        name = core.preset_for(value)
         preset = self.query_one("#preset", Select)
         if preset.value != name:
             preset.value = name
@@ -396,10 +384,8 @@ class SetupScreen(Screen[None]):
 
     def _show_defaults(self) -> None:
         """What training will use for this table's size, so the automatic choices are visible."""
-        from tui_detector.core.pipeline import size_defaults  # noqa: PLC0415
-
         assert self.loaded is not None
-        plan = size_defaults(len(self.loaded.frame), str(self.query_one("#model", Select).value))
+        plan = core.size_defaults(len(self.loaded.frame), str(self.query_one("#model", Select).value))
         epochs = self.query_one("#epochs", Input).value.strip()
         text = Text("Defaults for this size: ", style="dim")
         text.append(plan.describe(), style="dim")
@@ -418,13 +404,10 @@ class SetupScreen(Screen[None]):
         self._check_cache(settings)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-cache")
-    def _check_cache(self, settings: Any) -> None:
-        from tui_detector.core.cache import ModelCache  # noqa: PLC0415
-        from tui_detector.core.pipeline import cache_inputs_for  # noqa: PLC0415
-
+    def _check_cache(self, settings: DetectionSettings) -> None:
         assert self.loaded is not None
         try:
-            cached = ModelCache().contains(cache_inputs_for(self.loaded, self.sha, settings))
+            cached = core.ModelCache().contains(core.cache_inputs_for(self.loaded, self.sha, settings))
         except Exception:  # noqa: BLE001 - no cache is no reason to stop
             cached = False
         self.post_message(self.CacheChecked(cached))
@@ -445,16 +428,10 @@ class SetupScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-prewarm")
     def _prewarm(self) -> None:
-        """Load TensorFlow while the user checks the set-up: its import holds the interpreter
-        lock for stretches of a few hundred ms, which would otherwise freeze the training
-        screen's first seconds. Only for the design note's Keras network, when no cached model
-        fits ("auto" trains its network in NumPy and never imports TensorFlow)."""
-        from tui_detector.core.model._keras import import_keras  # noqa: PLC0415
-
-        try:
-            import_keras()
-        except Exception:  # noqa: BLE001 - training reports a missing TensorFlow in words
-            pass
+        """Load TensorFlow while the user checks the set-up, so that training's first seconds
+        do not freeze on its import. Only for the design note's Keras network, when no cached
+        model fits ("auto" trains its network in NumPy and never imports TensorFlow)."""
+        core.prewarm_tensorflow()
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -471,22 +448,11 @@ class SetupScreen(Screen[None]):
             self.notify("Every column is excluded: include at least one (space).", severity="error")
             return
         job = TrainingJob(self.path, self.sheet, self.loaded, self.sha, settings, columns=sum(p.used for p in self.profiles))
-        self.app.push_screen(TrainingScreen(job))
+        self.post_message(StartTraining(job))
 
     def action_retrain(self) -> None:
         self.action_train(retrain=True)
 
     def action_back(self) -> None:
-        from .open_file import OpenFileScreen  # noqa: PLC0415
-
         self.cancel_reading()
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-        else:
-            self.app.switch_screen(OpenFileScreen(self.path.resolve().parent))
-
-
-def _role(name: str) -> Any:
-    from tui_detector.core.model.roles import Role  # noqa: PLC0415
-
-    return Role(name)
+        self.post_message(BackToFiles(self.path))
