@@ -243,14 +243,15 @@ async def test_column_can_be_excluded_and_included_with_space(orders, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
         setup = app.screen
-        names = [p.name for p in setup.profiles]
-        setup.query_one("#roles").move_cursor(row=names.index("amount"))
+        roles = setup.roles
+        names = [p.name for p in roles.profiles]
+        roles.move_cursor(row=names.index("amount"))
         await pilot.press("space")
-        assert setup.overrides == {"amount": "text"}
-        assert not setup.profiles[names.index("amount")].used
-        setup.query_one("#roles").move_cursor(row=names.index("order_id"))
+        assert roles.overrides == {"amount": "text"}
+        assert not roles.profiles[names.index("amount")].used
+        roles.move_cursor(row=names.index("order_id"))
         await pilot.press("space")  # an identifier, included on request
-        assert setup.overrides["order_id"] == "categorical"
+        assert roles.overrides["order_id"] == "categorical"
         assert setup.settings().roles == {"amount": "text", "order_id": "categorical"}
         await pilot.press("t")
         await settle(pilot, screen_is(pilot, "Results"))
