@@ -68,6 +68,20 @@ def test_the_ui_imports_the_core_only_through_its_surface():
     assert wrong == {}
 
 
+def test_screens_do_not_construct_each_other():
+    """Only the app chooses the next screen; a screen may open a dialog that answers it."""
+    dialogs = {"tui_detector.ui.screens.dialogs", "tui_detector.ui.screens.export"}
+    modules = _ui_modules()
+    screens = {m for m in modules if m.startswith("tui_detector.ui.screens.")}
+    wrong = {}
+    for module in sorted(screens):
+        package, tree = modules[module]
+        reached = {n for n in _imported(package, tree) if n in screens} - dialogs - {module}
+        if reached:
+            wrong[module] = sorted(reached)
+    assert wrong == {}
+
+
 def test_no_import_circle_in_the_ui():
     modules = _ui_modules()
     graph = {m: {n for n in _imported(p, tree) if n in modules and n != m} for m, (p, tree) in modules.items()}
