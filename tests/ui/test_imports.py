@@ -59,13 +59,23 @@ def test_importing_the_core_surface_loads_nothing_heavy():
     assert out.stdout.strip() == ""
 
 
+def _outside_the_surface(package: str, tree: ast.Module) -> list[str]:
+    return [
+        name
+        for name in _imported(package, tree)
+        if name.startswith("tui_detector.core.") and name.removeprefix("tui_detector.core.") not in core.__all__
+    ]
+
+
 def test_the_ui_imports_the_core_only_through_its_surface():
-    wrong = {}
-    for module, (package, tree) in _ui_modules().items():
-        for name in _imported(package, tree):
-            if name.startswith("tui_detector.core.") and name.removeprefix("tui_detector.core.") not in core.__all__:
-                wrong.setdefault(module, []).append(name)
+    wrong = {m: found for m, (p, tree) in _ui_modules().items() if (found := _outside_the_surface(p, tree))}
     assert wrong == {}
+
+
+def test_the_surface_check_would_catch_a_private_import():
+    code = "def prewarm():\n    from tui_detector.core.model._keras import import_keras\n"
+    assert "tui_detector.core.model._keras" in _outside_the_surface("tui_detector.ui.screens", ast.parse(code))
+    assert _outside_the_surface("tui_detector.ui", ast.parse("from tui_detector.core import ReadError")) == []
 
 
 def test_screens_do_not_construct_each_other():
@@ -82,24 +92,36 @@ def test_screens_do_not_construct_each_other():
     assert wrong == {}
 
 
+def _circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """An import circle in ``graph`` (module -> the modules it imports), or ``None``."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for nxt in sorted(graph.get(node, ())):
+            if found := visit(nxt, [*path, node]):
+                return found
+        done.add(node)
+        return None
+
+    return next((found for module in sorted(graph) if (found := visit(module, []))), None)
+
+
 def test_no_import_circle_in_the_ui():
     modules = _ui_modules()
     graph = {m: {n for n in _imported(p, tree) if n in modules and n != m} for m, (p, tree) in modules.items()}
     # A package's __init__ is imported with its modules; only arrows between modules count.
     graph = {m: {n for n in deps if not m.startswith(n + ".")} for m, deps in graph.items()}
-    done: set[str] = set()
+    assert _circle(graph) is None
 
-    def visit(node: str, path: list[str]) -> None:
-        if node in path:
-            raise AssertionError("import circle: " + " -> ".join([*path[path.index(node):], node]))
-        if node in done:
-            return
-        for nxt in sorted(graph[node]):
-            visit(nxt, [*path, node])
-        done.add(node)
 
-    for module in sorted(graph):
-        visit(module, [])
+def test_the_circle_check_would_catch_the_old_screens_circle():
+    graph = {"results": {"baseline", "export"}, "baseline": {"results"}, "export": set()}
+    assert _circle(graph) == ["baseline", "results", "baseline"]
+    assert _circle({"results": {"export"}, "baseline": {"text"}, "export": set()}) is None
 
 
 def test_prewarming_tensorflow_says_whether_it_loaded_and_never_raises(monkeypatch):

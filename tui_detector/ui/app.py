@@ -11,7 +11,6 @@ was decided here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from .screens.dialogs import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.open_file import OpenFileScreen
 from .screens.setup import SetupScreen
-from .screens.training import TrainingScreen
+from .screens.training import RunDetection, TrainingScreen
 from .terminal import terminal_for_textual
 from .text import trained_on_text
 
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from .results_model import ResultsModel
 
 #: ``run_detection``'s signature: tests pass a fake or a fast model through :func:`make_app`.
-Runner = Callable[..., "DetectionRun"]
+Runner = RunDetection
 
 
 class AnomalyApp(App[None]):
