@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from textual.widgets import Input
 
-from tests.ui.conftest import BlockingRunner, screen_is, screen_text, settle
+from tests.ui.helpers import BlockingRunner, screen_is, screen_text, settle
 from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.dialogs import ConfirmScreen
@@ -33,6 +33,7 @@ async def to_results(pilot) -> ResultsScreen:
     return pilot.app.screen
 
 
+@pytest.mark.slow
 async def test_full_journey_open_setup_train_results_sort_inspect_threshold_export(orders, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -98,6 +99,7 @@ async def test_full_journey_open_setup_train_results_sort_inspect_threshold_expo
         assert document["model"]["threshold_percentile"] == 94.5
 
 
+@pytest.mark.slow
 async def test_export_asks_before_overwriting_and_writes_a_scored_copy(orders, tmp_path):
     target = tmp_path / "orders.anomalies.json"
     target.write_text("keep me")
@@ -124,6 +126,7 @@ async def test_export_asks_before_overwriting_and_writes_a_scored_copy(orders, t
         jsonschema.validate(json.loads(target.read_text()), schema())
 
 
+@pytest.mark.slow
 async def test_header_click_sorts_both_ways_and_all_rows_toggle(orders, tmp_path):
     app = make_app(orders, model="iforest", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -148,6 +151,7 @@ async def test_header_click_sorts_both_ways_and_all_rows_toggle(orders, tmp_path
         assert len(results.model.view) == int(results.run.detection.flags.sum())
 
 
+@pytest.mark.slow
 async def test_search_filters_rows_and_escape_clears(orders, tmp_path):
     app = make_app(orders, model="iforest", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -238,25 +242,28 @@ async def test_bad_file_shows_a_message_and_the_app_lives(tmp_path):
         assert isinstance(app.screen, OpenFileScreen)
 
 
+@pytest.mark.slow
 async def test_column_can_be_excluded_and_included_with_space(orders, tmp_path):
     app = make_app(orders, model="iforest", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
         setup = app.screen
-        names = [p.name for p in setup.profiles]
-        setup.query_one("#roles").move_cursor(row=names.index("amount"))
+        roles = setup.roles
+        names = [p.name for p in roles.profiles]
+        roles.move_cursor(row=names.index("amount"))
         await pilot.press("space")
-        assert setup.overrides == {"amount": "text"}
-        assert not setup.profiles[names.index("amount")].used
-        setup.query_one("#roles").move_cursor(row=names.index("order_id"))
+        assert roles.overrides == {"amount": "text"}
+        assert not roles.profiles[names.index("amount")].used
+        roles.move_cursor(row=names.index("order_id"))
         await pilot.press("space")  # an identifier, included on request
-        assert setup.overrides["order_id"] == "categorical"
+        assert roles.overrides["order_id"] == "categorical"
         assert setup.settings().roles == {"amount": "text", "order_id": "categorical"}
         await pilot.press("t")
         await settle(pilot, screen_is(pilot, "Results"))
         assert "amount" not in app.screen.run.detector.columns_used
 
 
+@pytest.mark.slow
 async def test_cached_model_is_offered_and_used(orders, tmp_path):
     app = make_app(orders, model="iforest", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:

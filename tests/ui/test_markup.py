@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from tests.ui.conftest import screen_is, screen_text, settle
+from tests.ui.helpers import screen_is, screen_text, settle
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.setup import SetupScreen
 from tui_detector.ui.widgets.score_table import ScoreTable
@@ -13,6 +14,7 @@ from tui_detector.ui.widgets.score_table import ScoreTable
 HOSTILE = ["[@click=app.quit]", "[/]", "[bold]x"]
 
 
+@pytest.mark.slow
 async def test_markup_in_file_names_headers_and_cells_renders_verbatim_and_runs_nothing(tmp_path):
     rng = np.random.default_rng(0)
     n = 120

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import BlockingRunner, screen_is, settle, write_orders
+from tests.ui.helpers import BlockingRunner, screen_is, settle, write_orders
 from tui_detector.ui.app import make_app
-from tui_detector.ui.screens.baseline import BaselineScreen
 from tui_detector.ui.screens.setup import SetupScreen
 
 SIZE = (120, 40)
@@ -64,10 +63,12 @@ class TestScreens:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+    @pytest.mark.slow
     def test_results(self, snap_compare, data_dir):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
         assert snap_compare(app, terminal_size=SIZE, run_before=_results)
 
+    @pytest.mark.slow
     def test_results_sorted_all_rows(self, snap_compare, data_dir):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
@@ -77,6 +78,7 @@ class TestScreens:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+    @pytest.mark.slow
     def test_row_details(self, snap_compare, data_dir):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
@@ -86,6 +88,7 @@ class TestScreens:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+    @pytest.mark.slow
     def test_export_dialog(self, snap_compare, data_dir):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
@@ -95,6 +98,7 @@ class TestScreens:
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+    @pytest.mark.slow
     def test_score_with_this_model(self, snap_compare, data_dir):
         next_month = write_orders(data_dir, rows=200, name="orders-next.csv", seed=2)
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
@@ -103,7 +107,7 @@ class TestScreens:
             await _results(pilot)
             # The training date would change the picture every day: pin it.
             pilot.app.screen.run.trained_on["trained_at"] = "2026-01-31T12:00:00+00:00"
-            pilot.app.push_screen(BaselineScreen(pilot.app.screen.run, next_month))
+            pilot.app.score_with(pilot.app.screen.run, next_month)
             await settle(pilot, lambda: pilot.app.screen.scored is not None)
             await pilot.pause()
 

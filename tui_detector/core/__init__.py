@@ -2,4 +2,101 @@
 
 Nothing here imports Textual or Rich, and TensorFlow is imported only inside the functions that
 train a network.
+
+This module is the small public surface the app works through: every name in ``__all__`` is
+looked up in ``_EXPORTS`` and its module imported on first use (PEP 562), so importing
+``tui_detector.core`` loads neither pandas nor scikit-learn, and a screen can name what it needs
+from here without paying for it before it needs it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    # Cheap: presets, formats, units and the environment load no NumPy or pandas.
+    "DEFAULT_PERCENTILE": "tui_detector.core.presets",
+    "DEFAULT_PRESET": "tui_detector.core.presets",
+    "PRESETS": "tui_detector.core.presets",
+    "check_percentile": "tui_detector.core.presets",
+    "preset_for": "tui_detector.core.presets",
+    "SUPPORTED_EXTENSIONS": "tui_detector.core.io.formats",
+    "human_size": "tui_detector.core.units",
+    "prewarm_tensorflow": "tui_detector.core.env",
+    "TrainingCancelled": "tui_detector.core.model.progress",
+    "TrainingProgress": "tui_detector.core.model.progress",
+    # Reading a file.
+    "LoadReport": "tui_detector.core.io.reader",
+    "LoadedTable": "tui_detector.core.io.reader",
+    "ReadCancelled": "tui_detector.core.io.reader",
+    "ReadError": "tui_detector.core.io.reader",
+    "SheetInfo": "tui_detector.core.io.reader",
+    "list_sheets": "tui_detector.core.io.reader",
+    # Column roles and what include/exclude does to one.
+    "ColumnProfile": "tui_detector.core.model.roles",
+    "Role": "tui_detector.core.model.roles",
+    "profile_columns": "tui_detector.core.model.roles",
+    "toggle_column": "tui_detector.core.model.roles",
+    # File in, scored table out.
+    "DetectionRun": "tui_detector.core.pipeline",
+    "DetectionSettings": "tui_detector.core.pipeline",
+    "TrainedModel": "tui_detector.core.pipeline",
+    "cache_inputs_for": "tui_detector.core.pipeline",
+    "load_source": "tui_detector.core.pipeline",
+    "open_source": "tui_detector.core.pipeline",
+    "run_detection": "tui_detector.core.pipeline",
+    "score_with_baseline": "tui_detector.core.pipeline",
+    "size_defaults": "tui_detector.core.pipeline",
+    "ModelCache": "tui_detector.core.cache",
+    # Another file scored with this model.
+    "SchemaMismatch": "tui_detector.core.baseline",
+    "annotate_unseen": "tui_detector.core.baseline",
+    # Writing results.
+    "OutputExistsError": "tui_detector.core.atomic",
+    "build_export": "tui_detector.core.export",
+    "default_export_name": "tui_detector.core.export",
+    "explained_anomalies": "tui_detector.core.export",
+    "write_export": "tui_detector.core.export",
+    "write_scored_copy": "tui_detector.core.scored_copy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .atomic import OutputExistsError
+    from .baseline import SchemaMismatch, annotate_unseen
+    from .cache import ModelCache
+    from .env import prewarm_tensorflow
+    from .export import build_export, default_export_name, explained_anomalies, write_export
+    from .io.formats import SUPPORTED_EXTENSIONS
+    from .io.reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo, list_sheets
+    from .model.progress import TrainingCancelled, TrainingProgress
+    from .model.roles import ColumnProfile, Role, profile_columns, toggle_column
+    from .pipeline import (
+        DetectionRun,
+        DetectionSettings,
+        TrainedModel,
+        cache_inputs_for,
+        load_source,
+        open_source,
+        run_detection,
+        score_with_baseline,
+        size_defaults,
+    )
+    from .presets import DEFAULT_PERCENTILE, DEFAULT_PRESET, PRESETS, check_percentile, preset_for
+    from .scored_copy import write_scored_copy
+    from .units import human_size
+
+
+def __getattr__(name: str) -> Any:
+    # Not cached in globals(): a test that patches the defining module is seen here too.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tui_detector.core' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

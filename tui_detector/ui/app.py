@@ -3,28 +3,39 @@
 ``open file → set up → training → results``; ``?``/``f1`` shows every key, ``q`` quits
 (asking only while a model trains), ``escape`` goes back. Nothing heavy is imported here:
 pandas, scikit-learn and TensorFlow load inside workers, so the first screen is up at once.
+
+The app owns the journey: screens post the messages of :mod:`.journey` and the methods below
+decide which screen follows which. Screens go back by popping themselves; what lies beneath
+was decided here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 
+from tui_detector import core
+
+from .journey import BackToFiles, OpenFile, OpenRow, ScoreAnother, ShowResults, StartTraining, TrainingJob
 from .screens.dialogs import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.open_file import OpenFileScreen
 from .screens.setup import SetupScreen
-from .screens.training import TrainingScreen
+from .screens.training import RunDetection, TrainingScreen
+from .terminal import terminal_for_textual
+from .text import trained_on_text
 
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun
+
+    from .results_model import ResultsModel
 
 #: ``run_detection``'s signature: tests pass a fake or a fast model through :func:`make_app`.
-Runner = Callable[..., "DetectionRun"]
+Runner = RunDetection
 
 
 class AnomalyApp(App[None]):
@@ -57,7 +68,7 @@ class AnomalyApp(App[None]):
 
     def on_mount(self) -> None:
         if self.path is not None:
-            self.push_screen(SetupScreen(self.path))
+            self.open_file(self.path)
         else:
             self.push_screen(OpenFileScreen(self.workdir))
 
@@ -65,13 +76,81 @@ class AnomalyApp(App[None]):
         """The pipeline (or the injected runner); called from the training worker."""
         if self.runner is not None:
             return self.runner(*args, **kwargs)
-        from tui_detector.core.pipeline import run_detection  # noqa: PLC0415 - heavy
+        return core.run_detection(*args, **kwargs)
 
-        return run_detection(*args, **kwargs)
+    # -- the journey: which screen follows which --------------------------------------------
 
     def open_file(self, path: Path) -> None:
-        """Go to the set-up screen for ``path`` (from the file picker)."""
-        self.push_screen(SetupScreen(path))
+        """Set up ``path``, on top of the file picker."""
+        self.push_screen(SetupScreen(path, model=self.default_model))
+
+    def back_to_files(self, path: Path) -> None:
+        """Leave Set up for the picker it came from, or a new one in the file's folder."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.switch_screen(OpenFileScreen(path.resolve().parent))
+
+    def start_training(self, job: TrainingJob) -> None:
+        """Train on top of Set up, so that cancelling goes back to it."""
+        self.push_screen(TrainingScreen(job, self.run_detection))
+
+    def show_results(self, run: DetectionRun) -> None:
+        """Results take the place of the screen that produced them (training, or scoring with
+        a model), so ``escape`` goes back to Set up or to the results the model came from."""
+        # The results screens load NumPy: imported when first shown, not at start-up.
+        from .screens.results import ResultsScreen  # noqa: PLC0415
+
+        self.switch_screen(ResultsScreen(run, workdir=self.workdir))
+
+    def open_row(self, model: ResultsModel, row: int) -> None:
+        from .screens.row_detail import RowDetailScreen  # noqa: PLC0415 - see show_results
+
+        self.push_screen(RowDetailScreen(model, row))
+
+    def score_another(self, run: DetectionRun) -> None:
+        """Pick a file, then score it with the model of ``run`` (escape in the picker: back)."""
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.score_with(run, path)
+
+        purpose = f"Pick a file to score with the model of {trained_on_text(run.trained_on)}"
+        self.push_screen(OpenFileScreen(self.workdir, purpose=purpose), picked)
+
+    def score_with(self, run: DetectionRun, path: Path) -> None:
+        """Score ``path`` with the model of ``run``: schema check and drift first."""
+        from .screens.baseline import BaselineScreen  # noqa: PLC0415 - see show_results
+
+        self.push_screen(BaselineScreen(run, path))
+
+    # -- what the screens ask for ----------------------------------------------------------
+
+    @on(OpenFile)
+    def _open_file(self, message: OpenFile) -> None:
+        self.open_file(message.path)
+
+    @on(BackToFiles)
+    def _back_to_files(self, message: BackToFiles) -> None:
+        self.back_to_files(message.path)
+
+    @on(StartTraining)
+    def _start_training(self, message: StartTraining) -> None:
+        self.start_training(message.job)
+
+    @on(ShowResults)
+    def _show_results(self, message: ShowResults) -> None:
+        self.show_results(message.run)
+
+    @on(OpenRow)
+    def _open_row(self, message: OpenRow) -> None:
+        self.open_row(message.model, message.row)
+
+    @on(ScoreAnother)
+    def _score_another(self, message: ScoreAnother) -> None:
+        self.score_another(message.run)
+
+    # -- global keys -----------------------------------------------------------------------
 
     async def action_quit(self) -> None:
         if isinstance(self.screen, TrainingScreen):
@@ -107,7 +186,5 @@ def make_app(path: Path | None = None, **options: Any) -> AnomalyApp:
 
 def run_app(app: AnomalyApp) -> None:
     """Run ``app`` in this terminal with fd 2 kept off the screen (see :mod:`.terminal`)."""
-    from .terminal import terminal_for_textual  # noqa: PLC0415
-
     with terminal_for_textual():
         app.run()

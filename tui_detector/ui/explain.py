@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun
 
 CHUNK = 65_536
 

@@ -17,7 +17,7 @@ import numpy as np
 from .explain import TopFeatures
 
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun
 
 #: The widest a data column is drawn; longer text is cut with an ellipsis.
 MAX_CELL_WIDTH = 24

@@ -8,7 +8,7 @@ identifiers, its name), with a sentence the user can read to see why.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -316,3 +316,24 @@ def profile_columns(
         role, reason = infer_role(series, key)
         profiles.append(ColumnProfile(key, role, reason, distinct, missing, len(series)))
     return profiles
+
+
+def toggle_column(current: ColumnProfile, inferred: ColumnProfile, *, numeric: bool) -> ColumnProfile | None:
+    """What include/exclude (``space`` in Set up) makes of a column; ``None`` when it cannot.
+
+    ``current`` is the column as it stands, ``inferred`` what :func:`profile_columns` decided
+    for it, ``numeric`` whether its cells are stored as numbers. A used column is excluded
+    (as text, a role the model never sees); an excluded one goes back to its inferred role when
+    the model would use that, and otherwise is included as numbers or categories, by how its
+    cells are stored. An empty column has nothing to learn from and stays out. A result with
+    ``forced`` set is the user's choice (an override for :func:`profile_columns`); one
+    without is the inferred profile itself.
+    """
+    if current.used:
+        return replace(current, role=Role.TEXT, reason="excluded by you", forced=True)
+    if inferred.used:
+        return inferred
+    if inferred.role is Role.EMPTY:
+        return None
+    role = Role.NUMERIC if numeric else Role.CATEGORICAL
+    return replace(current, role=role, reason="chosen by you", forced=True)

@@ -10,6 +10,7 @@ is different" is not mistaken for "these rows are strange".
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +22,20 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from tui_detector import core
+
+from ..journey import ShowResults
+from ..text import trained_on_text
+
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun, TrainedModel
 
 LEVEL_STYLES = {"none": "dim", "small": "", "moderate": "yellow", "large": "bold red"}
 
 
-def model_of(run: DetectionRun) -> Any:
+def model_of(run: DetectionRun) -> TrainedModel:
     """The model that scored ``run``, as a core ``TrainedModel`` to score another table with."""
-    from tui_detector.core.pipeline import TrainedModel  # noqa: PLC0415
-
-    return TrainedModel(
+    return core.TrainedModel(
         detector=run.detector,
         from_cache=run.from_cache,
         cache_key=run.cache_key,
@@ -40,19 +44,9 @@ def model_of(run: DetectionRun) -> Any:
     )
 
 
-def trained_on_text(trained_on: dict[str, Any]) -> str:
-    """``claims-oct.xlsx, sheet Claims, 2,000 rows, trained 2026-11-30`` (what it was trained on)."""
-    parts = [str(trained_on.get("file") or trained_on.get("model_dir") or "another table")]
-    if trained_on.get("sheet"):
-        parts.append(f"sheet {trained_on['sheet']}")
-    if trained_on.get("rows"):
-        parts.append(f"{int(trained_on['rows']):,} rows")
-    if trained_on.get("trained_at"):
-        parts.append(f"trained {str(trained_on['trained_at'])[:10]}")
-    return ", ".join(parts)
-
-
 class BaselineScreen(Screen[None]):
+    """Scores ``path`` with the model of ``baseline``; ``enter`` asks the app for its results."""
+
     SUB_TITLE = "Score with this model"
     BINDINGS = [
         # Priority: the focused drift table would otherwise take enter for itself.
@@ -61,20 +55,17 @@ class BaselineScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
+    @dataclass
     class Scored(Message):
-        def __init__(self, run: DetectionRun) -> None:
-            super().__init__()
-            self.run = run
+        run: DetectionRun
 
+    @dataclass
     class Mismatch(Message):
-        def __init__(self, diff: Any) -> None:
-            super().__init__()
-            self.diff = diff
+        diff: Any  # core SchemaDiff
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, message: str) -> None:
-            super().__init__()
-            self.message = message
+        message: str
 
     def __init__(self, baseline: DetectionRun, path: Path) -> None:
         super().__init__()
@@ -111,28 +102,24 @@ class BaselineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="baseline")
     def score(self) -> None:
-        from tui_detector.core.baseline import SchemaMismatch  # noqa: PLC0415
-        from tui_detector.core.pipeline import load_source, score_with_baseline  # noqa: PLC0415
-        from tui_detector.core.io.reader import ReadCancelled, ReadError, list_sheets  # noqa: PLC0415
-
         try:
             # The baseline's sheet if the new workbook has one of that name, else its first.
-            names = [s.name for s in list_sheets(self.path)]
+            names = [s.name for s in core.list_sheets(self.path)]
             wanted = self.model.trained_on.get("sheet")
-            source = load_source(self.path, wanted if wanted in names else None, cancel=self._read_cancel)
-            run = score_with_baseline(
+            source = core.load_source(self.path, wanted if wanted in names else None, cancel=self._read_cancel)
+            run = core.score_with_baseline(
                 self.path,
                 source,
                 self.model,
                 self.baseline.threshold_percentile,
                 column_map=dict(self.column_map),
             )
-        except SchemaMismatch as exc:
+        except core.SchemaMismatch as exc:
             self.post_message(self.Mismatch(exc.diff))
             return
-        except ReadCancelled:
+        except core.ReadCancelled:
             return
-        except ReadError as exc:
+        except core.ReadError as exc:
             self.post_message(self.Failed(f"cannot open this file: {exc}"))
             return
         except MemoryError:
@@ -214,11 +201,8 @@ class BaselineScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def action_results(self) -> None:
-        from .results import ResultsScreen  # noqa: PLC0415
-
-        if self.scored is None:
-            return
-        self.app.switch_screen(ResultsScreen(self.scored))
+        if self.scored is not None:
+            self.post_message(ShowResults(self.scored))
 
     def action_map_renames(self) -> None:
         if self.scored is not None or self.diff is None or not self.diff.renamed:

@@ -14,8 +14,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from tui_detector import core
+
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun
 
 #: Rows in one Excel sheet (with the header row).
 EXCEL_MAX_ROWS = 1_048_576
@@ -40,10 +42,8 @@ class ExportScreen(ModalScreen["ExportRequest | None"]):
     def __init__(self, workdir: Path, run: DetectionRun) -> None:
         super().__init__()
         self.workdir = workdir
-        from tui_detector.core.export import default_export_name  # noqa: PLC0415
-
         stem = Path(run.path).stem
-        self.default_json = workdir / default_export_name(run.path)
+        self.default_json = workdir / core.default_export_name(run.path)
         suffix = ".xlsx" if len(run.detection.scores) + 1 <= EXCEL_MAX_ROWS else ".csv"
         self.default_copy = workdir / f"{stem}.scored{suffix}"
         self.count = int(run.detection.flags.sum())

@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_detector.core.io.formats import SUPPORTED_EXTENSIONS
-from tui_detector.core.units import human_size
+from tui_detector.core import SUPPORTED_EXTENSIONS, human_size
 
+from ..journey import OpenFile
 from ..recent import recent_files
 
 #: What the picker lists: the reader's formats (from a module that loads no pandas).
@@ -41,8 +41,9 @@ class DataFileTree(DirectoryTree):
 
 
 class OpenFileScreen(Screen[Path | None]):
-    """The first screen; with ``purpose`` it picks a file for another screen and dismisses
-    with its path (``None`` on ``escape``) instead of opening it."""
+    """The first screen: a chosen file is posted to the app (:class:`~..journey.OpenFile`).
+    With ``purpose`` it picks a file for its caller and dismisses with its path (``None`` on
+    ``escape``) instead."""
 
     SUB_TITLE = "Open file"
     BINDINGS = [Binding("escape", "back", "Back", show=False)]
@@ -101,7 +102,7 @@ class OpenFileScreen(Screen[Path | None]):
         if self.purpose:
             self.dismiss(path)
         else:
-            self.app.open_file(path)  # type: ignore[attr-defined]
+            self.post_message(OpenFile(path))
 
     @on(DirectoryTree.FileSelected)
     def _selected(self, event: DirectoryTree.FileSelected) -> None:

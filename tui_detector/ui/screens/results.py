@@ -15,24 +15,22 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from tui_detector import core
+
+from ..journey import OpenRow, ScoreAnother
 from ..results_model import ResultsModel
+from ..text import trained_on_text
 from ..widgets.histogram import ScoreHistogram
 from ..widgets.score_table import ScoreTable
 from .dialogs import ConfirmScreen
 from .export import ExportRequest, ExportScreen
-from .row_detail import RowDetailScreen
 
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
+    from tui_detector.core import DetectionRun
 
 #: ``+``/``-`` move the threshold percentile by this much, within these bounds.
 STEP = 0.5
 LOWEST, HIGHEST = 50.0, 99.9
-
-
-@dataclass
-class Written:
-    paths: list[Path]
 
 
 class ResultsScreen(Screen[None]):
@@ -47,20 +45,22 @@ class ResultsScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
+    @dataclass
     class Searched(Message):
-        def __init__(self, query: str, mask: np.ndarray) -> None:
-            super().__init__()
-            self.query, self.mask = query, mask
+        query: str
+        mask: np.ndarray
 
+    @dataclass
     class Exported(Message):
-        def __init__(self, paths: list[Path], error: str | None = None) -> None:
-            super().__init__()
-            self.paths, self.error = paths, error
+        paths: list[Path]
+        error: str | None = None
 
-    def __init__(self, run: DetectionRun) -> None:
+    def __init__(self, run: DetectionRun, *, workdir: Path | None = None) -> None:
         super().__init__()
         self.run = run
         self.model = ResultsModel(run)
+        #: Where exports and the file picker for another file start.
+        self.workdir = (workdir or Path.cwd()).resolve()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,8 +95,6 @@ class ResultsScreen(Screen[None]):
         text.append(f" · threshold {run.detection.threshold:.4g} at p{run.threshold_percentile:g}")
         text.append(f" · model {run.detector.model_kind_}")
         if run.baseline:
-            from .baseline import trained_on_text  # noqa: PLC0415
-
             text.append(" · scored with the model of ")
             text.append(trained_on_text(run.trained_on), style="bold")
             if run.drift:
@@ -138,7 +136,7 @@ class ResultsScreen(Screen[None]):
 
     @on(ScoreTable.RowChosen)
     def _chosen(self, event: ScoreTable.RowChosen) -> None:
-        self.app.push_screen(RowDetailScreen(self.model, event.row))
+        self.post_message(OpenRow(self.model, event.row))
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -214,22 +212,12 @@ class ResultsScreen(Screen[None]):
     # -- another file, this model ----------------------------------------------------------
 
     def action_score_another(self) -> None:
-        from .baseline import BaselineScreen, trained_on_text  # noqa: PLC0415
-        from .open_file import OpenFileScreen  # noqa: PLC0415
-
-        def picked(path: Path | None) -> None:
-            if path is not None:
-                self.app.push_screen(BaselineScreen(self.run, path))
-
-        workdir: Path = self.app.workdir  # type: ignore[attr-defined]
-        purpose = f"Pick a file to score with the model of {trained_on_text(self.run.trained_on)}"
-        self.app.push_screen(OpenFileScreen(workdir, purpose=purpose), picked)
+        self.post_message(ScoreAnother(self.run))
 
     # -- export -----------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        workdir: Path = self.app.workdir  # type: ignore[attr-defined]
-        self.app.push_screen(ExportScreen(workdir, self.run), self._export_chosen)
+        self.app.push_screen(ExportScreen(self.workdir, self.run), self._export_chosen)
 
     def _export_chosen(self, request: ExportRequest | None) -> None:
         if request is None:
@@ -250,19 +238,14 @@ class ResultsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export(self, request: ExportRequest, overwrite: bool) -> None:
-        from tui_detector.core.atomic import OutputExistsError  # noqa: PLC0415
-        from tui_detector.core.export import build_export, explained_anomalies, write_export  # noqa: PLC0415
-
         written: list[Path] = []
         try:
-            anomalies = explained_anomalies(self.run)
-            document = build_export(self.run, all_rows=request.all_rows, anomalies=anomalies)
-            written.append(write_export(document, request.json_path, overwrite=overwrite))
+            anomalies = core.explained_anomalies(self.run)
+            document = core.build_export(self.run, all_rows=request.all_rows, anomalies=anomalies)
+            written.append(core.write_export(document, request.json_path, overwrite=overwrite))
             if request.scored_copy is not None:
-                from tui_detector.core.scored_copy import write_scored_copy  # noqa: PLC0415
-
-                written.append(write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))
-        except OutputExistsError as exc:
+                written.append(core.write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))
+        except core.OutputExistsError as exc:
             self.post_message(self.Exported(written, f"{exc}; nothing replaced"))
             return
         except (OSError, ValueError) as exc:

@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from tui_detector import core
+
 from ..results_model import format_value
 
 if TYPE_CHECKING:
@@ -43,10 +45,8 @@ class RowDetailScreen(Screen[None]):
         row = self.row
         explained = self.model.top.explain_all_columns(row)
         if run.baseline:
-            from tui_detector.core.baseline import annotate_unseen  # noqa: PLC0415
-
             # Scored with another table's model: name the values that model never saw.
-            annotate_unseen(run.detector, [explained])
+            core.annotate_unseen(run.detector, [explained])
         total = sum(float(f["reconstruction_error"]) for f in explained["anomalous_features"]) or 1.0
         flagged = bool(detection.flags[row])
         title = Text(f"row {row}", style="bold")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -14,69 +14,56 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.worker import get_current_worker
 
+from tui_detector import core
+
+from ..journey import ShowResults, TrainingJob
+from ..text import clock
 from ..widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
-    from tui_detector.core.pipeline import DetectionRun
-    from tui_detector.core.model.progress import TrainingProgress
-    from tui_detector.core.io.reader import LoadedTable
+    from tui_detector.core import DetectionRun, TrainingProgress
 
-
-@dataclass
-class TrainingJob:
-    """What the set-up screen hands over: the table already read, and the settings."""
-
-    path: Path
-    sheet: str | None
-    loaded: LoadedTable
-    sha: str
-    settings: Any  # core DetectionSettings
-    columns: int
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+#: Runs the job: ``run_detection``'s signature (the app's, so tests can inject a fake).
+RunDetection = Callable[..., "DetectionRun"]
 
 
 class TrainingScreen(Screen[None]):
+    """Trains ``job`` in a worker; when done it asks the app to show the results."""
+
     SUB_TITLE = "Training"
     BINDINGS = [Binding("escape", "cancel", "Cancel training")]
 
+    @dataclass
     class Stage(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        text: str
 
+    @dataclass
     class Progress(Message):
         """Per-batch progress; a newer one replaces one still queued (never an epoch's end)."""
 
-        def __init__(self, progress: TrainingProgress) -> None:
-            super().__init__()
-            self.progress = progress
+        progress: TrainingProgress
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, TrainingScreen.Progress) and not self.progress.epoch_end
 
+    @dataclass
     class Done(Message):
-        def __init__(self, run: DetectionRun) -> None:
-            super().__init__()
-            self.run = run
+        run: DetectionRun
 
+    @dataclass
     class Cancelled(Message):
         pass
 
+    @dataclass
     class Failed(Message):
-        def __init__(self, message: str) -> None:
-            super().__init__()
-            self.message = message
+        message: str
 
-    def __init__(self, job: TrainingJob) -> None:
+    def __init__(self, job: TrainingJob, run_detection: RunDetection) -> None:
         super().__init__()
         self.job = job
+        self.run_detection = run_detection
         self._stop = threading.Event()
         self.failed = False
         self._epochs_seen = False
@@ -107,14 +94,10 @@ class TrainingScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def train(self) -> None:
-        from textual.worker import get_current_worker  # noqa: PLC0415
-
-        from tui_detector.core.model.progress import TrainingCancelled  # noqa: PLC0415
-
         worker = get_current_worker()
         job = self.job
         try:
-            run = self.app.run_detection(  # type: ignore[attr-defined]
+            run = self.run_detection(
                 job.path,
                 job.settings,
                 sheet=job.sheet,
@@ -123,7 +106,7 @@ class TrainingScreen(Screen[None]):
                 on_progress=lambda p: self.post_message(self.Progress(p)),
                 should_stop=lambda: self._stop.is_set() or worker.is_cancelled,
             )
-        except TrainingCancelled:
+        except core.TrainingCancelled:
             self.post_message(self.Cancelled())
             return
         except MemoryError:
@@ -154,7 +137,7 @@ class TrainingScreen(Screen[None]):
             line.append(f" · loss {p.loss:.4g}", style="cyan")
         if p.val_loss is not None:
             line.append(f" · validation {p.val_loss:.4g}", style="magenta")
-        line.append(f" · elapsed {_clock(p.elapsed)} · ETA {_clock(p.eta)}")
+        line.append(f" · elapsed {clock(p.elapsed)} · ETA {clock(p.eta)}")
         self.query_one("#epoch-line", Static).update(line)
         if p.epoch_end:
             self.query_one(LossChart).add(p.loss, p.val_loss)
@@ -168,12 +151,10 @@ class TrainingScreen(Screen[None]):
 
     @on(Done)
     def _done(self, message: Done) -> None:
-        from .results import ResultsScreen  # noqa: PLC0415
-
         if self._stop.is_set():  # finished before it saw the cancel: the user still said stop
             self._cancelled()
             return
-        self.app.switch_screen(ResultsScreen(message.run))
+        self.post_message(ShowResults(message.run))
 
     @on(Cancelled)
     def _cancelled(self) -> None:

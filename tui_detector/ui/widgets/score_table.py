@@ -8,6 +8,7 @@ drawn as a plain :class:`~rich.segment.Segment`, so text from a file is never re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
@@ -78,13 +79,13 @@ class ScoreTable(ScrollView, can_focus=True):
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
     cursor_column: reactive[int] = reactive(0, repaint=False)
 
+    @dataclass
     class RowChosen(Message):
         """The user opened a row (``row`` is its position in the table, from 0)."""
 
-        def __init__(self, row: int) -> None:
-            super().__init__()
-            self.row = row
+        row: int
 
+    @dataclass
     class Sorted(Message):
         """The order changed (a header click or ``s``)."""
 

@@ -1,0 +1,84 @@
+"""Set up's table of columns: the role the core gave each and why, and include/exclude."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tui_detector import core
+
+if TYPE_CHECKING:
+    from tui_detector.core import ColumnProfile
+
+LABELS = ("column", "role", "used", "why", "distinct", "missing")
+
+
+class RolesTable(DataTable[Text]):
+    """One row per column. :meth:`toggle` includes or excludes the highlighted one by the
+    core's policy (:func:`tui_detector.core.toggle_column`) and keeps the user's choices as
+    ``overrides`` (column -> role), the roles the detector is given."""
+
+    @dataclass
+    class Changed(Message):
+        """The user included or excluded a column."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        #: The columns as they stand, in table order.
+        self.profiles: list[ColumnProfile] = []
+        #: What the core inferred for each column (where ``toggle`` goes back to).
+        self.inferred: dict[str, ColumnProfile] = {}
+        #: The user's choices, column -> role, in the order they were made.
+        self.overrides: dict[str, str] = {}
+        self._numeric: frozenset[str] = frozenset()
+
+    def on_mount(self) -> None:
+        for label in LABELS:
+            self.add_column(Text(label), key=label)
+
+    @property
+    def used(self) -> int:
+        """How many columns the model will learn from."""
+        return sum(p.used for p in self.profiles)
+
+    def show(self, profiles: list[ColumnProfile], numeric: Collection[str]) -> None:
+        """A newly read table's columns, as inferred; ``numeric``: the columns stored as numbers."""
+        self.inferred = {p.name: p for p in profiles}
+        self.overrides = {}
+        self.profiles = list(profiles)
+        self._numeric = frozenset(numeric)
+        self._redraw()
+
+    def toggle(self) -> None:
+        """Include or exclude the highlighted column (``space`` in Set up)."""
+        if not self.profiles:
+            return
+        row = self.cursor_row
+        profile = self.profiles[row]
+        new = core.toggle_column(profile, self.inferred[profile.name], numeric=profile.name in self._numeric)
+        if new is None:
+            self.notify("This column is empty: nothing to learn from it.", severity="warning")
+            return
+        if new.forced:
+            self.overrides[profile.name] = str(new.role)
+        else:
+            self.overrides.pop(profile.name, None)
+        self.profiles[row] = new
+        self._redraw()
+        self.post_message(self.Changed())
+
+    def _redraw(self) -> None:
+        keep = self.cursor_row
+        self.clear()
+        for p in self.profiles:
+            used = Text("✓ used", style="green") if p.used else Text("✗ excluded", style="dim")
+            self.add_row(
+                Text(p.name), Text(str(p.role)), used, Text(p.reason), Text(f"{p.distinct:,}"), Text(f"{p.missing:,}")
+            )
+        if self.profiles:
+            self.move_cursor(row=min(keep, len(self.profiles) - 1))
