@@ -229,7 +229,7 @@ def test_progress_line_on_a_terminal(workbook):
 
 @pytest.fixture(scope="module")
 def months(tmp_path_factory):
-    from tests.conftest import mixed_table
+    from tests.helpers import mixed_table
 
     folder = tmp_path_factory.mktemp("months")
     base, _ = mixed_table(1500, 0)

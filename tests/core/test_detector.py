@@ -317,7 +317,7 @@ def test_without_tensorflow_the_api_falls_back_to_isolation_forest_and_says_so()
         sys.modules["tensorflow"] = None  # makes `import tensorflow` fail
         sys.modules["keras"] = None
         import tui_detector
-        from tests.conftest import mixed_table
+        from tests.helpers import mixed_table
         assert tui_detector.TF_AVAILABLE is False
         frame, broken = mixed_table(600)
         det = tui_detector.TabularAnomalyDetector()
@@ -339,7 +339,7 @@ def test_without_tensorflow_the_api_falls_back_to_isolation_forest_and_says_so()
 def test_seed_api_on_a_3000_row_table_prints_nothing():
     proc = _run(
         """
-        from tests.conftest import mixed_table
+        from tests.helpers import mixed_table
         from tui_detector import TabularAnomalyDetector, detect_anomalies_in_excel
         frame, _ = mixed_table(3000)
         anomalies, detector = detect_anomalies_in_excel(frame)

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tui_detector.core.model.progress import TrainingCancelled, TrainingProgress
 
 

@@ -7,7 +7,7 @@ import json
 import jsonschema
 from textual.widgets import Input, Select
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tests.ui.conftest import screen_is, screen_text, settle
 from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
