@@ -332,6 +332,7 @@ def test_demo_workbook_round_trips_the_frames(demo_file):
     assert claims["department"].isna().sum() == expected["department"].isna().sum()
 
 
+@pytest.mark.slow  # writes the workbook twice
 def test_demo_workbook_path_is_cached_and_deterministic(demo_file, tmp_path, monkeypatch):
     monkeypatch.setattr(workbook.platformdirs, "user_cache_dir", lambda *a, **k: str(tmp_path))
     path = demo_workbook_path()
