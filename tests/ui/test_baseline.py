@@ -8,7 +8,7 @@ import jsonschema
 from textual.widgets import Input, Select
 
 from tests.helpers import mixed_table
-from tests.ui.conftest import screen_is, screen_text, settle
+from tests.ui.helpers import screen_is, screen_text, settle
 from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.baseline import BaselineScreen

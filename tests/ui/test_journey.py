@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from textual.widgets import Input
 
-from tests.ui.conftest import BlockingRunner, screen_is, screen_text, settle
+from tests.ui.helpers import BlockingRunner, screen_is, screen_text, settle
 from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.dialogs import ConfirmScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tests.ui.conftest import screen_is, screen_text, settle
+from tests.ui.helpers import screen_is, screen_text, settle
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.setup import SetupScreen
 from tui_detector.ui.widgets.score_table import ScoreTable

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import BlockingRunner, screen_is, settle, write_orders
+from tests.ui.helpers import BlockingRunner, screen_is, settle, write_orders
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.baseline import BaselineScreen
 from tui_detector.ui.screens.setup import SetupScreen
