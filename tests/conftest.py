@@ -33,7 +33,7 @@ def planted() -> tuple[pd.DataFrame, dict[int, str]]:
 
 @pytest.fixture(scope="session")
 def trained_auto(planted):
-    """One default detector trained once for the session (real Keras, a few seconds)."""
+    """One default detector trained once for the session (the NumPy network, a few seconds)."""
     from tui_detector import TabularAnomalyDetector
 
     frame, _ = planted
