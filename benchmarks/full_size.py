@@ -111,7 +111,7 @@ async def stalls_while_training(path: Path) -> dict:
     A 20 ms timer records each tick with the screen it ran on; a gap between two ticks on the
     same screen is a stall on that screen, a gap across screens is the switch between them.
     """
-    from tests.ui.conftest import settle
+    from tests.ui.helpers import settle
     from tui_detector.ui.app import make_app
     from tui_detector.ui.screens.setup import SetupScreen
 

@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 # The hostile-input suite already builds raw xlsx parts and a minimal OLE2 container; reuse
 # those builders so the benchmark and the tests exercise the same shapes.
-from tests.core.test_hostile import BASE_ROWS, WB, cfb, raw_xlsx, sheet_xml  # noqa: E402
+from tests.raw_files import BASE_ROWS, WB, cfb, raw_xlsx, sheet_xml  # noqa: E402
 
 ROWS = 240
 

@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_detector import TabularAnomalyDetector  # noqa: E402
-from tui_detector.demo.synthetic import make_expense_claims, make_sensor_readings  # noqa: E402
+from tui_detector.demo import make_expense_claims, make_sensor_readings  # noqa: E402
 
 from benchmarks.seed_recipe import seed_recipe  # noqa: E402
 

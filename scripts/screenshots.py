@@ -23,7 +23,7 @@ SIZE = (120, 40)
 
 async def shoot() -> None:
     from tests.ui.helpers import BlockingRunner, settle
-    from tui_detector.demo.synthetic import demo_workbook_path
+    from tui_detector.demo import demo_workbook_path
     from tui_detector.ui.app import make_app
     from tui_detector.ui.screens.setup import SetupScreen
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import settings
+
+from tests.helpers import mixed_table
 
 # CI replays the same examples every run (a red build must be reproducible); locally Hypothesis
 # keeps exploring new ones.
@@ -14,28 +16,14 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-def mixed_table(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, dict[int, str]]:
-    """A mixed table with structure, plus three planted anomalies: {row: broken column}."""
-    rng = np.random.default_rng(seed)
-    segment = rng.choice(["north", "south", "east", "west"], n)
-    x = rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "order_id": [f"ORD-{i:06d}" for i in range(n)],
-            "segment": segment,
-            "units": x,
-            "revenue": 2 * x + rng.normal(scale=0.1, size=n) + (segment == "north") * 3,
-            "amount": np.round(np.exp(rng.normal(3, 0.6, n)), 2),
-            "ordered_at": pd.Timestamp("2026-01-05 09:00")
-            + pd.to_timedelta(rng.integers(0, 150 * 24, n), unit="h"),
-            "express": rng.random(n) < 0.3,
-            "comment": [f"customer asked about parcel {i} twice" for i in range(n)],
-        }
-    )
-    frame.loc[5, "revenue"] = -12.0  # broken relation with units/segment
-    frame.loc[17, "amount"] = 250_000.0  # extreme value
-    frame.loc[33, "segment"] = "atlantis"  # a category nobody else has
-    return frame, {5: "revenue", 17: "amount", 33: "segment"}
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.requires_tf``: skip, saying why, where TensorFlow is not installed.
+
+    Only ``model="autoencoder"`` (the seed recipe in Keras) needs TensorFlow; everything else
+    must pass without it, so a missing TensorFlow is a skip with a reason, never a failure.
+    """
+    if item.get_closest_marker("requires_tf") and importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("needs TensorFlow (the Keras autoencoder), which is not installed here")
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +33,7 @@ def planted() -> tuple[pd.DataFrame, dict[int, str]]:
 
 @pytest.fixture(scope="session")
 def trained_auto(planted):
-    """One default detector trained once for the session (real Keras, a few seconds)."""
+    """One default detector trained once for the session (the NumPy network, a few seconds)."""
     from tui_detector import TabularAnomalyDetector
 
     frame, _ = planted

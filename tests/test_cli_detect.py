@@ -1,4 +1,8 @@
-"""`anomaly-tui detect` and `anomaly-tui cache`, run as a user runs them: a subprocess."""
+"""`anomaly-tui detect` and `anomaly-tui cache`, run as a user runs them: a subprocess.
+
+Runs that read a file or train are marked slow (one to twenty seconds each); the argument and
+path checks that stop before reading stay in the quick loop.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import jsonschema
 import pytest
 
 from tests.fixtures_tables import N_ROWS, write_tricky_csv, write_tricky_xlsx
+from tests.helpers import mixed_table
 from tui_detector.core.export import schema
 
 
@@ -41,6 +46,7 @@ def workbook(tmp_path_factory):
     return write_tricky_xlsx(tmp_path_factory.mktemp("wb") / "tricky.xlsx")
 
 
+@pytest.mark.slow
 def test_detect_to_stdout_is_valid_and_quiet(workbook):
     proc = run("detect", workbook, "--model", "iforest")
     assert proc.returncode == 0, proc.stderr
@@ -52,6 +58,7 @@ def test_detect_to_stdout_is_valid_and_quiet(workbook):
     assert "scores" not in doc
 
 
+@pytest.mark.slow
 def test_output_all_rows_and_cache_hit_on_second_run(workbook, tmp_path):
     out1, out2 = tmp_path / "a.json", tmp_path / "b.json"
     first = run("detect", workbook, "--model", "iforest", "--all-rows", "--output", out1, "--seed", 3)
@@ -70,6 +77,7 @@ def test_output_all_rows_and_cache_hit_on_second_run(workbook, tmp_path):
     assert third.returncode == 0 and "scores" not in json.loads(out1.read_text())
 
 
+@pytest.mark.slow
 def test_no_cache_trains_and_stores_nothing(workbook, private_data_dir):
     proc = run("detect", workbook, "--model", "iforest", "--no-cache", "--seed", 11)
     assert proc.returncode == 0
@@ -80,6 +88,7 @@ def test_no_cache_trains_and_stores_nothing(workbook, private_data_dir):
     assert {e["key"] for e in json.loads(run("cache", "list", "--json").stdout)["entries"]} == keys_before
 
 
+@pytest.mark.slow
 def test_default_model_trains_a_small_network(tmp_path):
     path = write_tricky_csv(tmp_path / "t.csv")
     proc = run("detect", path, "--epochs", "10", "--threshold-percentile", "99")
@@ -91,6 +100,7 @@ def test_default_model_trains_a_small_network(tmp_path):
     assert doc["anomalies"][0]["anomalous_features"][0]["feature_name"] == "amount"
 
 
+@pytest.mark.slow
 def test_sheet_by_name_and_number(workbook):
     by_name = json.loads(run("detect", workbook, "--sheet", "Other", "--model", "iforest").stdout)
     by_number = json.loads(run("detect", workbook, "--sheet", "1", "--model", "iforest").stdout)
@@ -100,6 +110,7 @@ def test_sheet_by_name_and_number(workbook):
     assert_one_error_line(run("detect", workbook, "--sheet", "7"), "no sheet number 7")
 
 
+@pytest.mark.slow
 def test_scored_copy(workbook, tmp_path):
     import openpyxl
 
@@ -121,6 +132,7 @@ def test_folder_is_not_a_file(tmp_path):
     assert_one_error_line(run("detect", tmp_path), "is a folder")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "content", "fragment"),
     [
@@ -176,6 +188,7 @@ def test_detect_without_a_path_is_a_usage_error():
     assert run("detect").returncode == 2
 
 
+@pytest.mark.slow
 def test_cache_commands(workbook, private_data_dir):
     path = run("cache", "path")
     assert path.returncode == 0 and path.stdout.strip() == str(private_data_dir / "models")
@@ -194,6 +207,7 @@ def test_cache_commands(workbook, private_data_dir):
     assert run("cache", "shred").returncode == 2
 
 
+@pytest.mark.slow
 def test_progress_line_on_a_terminal(workbook):
     """With stderr on a terminal a status line is drawn and erased; stdout stays pure JSON."""
     master, slave = pty.openpty()
@@ -229,8 +243,6 @@ def test_progress_line_on_a_terminal(workbook):
 
 @pytest.fixture(scope="module")
 def months(tmp_path_factory):
-    from tests.conftest import mixed_table
-
     folder = tmp_path_factory.mktemp("months")
     base, _ = mixed_table(1500, 0)
     new, planted = mixed_table(600, 1)
@@ -240,6 +252,7 @@ def months(tmp_path_factory):
     return folder, planted
 
 
+@pytest.mark.slow
 def test_train_then_score_a_new_month(months, tmp_path):
     folder, planted = months
     # The default model, briefly trained: IsolationForest alone misses the unseen category.
@@ -265,6 +278,7 @@ def test_train_then_score_a_new_month(months, tmp_path):
         assert any(f.get("note") == "'mars' never seen in segment during training" for f in flagged[40]["anomalous_features"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -283,5 +297,6 @@ def test_baseline_usage_errors(workbook, tmp_path):
     assert run("detect", workbook, "--model-dir", workbook, "--column-map", "nonsense").returncode == 2
 
 
+@pytest.mark.slow
 def test_model_dir_that_is_not_a_model(workbook, tmp_path):
     assert_one_error_line(run("detect", workbook, "--model-dir", tmp_path), "is not a saved model")

@@ -8,7 +8,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tui_detector.core.baseline import SchemaMismatch, compare_schema, drift_summary
 from tui_detector.core.env import tensorflow_available
 from tui_detector.core.model.detector import ModelFileError, TabularAnomalyDetector

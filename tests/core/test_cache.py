@@ -175,7 +175,7 @@ def test_entry_from_other_inputs_under_this_key_is_a_miss(store, fitted):
 
 
 def _writer(root, barrier, frame_seed):
-    from tests.conftest import mixed_table
+    from tests.helpers import mixed_table
 
     frame, _ = mixed_table(400, frame_seed)
     detector = TabularAnomalyDetector(model="iforest")

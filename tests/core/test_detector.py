@@ -334,7 +334,7 @@ def test_without_tensorflow_the_seed_recipe_falls_back_to_isolation_forest_and_a
         sys.modules["keras"] = None
         import numpy as np
         import tui_detector
-        from tests.conftest import mixed_table
+        from tests.helpers import mixed_table
         assert tui_detector.TF_AVAILABLE is False
         frame, broken = mixed_table(600)
         det = tui_detector.TabularAnomalyDetector(model="autoencoder")
@@ -372,7 +372,7 @@ def test_without_tensorflow_the_seed_recipe_falls_back_to_isolation_forest_and_a
 def test_seed_api_on_a_3000_row_table_prints_nothing():
     proc = _run(
         """
-        from tests.conftest import mixed_table
+        from tests.helpers import mixed_table
         from tui_detector import TabularAnomalyDetector, detect_anomalies_in_excel
         frame, _ = mixed_table(3000)
         anomalies, detector = detect_anomalies_in_excel(frame)

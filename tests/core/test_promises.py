@@ -192,6 +192,7 @@ _TOKENS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(_TOKENS, min_size=3, max_size=3), min_size=1, max_size=25))
 def test_every_row_is_kept_or_counted(tmp_path, rows):

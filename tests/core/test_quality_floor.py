@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tui_detector import TabularAnomalyDetector
-from tui_detector.demo.synthetic import make_expense_claims, make_sensor_readings
+from tui_detector.demo import make_expense_claims, make_sensor_readings
 
 
 @pytest.mark.slow

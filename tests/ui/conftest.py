@@ -1,4 +1,4 @@
-"""Fixtures for the app's tests; the helpers they use are in helpers.py."""
+"""Fixtures for the app's tests: no cursor blink, a small orders table with planted anomalies."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-# Re-exported: tests and benchmarks outside tests/ui import these from here.
-from tests.ui.helpers import BlockingRunner, screen_is, screen_text, settle, write_orders
-
-__all__ = ["BlockingRunner", "screen_is", "screen_text", "settle", "write_orders"]
+from tests.ui.helpers import write_orders
 
 
 @pytest.fixture(autouse=True)

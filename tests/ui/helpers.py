@@ -15,7 +15,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tui_detector.core import TrainingCancelled, TrainingProgress
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import jsonschema
-import pytest
 from textual.widgets import Input, Select
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tests.ui.helpers import screen_is, screen_text, settle
 from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
@@ -37,7 +36,6 @@ async def _ready(pilot):
     await settle(pilot, lambda: isinstance(pilot.app.screen, SetupScreen) and pilot.app.screen.cache_checked)
 
 
-@pytest.mark.slow
 async def test_score_another_file_with_this_model(tmp_path):
     base_path, new_path, planted = _month_files(tmp_path)
     app = make_app(base_path, model="auto", workdir=tmp_path)
@@ -88,9 +86,8 @@ async def test_score_another_file_with_this_model(tmp_path):
         assert set(planted) <= flagged
 
         # The unseen category is part of the row's explanation.
-        app.open_row(results.model, 40)
+        app.push_screen(RowDetailScreen(results.model, 40))
         await pilot.pause()
-        assert isinstance(app.screen, RowDetailScreen)
         features = app.screen.query_one("#features")
         cells = [str(cell) for i in range(features.row_count) for cell in features.get_row_at(i)]
         assert "'mars' never seen in segment during training" in cells
@@ -115,7 +112,6 @@ async def test_score_another_file_with_this_model(tmp_path):
         assert app.screen is baseline
 
 
-@pytest.mark.slow
 async def test_a_file_that_cannot_supply_the_model_columns_is_refused_in_words(tmp_path):
     base_path, _, _ = _month_files(tmp_path)
     other = tmp_path / "other.csv"
@@ -130,7 +126,7 @@ async def test_a_file_that_cannot_supply_the_model_columns_is_refused_in_words(t
         await settle(pilot, lambda: isinstance(app.screen, OpenFileScreen))
         await pilot.press("escape")  # a picker goes back to its caller
         assert app.screen is results
-        app.score_with(results.run, other)
+        app.push_screen(BaselineScreen(results.run, other))
         await settle(pilot, lambda: app.screen.diff is not None)
         text = screen_text(app)
         assert "so the file was not scored" in text and "missing column 'segment'" in text
@@ -140,7 +136,6 @@ async def test_a_file_that_cannot_supply_the_model_columns_is_refused_in_words(t
         assert app.screen is results
 
 
-@pytest.mark.slow
 async def test_presets_set_the_threshold_and_the_size_aware_defaults_are_shown(orders, tmp_path):
     app = make_app(orders, model="autoencoder", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ui.conftest import screen_text, settle
+from tests.ui.helpers import screen_text, settle
 from tui_detector.core.io import child, sandbox
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.open_file import OpenFileScreen

@@ -8,7 +8,7 @@ of ../shared/research/reliability-anchors.md). '[/]' alone raises MarkupError if
 
 from __future__ import annotations
 
-from tests.core.test_hostile import WB, raw_xlsx, sheet_xml
+from tests.raw_files import WB, raw_xlsx, sheet_xml
 from tests.ui.helpers import screen_text, settle
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.setup import SetupScreen

@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 
-from tests.conftest import mixed_table
+from tests.helpers import mixed_table
 from tui_detector.core.pipeline import DetectionSettings, run_detection
 from tui_detector.ui.explain import TopFeatures
 from tui_detector.ui.results_model import ResultsModel, format_value

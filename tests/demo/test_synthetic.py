@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from datetime import datetime
@@ -9,15 +10,18 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tui_detector.demo import synthetic
-from tui_detector.demo.synthetic import (
+from tui_detector.demo import (
     KINDS,
     PlantedAnomaly,
     SyntheticTable,
+    demo_tables,
+    demo_workbook_path,
     make_expense_claims,
     make_sensor_readings,
     write_demo_workbook,
 )
+from tui_detector.demo import workbook
+from tui_detector.demo.claims import FX_PER_EUR
 
 GENERATORS = {"claims": make_expense_claims, "sensors": make_sensor_readings}
 
@@ -154,7 +158,7 @@ def test_claims_structure_is_learnable(claims):
     assert med["training"] > 10 * med["taxi"]
     # Hotel totals track nights x a nightly rate.
     h = n[hotel]
-    in_eur = h["amount"] / h["currency"].map(synthetic._FX_PER_EUR)
+    in_eur = h["amount"] / h["currency"].map(FX_PER_EUR)
     assert np.corrcoef(h["nights"], in_eur)[0, 1] > 0.8
 
 
@@ -291,7 +295,7 @@ def demo_file(tmp_path_factory):
 
 
 def test_demo_workbook_layout(demo_file):
-    tables = synthetic.demo_tables(seed=0)
+    tables = demo_tables(seed=0)
     wb = openpyxl.load_workbook(demo_file)
     assert wb.sheetnames == ["Claims", "Sensors", "Lookup"]
     assert wb["Lookup"].sheet_state == "hidden"
@@ -316,7 +320,7 @@ def test_demo_workbook_layout(demo_file):
 
 
 def test_demo_workbook_round_trips_the_frames(demo_file):
-    tables = synthetic.demo_tables(seed=0)
+    tables = demo_tables(seed=0)
     claims = pd.read_excel(demo_file, sheet_name="Claims", header=2, engine="openpyxl")
     expected = tables["Claims"].frame
     assert len(claims) == len(expected)
@@ -328,17 +332,47 @@ def test_demo_workbook_round_trips_the_frames(demo_file):
     assert claims["department"].isna().sum() == expected["department"].isna().sum()
 
 
+@pytest.mark.slow  # writes the workbook twice
 def test_demo_workbook_path_is_cached_and_deterministic(demo_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(synthetic.platformdirs, "user_cache_dir", lambda *a, **k: str(tmp_path))
-    path = synthetic.demo_workbook_path()
+    monkeypatch.setattr(workbook.platformdirs, "user_cache_dir", lambda *a, **k: str(tmp_path))
+    path = demo_workbook_path()
     assert path.parent == tmp_path / "demo" and path.suffix == ".xlsx"
     # Same seed, same bytes: the cached demo equals a fresh write.
     assert path.read_bytes() == demo_file.read_bytes()
     assert os.listdir(path.parent) == [path.name]  # no temp files left behind
 
     stamp = path.stat().st_mtime_ns
-    assert synthetic.demo_workbook_path() == path
+    assert demo_workbook_path() == path
     assert path.stat().st_mtime_ns == stamp  # reused, not regenerated
 
     path.unlink()
-    assert synthetic.demo_workbook_path().is_file()
+    assert demo_workbook_path().is_file()
+
+
+# ---------------------------------------------------------------------------- pinned content
+
+
+def _content_hash(table: SyntheticTable) -> str:
+    digest = hashlib.sha256()
+    digest.update(repr(list(table.frame.dtypes.astype(str))).encode())
+    digest.update(table.frame.to_csv(index=False).encode())
+    digest.update(pd.util.hash_pandas_object(table.frame, index=True).to_numpy().tobytes())
+    digest.update(repr(table.planted).encode())
+    digest.update(table.labels.tobytes())
+    return digest.hexdigest()[:16]
+
+
+# The quality figures in benchmarks/RESULTS.md were measured on exactly these tables; a change
+# here (a refactor, or a NumPy/pandas upgrade that changes a random stream) means re-running
+# benchmarks/quality.py and bumping the demo workbook's version.
+@pytest.mark.parametrize(
+    ("name", "n_rows", "rate", "seed", "expected"),
+    [
+        ("claims", 3000, 0.01, 0, "98d40c05b92930f9"),
+        ("sensors", 3000, 0.01, 0, "ad8c904712bca67f"),
+        ("claims", 400, 0.05, 7, "478167b63c12bf45"),
+        ("sensors", 400, 0.05, 7, "19de2d4ccd3839ad"),
+    ],
+)
+def test_generated_tables_are_pinned(name, n_rows, rate, seed, expected):
+    assert _content_hash(GENERATORS[name](n_rows, rate, seed)) == expected
