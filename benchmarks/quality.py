@@ -416,6 +416,10 @@ def main() -> None:
     missing = optional_peers()
     peers = [IFOREST] + [n for n in (ECOD, PYOD_AE) if not missing[n]] + ([] if args.no_seed else [SEED])
     # Imports and one-off start-up costs before any clock starts, for every detector alike.
+    if not missing[PYOD_AE]:
+        # torch's compiler module segfaults when it first loads after TensorFlow (torch 2.14,
+        # TensorFlow 2.21, same process); loaded first, both work.
+        import torch._dynamo  # noqa: F401, PLC0415
     if not args.no_seed:
         from tui_detector.core.model._keras import import_keras  # noqa: PLC0415
 
