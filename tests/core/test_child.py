@@ -230,6 +230,11 @@ def test_cancel_kills_the_reader(tmp_path, monkeypatch):
     # benchmarks/child_timing.py.)
     path = _big_csv(tmp_path / "big.csv")
     monkeypatch.setenv(child.MODE_ENV, "1")
+    # A temporary folder of this test's own: other tests (other xdist workers) read big files
+    # at the same time, and their hand-over folders are not this read's leftovers.
+    handover = tmp_path / "tmp"
+    handover.mkdir()
+    monkeypatch.setattr(child.tempfile, "tempdir", str(handover))
     cancel = threading.Event()
     heard: list[str] = []
 
@@ -242,7 +247,7 @@ def test_cancel_kills_the_reader(tmp_path, monkeypatch):
         read_table(path, cancel=cancel, on_stage=stage)
     assert "typing 400,001 rows" in heard
     assert sandbox.live_children() == 0
-    assert not list(Path(child.tempfile.gettempdir()).glob("anomaly-tui-read-*"))
+    assert not list(handover.glob("anomaly-tui-read-*"))
 
 
 def test_big_files_go_to_the_child_by_size(tmp_path, monkeypatch):

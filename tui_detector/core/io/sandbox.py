@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import AnomalyTuiError
+
 __all__ = [
     "Cancelled",
     "CannotStart",
@@ -68,15 +70,15 @@ class Ended:
     stderr: bytes
 
 
-class CannotStart(Exception):
+class CannotStart(AnomalyTuiError):
     """No child could be started (no memory, no processes left); the message is the OS's."""
 
 
-class TimedOut(Exception):
+class TimedOut(AnomalyTuiError):
     """The child ran past its wall-clock limit and was killed."""
 
 
-class Cancelled(Exception):
+class Cancelled(AnomalyTuiError):
     """The caller's cancel flag was set; the child was killed."""
 
 
