@@ -16,6 +16,7 @@ import numpy as np
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor
 from .progress import ProgressCallback, RowsCallback, StopCallback
+from .training import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ class FitPlan:
     @property
     def patience(self) -> int | None:
         return 5 if self.early_stopping else None
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(
+            hidden=self.hidden,
+            encoding_dim=self.encoding_dim,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_split=self.validation_split,
+            seed=self.seed,
+            patience=self.patience,
+        )
 
 
 @dataclass(frozen=True)

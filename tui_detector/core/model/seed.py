@@ -33,16 +33,7 @@ class SeedAutoencoderScorer:
         from ._keras import train_autoencoder  # noqa: PLC0415 - TensorFlow loads only here
 
         network, history = train_autoencoder(
-            matrix,
-            hidden=plan.hidden,
-            encoding_dim=plan.encoding_dim,
-            epochs=plan.epochs,
-            batch_size=plan.batch_size,
-            validation_split=plan.validation_split,
-            seed=plan.seed,
-            patience=plan.patience,
-            on_progress=hooks.on_progress,
-            should_stop=hooks.should_stop,
+            matrix, plan.train_settings(), on_progress=hooks.on_progress, should_stop=hooks.should_stop
         )
         scorer = cls(network, np.ones(matrix.shape[1]))
         return scorer, Fitted(history, scorer.score(preprocessor, matrix)[0], int(matrix.shape[0]))
