@@ -9,7 +9,7 @@ manifest keys and array files each kind has always written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -98,6 +98,22 @@ class Scorer(Protocol):
     def to_arrays(self) -> dict[str, bytes]:
         """The model's array files (name -> npz bytes), as ``persist`` writes them."""
         ...
+
+
+class BlockScorer:
+    """The defaults of the kinds that judge a row as a whole ("autoencoder", "iforest"): inputs
+    not clipped, a column's error summed over its features, no ``ensemble`` in the manifest."""
+
+    input_clip: ClassVar[float | None] = None
+    residual_scale: np.ndarray
+
+    def column_errors(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return block_errors(preprocessor, matrix, recon, self.residual_scale)
+
+    def ensemble_manifest(self) -> dict[str, Any] | None:
+        return None
 
 
 def block_errors(

@@ -15,16 +15,15 @@ import numpy as np
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor
 from .progress import RowsCallback, StopCallback
-from .scorer import FitHooks, FitPlan, Fitted, block_errors
+from .scorer import BlockScorer, FitHooks, FitPlan, Fitted
 
 
 @dataclass(eq=False)  # holds arrays: compared by identity
-class SeedAutoencoderScorer:
+class SeedAutoencoderScorer(BlockScorer):
     network: DenseNetwork
     residual_scale: np.ndarray
 
     kind = "autoencoder"
-    input_clip: float | None = None
 
     @classmethod
     def fit(
@@ -48,14 +47,6 @@ class SeedAutoencoderScorer:
     ) -> tuple[np.ndarray, np.ndarray]:
         recon = self.network.forward(matrix)
         return np.mean((matrix - recon) ** 2 / self.residual_scale, axis=1), recon
-
-    def column_errors(
-        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return block_errors(preprocessor, matrix, recon, self.residual_scale)
-
-    def ensemble_manifest(self) -> dict[str, Any] | None:
-        return None
 
     def to_arrays(self) -> dict[str, bytes]:
         return {"network.npz": self.network.to_npz_bytes()}
