@@ -11,12 +11,13 @@ Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -255,6 +256,21 @@ class StderrProgress:
             self.stream.write("\r\x1b[K" + (message + "\n" if message else ""))
             self.stream.flush()
 
+    @contextlib.contextmanager
+    def cleared_on_error(self) -> Iterator[None]:
+        """Clears the status line when the work inside fails; a cancelled training leaves as
+        Ctrl-C does (KeyboardInterrupt)."""
+        from .core.model.progress import TrainingCancelled  # noqa: PLC0415
+
+        try:
+            yield
+        except TrainingCancelled:
+            self.done()
+            raise KeyboardInterrupt from None
+        except BaseException:
+            self.done()
+            raise
+
 
 def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
     """A sheet's name wins; digits that name no sheet are a 0-based sheet number."""
@@ -308,7 +324,6 @@ def detect_command(args: argparse.Namespace) -> int:
 
     from .core.export import build_export, dumps, explained_anomalies, write_export  # noqa: PLC0415
     from .core.pipeline import run_detection  # noqa: PLC0415
-    from .core.model.progress import TrainingCancelled  # noqa: PLC0415
 
     for option, value in (("--model-from", args.model_from), ("--model-dir", args.model_dir)):
         if value is not None and not value.exists():
@@ -318,7 +333,7 @@ def detect_command(args: argparse.Namespace) -> int:
 
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)
-    try:
+    with progress.cleared_on_error():
         if args.model_from is not None or args.model_dir is not None:
             run = _run_with_baseline(args, settings, progress)
         else:
@@ -336,12 +351,6 @@ def detect_command(args: argparse.Namespace) -> int:
         if args.output is not None:
             progress.stage(f"writing {args.output.name}")
             _write(lambda: write_export(document, args.output, overwrite=True), args.output)
-    except TrainingCancelled:
-        progress.done()
-        raise KeyboardInterrupt from None
-    except BaseException:
-        progress.done()
-        raise
 
     rows = len(run.detection.scores)
     where = f" → {args.output}" if args.output is not None else ""
@@ -394,23 +403,16 @@ def train_command(args: argparse.Namespace) -> int:
         if not args.save.is_dir() or any(args.save.iterdir()):
             raise CliError(f"--save {args.save} exists and is not a saved model; choose an empty or new folder")
     from .core.pipeline import load_source, obtain_model, save_model  # noqa: PLC0415
-    from .core.model.progress import TrainingCancelled  # noqa: PLC0415
 
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)
-    try:
+    with progress.cleared_on_error():
         progress.stage(f"reading {path.name}")
         source = load_source(path, _resolve_sheet(path, args.sheet))
         model = obtain_model(path, source, settings, on_stage=progress.stage, on_progress=progress.training)
         if args.save is not None:
             progress.stage(f"saving to {args.save}")
             _write(lambda: save_model(model, args.save), args.save)
-    except TrainingCancelled:
-        progress.done()
-        raise KeyboardInterrupt from None
-    except BaseException:
-        progress.done()
-        raise
     progress.done()
     detector = model.detector
     where = "from the cache" if model.from_cache else ("trained and cached" if settings.use_cache else "trained")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_with
+from .baseline import annotate_unseen
 from .pipeline import DetectionRun
 
 SCHEMA_VERSION = 1
@@ -43,8 +44,6 @@ def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
     detection = run.detection
     explained = run.detector.explain(run.frame, detection, detection.anomaly_rows)
     if run.baseline:
-        from .baseline import annotate_unseen  # noqa: PLC0415
-
         annotate_unseen(run.detector, explained)
     excel_rows = run.loaded.excel_rows
     out = []

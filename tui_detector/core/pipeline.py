@@ -7,6 +7,7 @@ stops when ``should_stop`` says so. Nothing here prints.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_bytes_atomic
+from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_summary
 from .cache import ModelCache, cache_inputs, cache_key
 from .presets import DEFAULT_PERCENTILE
 from .model.detector import Detection, TabularAnomalyDetector
@@ -365,8 +368,6 @@ def score_with_baseline(
     Raises:
         SchemaMismatch: a model column is missing from the table (the diff is attached).
     """
-    from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_summary  # noqa: PLC0415
-
     loaded, digest = source
     if column_map:
         loaded = LoadedTable(apply_column_map(loaded.frame, column_map), loaded.report, loaded.excel_rows)
@@ -388,10 +389,6 @@ TRAINED_ON_FILE = "trained_on.json"
 
 def save_model(model: TrainedModel, directory: str | os.PathLike[str]) -> Path:
     """Save the detector (data only) plus a note of what it was trained on."""
-    import json  # noqa: PLC0415
-
-    from .atomic import write_bytes_atomic  # noqa: PLC0415
-
     target = model.detector.save(directory)
     note = json.dumps({k: v for k, v in model.trained_on.items() if k != "model_dir"}, indent=1)
     write_bytes_atomic(target / TRAINED_ON_FILE, note.encode("utf-8"), overwrite=True)
@@ -404,8 +401,6 @@ def model_from_dir(directory: str | os.PathLike[str]) -> TrainedModel:
     Raises:
         ModelFileError: the directory holds no model, or a damaged one.
     """
-    import json  # noqa: PLC0415
-
     path = Path(directory)
     detector = TabularAnomalyDetector.load(path)
     trained_on: dict[str, Any] = {

@@ -18,6 +18,7 @@ from .planting import (
     check_args,
     plant_all,
     with_missing,
+    wrong_category,
 )
 
 # country, currency, cost-of-living factor, share of staff
@@ -283,28 +284,15 @@ def _expense_planters(clean: pd.DataFrame) -> dict[str, list[tuple[float, Plante
                                   f"{cat} claim in {cur} (median {usual:,.2f})")
         return None
 
-    def wrong_currency(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
-        for i in candidates(rng, well_known, used):
-            emp = f.at[i, "employee_id"]
-            usual = emp_currency[emp]
-            new = str(rng.choice([c for c in currencies if c != usual]))
-            f.at[i, "currency"] = new
-            return PlantedAnomaly(i, "currency", "wrong_category_for_entity",
-                                  f"currency {new} does not belong to employee {emp}, who is "
-                                  f"based in {emp_country[emp]} and always claims in {usual}")
-        return None
-
-    def wrong_department(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
-        mask = well_known & clean["department"].notna().to_numpy()
-        for i in candidates(rng, mask, used):
-            emp = f.at[i, "employee_id"]
-            usual = emp_dept[emp]
-            new = str(rng.choice([d for d in departments if d != usual]))
-            f.at[i, "department"] = new
-            return PlantedAnomaly(i, "department", "wrong_category_for_entity",
-                                  f"department {new} does not match employee {emp}, who always "
-                                  f"files claims under {usual}")
-        return None
+    wrong_currency = wrong_category(
+        well_known, "employee_id", "currency", emp_currency, currencies,
+        lambda new, emp, usual: f"currency {new} does not belong to employee {emp}, who is "
+                                f"based in {emp_country[emp]} and always claims in {usual}")
+    wrong_department = wrong_category(
+        well_known & clean["department"].notna().to_numpy(), "employee_id", "department", emp_dept,
+        departments,
+        lambda new, emp, usual: f"department {new} does not match employee {emp}, who always "
+                                f"files claims under {usual}")
 
     def hotel_nights_mismatch(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
         for i in candidates(rng, is_hotel, used):

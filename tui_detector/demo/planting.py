@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,30 @@ def candidates(rng: np.random.Generator, mask: np.ndarray, used: set[int]) -> It
         mask = mask.copy()
         mask[np.fromiter(used, dtype=np.int64, count=len(used))] = False
     return (int(i) for i in rng.permutation(np.flatnonzero(mask)))
+
+
+def wrong_category(
+    mask: np.ndarray,
+    entity: str,
+    column: str,
+    usual: dict[Any, Any],
+    values: list[Any],
+    describe: Callable[[str, Any, Any], str],
+) -> Planter:
+    """A planter giving a row's ``column`` one of ``values`` that its ``entity`` (e.g. the
+    employee) never has: anything but ``usual[entity]``. ``describe(new, entity, usual)`` says
+    why it is wrong."""
+
+    def plant(f: pd.DataFrame, rng: np.random.Generator, used: set[int]) -> PlantedAnomaly | None:
+        for i in candidates(rng, mask, used):
+            who = f.at[i, entity]
+            own = usual[who]
+            new = str(rng.choice([v for v in values if v != own]))
+            f.at[i, column] = new
+            return PlantedAnomaly(i, column, "wrong_category_for_entity", describe(new, who, own))
+        return None
+
+    return plant
 
 
 def plant_all(

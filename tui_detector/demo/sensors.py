@@ -18,6 +18,7 @@ from .planting import (
     check_args,
     plant_all,
     with_missing,
+    wrong_category,
 )
 
 # site -> (mean ambient temperature °C, half the day/night swing)
@@ -211,25 +212,12 @@ def _sensor_planters(clean: pd.DataFrame, truth: dict) -> dict[str, list[tuple[f
                                   f"draw of {mid} (median {pow_med[mid]:.1f} kW)")
         return None
 
-    def wrong_site(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
-        for i in candidates(rng, everywhere, used):
-            mid = f.at[i, "machine_id"]
-            new = str(rng.choice([s for s in sites if s != machine_site[mid]]))
-            f.at[i, "site"] = new
-            return PlantedAnomaly(i, "site", "wrong_category_for_entity",
-                                  f"site {new} for machine {mid}, which is installed in "
-                                  f"{machine_site[mid]}")
-        return None
-
-    def wrong_type(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
-        for i in candidates(rng, everywhere, used):
-            mid = f.at[i, "machine_id"]
-            new = str(rng.choice([t for t in types if t != machine_type[mid]]))
-            f.at[i, "machine_type"] = new
-            return PlantedAnomaly(i, "machine_type", "wrong_category_for_entity",
-                                  f"machine_type {new} for machine {mid}, which is a "
-                                  f"{machine_type[mid]}")
-        return None
+    wrong_site = wrong_category(
+        everywhere, "machine_id", "site", machine_site, sites,
+        lambda new, mid, usual: f"site {new} for machine {mid}, which is installed in {usual}")
+    wrong_type = wrong_category(
+        everywhere, "machine_id", "machine_type", machine_type, types,
+        lambda new, mid, usual: f"machine_type {new} for machine {mid}, which is a {usual}")
 
     def pressure_vs_rpm(f: pd.DataFrame, rng: np.random.Generator, used: set[int]):
         for i in candidates(rng, running & has["pressure_bar"], used):

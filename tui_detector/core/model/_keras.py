@@ -18,7 +18,7 @@ import numpy as np
 
 from .network import DenseNetwork
 from .progress import ProgressCallback, StopCallback
-from .training import EarlyStopping, EpochLoop, split_validation
+from .training import EarlyStopping, EpochLoop, TrainSettings, split_validation
 
 _import_lock = threading.Lock()
 _keras: Any = None
@@ -88,15 +88,8 @@ def build_autoencoder(n_inputs: int, hidden: tuple[int, ...], encoding_dim: int)
 
 def train_autoencoder(
     x: np.ndarray,
+    settings: TrainSettings,
     *,
-    hidden: tuple[int, ...],
-    encoding_dim: int,
-    epochs: int,
-    batch_size: int,
-    validation_split: float,
-    seed: int,
-    patience: int | None,
-    learning_rate: float = 1e-3,
     input_clip: float | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
@@ -118,16 +111,16 @@ def train_autoencoder(
     keras = import_keras()
     import tensorflow as tf  # noqa: PLC0415 - already loaded by import_keras
 
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
     data = np.ascontiguousarray(x[rng.permutation(x.shape[0])], dtype=np.float32)
     if input_clip:
         data = np.clip(data, -input_clip, input_clip)
-    train, val = split_validation(data, validation_split)
-    batch_size = max(1, min(int(batch_size), train.shape[0]))
+    train, val = split_validation(data, settings.validation_split)
+    batch_size = max(1, min(int(settings.batch_size), train.shape[0]))
 
-    model = build_autoencoder(x.shape[1], hidden, encoding_dim)
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    model = build_autoencoder(x.shape[1], settings.hidden, settings.encoding_dim)
+    optimizer = keras.optimizers.Adam(learning_rate=settings.learning_rate)
     spec = [tf.TensorSpec(shape=(None, x.shape[1]), dtype=tf.float32)]
 
     @tf.function(input_signature=spec, reduce_retracing=True)
@@ -145,15 +138,18 @@ def train_autoencoder(
     history: dict[str, list[float]] = {"loss": []}
     if val is not None:
         history["val_loss"] = []
-    stopping = EarlyStopping(patience)
+    stopping = EarlyStopping(settings.patience)
     best_weights: list[np.ndarray] | None = None
     loop = EpochLoop(
-        epochs=epochs, batches=math.ceil(train.shape[0] / batch_size), on_progress=on_progress, should_stop=should_stop
+        epochs=settings.epochs,
+        batches=math.ceil(train.shape[0] / batch_size),
+        on_progress=on_progress,
+        should_stop=should_stop,
     )
-    for epoch in range(epochs):
+    for epoch in range(settings.epochs):
         epoch_loss = loop.run_epoch(epoch, train, batch_size, rng, lambda rows: float(step(rows)))
         monitored = loop.end_epoch(epoch, history, epoch_loss, None if val is None else float(evaluate(val)))
-        if patience is None:
+        if settings.patience is None:
             continue
         if stopping.improved(monitored):
             best_weights = model.get_weights()

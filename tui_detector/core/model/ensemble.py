@@ -366,13 +366,7 @@ def _train_parts(
 
     network, history = train_numpy_autoencoder(
         clipped,
-        hidden=plan.hidden,
-        encoding_dim=plan.encoding_dim,
-        epochs=plan.epochs,
-        batch_size=plan.batch_size,
-        validation_split=plan.validation_split,
-        seed=plan.seed,
-        patience=plan.patience,
+        plan.train_settings(),
         on_progress=hooks.on_progress,
         should_stop=hooks.should_stop,
         refine=refine,

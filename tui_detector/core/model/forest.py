@@ -19,7 +19,7 @@ from .network import DenseNetwork
 from .persist import ModelFileError
 from .preprocess import TabularPreprocessor
 from .progress import RowsCallback, StopCallback
-from .scorer import FitHooks, FitPlan, Fitted, block_errors
+from .scorer import BlockScorer, FitHooks, FitPlan, Fitted
 from .training import check_cancel
 
 _EULER = 0.5772156649015329
@@ -158,7 +158,7 @@ class ForestArrays:
 
 
 @dataclass(eq=False)  # holds arrays: compared by identity
-class ForestScorer:
+class ForestScorer(BlockScorer):
     """"iforest": IsolationForest on the encoded rows.
 
     The forest reconstructs nothing; a column's "expected" value is its typical one (``means``,
@@ -171,7 +171,6 @@ class ForestScorer:
     residual_scale: np.ndarray
 
     kind = "iforest"
-    input_clip: float | None = None
 
     @property
     def network(self) -> DenseNetwork | None:
@@ -194,14 +193,6 @@ class ForestScorer:
         on_scored: RowsCallback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.forest.score(matrix), np.broadcast_to(self.means, matrix.shape)
-
-    def column_errors(
-        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return block_errors(preprocessor, matrix, recon, self.residual_scale)
-
-    def ensemble_manifest(self) -> dict[str, Any] | None:
-        return None
 
     def to_arrays(self) -> dict[str, bytes]:
         return {"forest.npz": self.forest.to_npz_bytes()}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .progress import ProgressCallback, StopCallback
-from .training import EarlyStopping, EpochLoop, split_validation
+from .training import EarlyStopping, EpochLoop, TrainSettings, split_validation
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -120,15 +120,8 @@ def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
 
 def train_numpy_autoencoder(
     x: np.ndarray,
+    settings: TrainSettings,
     *,
-    hidden: tuple[int, ...],
-    encoding_dim: int,
-    epochs: int,
-    batch_size: int,
-    validation_split: float,
-    seed: int,
-    patience: int | None,
-    learning_rate: float = 1e-3,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
     refine: Callable[[DenseNetwork], np.ndarray] | None = None,
@@ -157,6 +150,9 @@ def train_numpy_autoencoder(
         TrainingCancelled: ``should_stop`` returned true.
         FloatingPointError: the loss became NaN or infinite.
     """
+    # epochs and batch_size change when the second half trains on fewer rows.
+    epochs, batch_size, seed, patience = settings.epochs, settings.batch_size, settings.seed, settings.patience
+    hidden, learning_rate = settings.hidden, settings.learning_rate
     rng = np.random.default_rng(seed)
     block_of: np.ndarray | None = None
     if mask_blocks and mask_rate > 0:
@@ -173,10 +169,10 @@ def train_numpy_autoencoder(
 
     perm = rng.permutation(x.shape[0])
     data = np.ascontiguousarray(x[perm], dtype=np.float32)
-    train, val = split_validation(data, validation_split)
+    train, val = split_validation(data, settings.validation_split)
     n_val = 0 if val is None else val.shape[0]
     batch_size = max(1, min(int(batch_size), train.shape[0]))
-    widths = [x.shape[1], *hidden, encoding_dim, *reversed(hidden), x.shape[1]]
+    widths = [x.shape[1], *hidden, settings.encoding_dim, *reversed(hidden), x.shape[1]]
     n_layers = len(widths) - 1
     beta1, beta2, eps = 0.9, 0.999, 1e-7
     weights: list[np.ndarray] = []

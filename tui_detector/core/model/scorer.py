@@ -9,13 +9,14 @@ manifest keys and array files each kind has always written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor
 from .progress import ProgressCallback, RowsCallback, StopCallback
+from .training import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ class FitPlan:
     @property
     def patience(self) -> int | None:
         return 5 if self.early_stopping else None
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(
+            hidden=self.hidden,
+            encoding_dim=self.encoding_dim,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_split=self.validation_split,
+            seed=self.seed,
+            patience=self.patience,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,22 @@ class Scorer(Protocol):
     def to_arrays(self) -> dict[str, bytes]:
         """The model's array files (name -> npz bytes), as ``persist`` writes them."""
         ...
+
+
+class BlockScorer:
+    """The defaults of the kinds that judge a row as a whole ("autoencoder", "iforest"): inputs
+    not clipped, a column's error summed over its features, no ``ensemble`` in the manifest."""
+
+    input_clip: ClassVar[float | None] = None
+    residual_scale: np.ndarray
+
+    def column_errors(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return block_errors(preprocessor, matrix, recon, self.residual_scale)
+
+    def ensemble_manifest(self) -> dict[str, Any] | None:
+        return None
 
 
 def block_errors(

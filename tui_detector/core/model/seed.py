@@ -15,16 +15,15 @@ import numpy as np
 from .network import DenseNetwork
 from .preprocess import TabularPreprocessor
 from .progress import RowsCallback, StopCallback
-from .scorer import FitHooks, FitPlan, Fitted, block_errors
+from .scorer import BlockScorer, FitHooks, FitPlan, Fitted
 
 
 @dataclass(eq=False)  # holds arrays: compared by identity
-class SeedAutoencoderScorer:
+class SeedAutoencoderScorer(BlockScorer):
     network: DenseNetwork
     residual_scale: np.ndarray
 
     kind = "autoencoder"
-    input_clip: float | None = None
 
     @classmethod
     def fit(
@@ -33,16 +32,7 @@ class SeedAutoencoderScorer:
         from ._keras import train_autoencoder  # noqa: PLC0415 - TensorFlow loads only here
 
         network, history = train_autoencoder(
-            matrix,
-            hidden=plan.hidden,
-            encoding_dim=plan.encoding_dim,
-            epochs=plan.epochs,
-            batch_size=plan.batch_size,
-            validation_split=plan.validation_split,
-            seed=plan.seed,
-            patience=plan.patience,
-            on_progress=hooks.on_progress,
-            should_stop=hooks.should_stop,
+            matrix, plan.train_settings(), on_progress=hooks.on_progress, should_stop=hooks.should_stop
         )
         scorer = cls(network, np.ones(matrix.shape[1]))
         return scorer, Fitted(history, scorer.score(preprocessor, matrix)[0], int(matrix.shape[0]))
@@ -57,14 +47,6 @@ class SeedAutoencoderScorer:
     ) -> tuple[np.ndarray, np.ndarray]:
         recon = self.network.forward(matrix)
         return np.mean((matrix - recon) ** 2 / self.residual_scale, axis=1), recon
-
-    def column_errors(
-        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return block_errors(preprocessor, matrix, recon, self.residual_scale)
-
-    def ensemble_manifest(self) -> dict[str, Any] | None:
-        return None
 
     def to_arrays(self) -> dict[str, bytes]:
         return {"network.npz": self.network.to_npz_bytes()}

@@ -10,11 +10,28 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import progress
 from .progress import ProgressCallback, StopCallback, TrainingCancelled, TrainingProgress
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What both trainers are told: the network's shape and how to train it (built from the
+    detector's ``FitPlan``; the callbacks travel separately)."""
+
+    hidden: tuple[int, ...]
+    encoding_dim: int
+    epochs: int
+    batch_size: int
+    validation_split: float
+    seed: int
+    #: Epochs without improvement before stopping; None trains every epoch.
+    patience: int | None
+    learning_rate: float = 1e-3
 
 
 def split_validation(data: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray | None]:
