@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "SUPPORTED_EXTENSIONS": "tui_detector.core.io.formats",
     "human_size": "tui_detector.core.units",
     "prewarm_tensorflow": "tui_detector.core.env",
+    "AnomalyTuiError": "tui_detector.core.errors",
     "TrainingCancelled": "tui_detector.core.model.progress",
     "TrainingProgress": "tui_detector.core.model.progress",
     # Reading a file.
@@ -33,7 +34,10 @@ _EXPORTS: dict[str, str] = {
     "ReadCancelled": "tui_detector.core.io.reader",
     "ReadError": "tui_detector.core.io.reader",
     "SheetInfo": "tui_detector.core.io.reader",
+    "file_sha256": "tui_detector.core.io.reader",
     "list_sheets": "tui_detector.core.io.reader",
+    "open_table": "tui_detector.core.io.reader",
+    "read_table": "tui_detector.core.io.reader",
     # Column roles and what include/exclude does to one.
     "ColumnProfile": "tui_detector.core.model.roles",
     "Role": "tui_detector.core.model.roles",
@@ -71,7 +75,18 @@ if TYPE_CHECKING:
     from .env import prewarm_tensorflow
     from .export import build_export, default_export_name, explained_anomalies, write_export
     from .io.formats import SUPPORTED_EXTENSIONS
-    from .io.reader import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo, list_sheets
+    from .errors import AnomalyTuiError
+    from .io.reader import (
+        LoadedTable,
+        LoadReport,
+        ReadCancelled,
+        ReadError,
+        SheetInfo,
+        file_sha256,
+        list_sheets,
+        open_table,
+        read_table,
+    )
     from .model.progress import TrainingCancelled, TrainingProgress
     from .model.roles import ColumnProfile, Role, profile_columns, toggle_column
     from .pipeline import (
