@@ -173,3 +173,119 @@ def cfb(streams: dict[str, bytes]) -> bytes:
 
 
 FAR_ROWS = BASE_ROWS + '<row r="900000"><c r="XFD900000"><v>1</v></c></row>'
+
+
+# ------------------------------------------------------------------------------------------
+# Benign but unusual packages: valid files written by real writers, then rearranged the way
+# other producers arrange them.
+
+OFFICE_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+
+
+def relocate_xlsx(src: Path, dst: Path, *, book: str = "wb/book.xml", sheets: str = "data") -> Path:
+    """``src`` with its workbook part at ``book`` (its relationships beside it, in ``_rels``),
+    every worksheet in folder ``sheets`` and the other xl/ parts under the workbook's folder:
+    found only through ``_rels/.rels``, as OPC allows."""
+    import posixpath
+    import re
+
+    book_dir = posixpath.dirname(book)
+    with zipfile.ZipFile(src) as zin:
+        members = {n: zin.read(n) for n in zin.namelist()}
+    moves = {
+        "xl/workbook.xml": book,
+        "xl/_rels/workbook.xml.rels": posixpath.join(book_dir, "_rels", posixpath.basename(book) + ".rels"),
+    }
+    for n in members:
+        if n in moves or not n.startswith("xl/"):
+            continue
+        if n.startswith("xl/worksheets/") and n.count("/") == 2:
+            moves[n] = f"{sheets}/{n.rsplit('/', 1)[1]}"
+        elif n.startswith("xl/worksheets/_rels/"):
+            moves[n] = f"{sheets}/_rels/{n.rsplit('/', 1)[1]}"
+        else:
+            moves[n] = posixpath.join(book_dir, n[3:])
+    # Every relationship target, written absolute so each points at its part's new place.
+    def retarget(owner: str, data: bytes) -> bytes:
+        base = posixpath.dirname(posixpath.dirname(owner))
+
+        def fix(m: re.Match) -> bytes:
+            target = m.group(1).decode()
+            if m.group(0).find(b'TargetMode="External"') >= 0 or "://" in target:
+                return m.group(0)
+            old = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+            return m.group(0).replace(m.group(1), ("/" + moves.get(old, old)).encode())
+
+        return re.sub(rb'<Relationship\b[^>]*?Target="([^"]*)"[^>]*>', fix, data)
+
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for n, data in members.items():
+            if n.endswith(".rels"):
+                data = retarget(n, data)
+            elif n == "[Content_Types].xml":
+                for old, new in moves.items():
+                    data = data.replace(f'"/{old}"'.encode(), f'"/{new}"'.encode())
+            zout.writestr(moves.get(n, n), data)
+    return dst
+
+
+def add_members(src: Path, dst: Path, members: dict[str, bytes | str]) -> Path:
+    """A copy of the package ``src`` with ``members`` added (or replaced)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename not in members:
+                zout.writestr(info, zin.read(info))
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def custom_xml_item(encoding: str = "utf-8") -> bytes:
+    """A Power Query style ``customXml/item1.xml``, in UTF-8 or UTF-16 (with its BOM and a
+    matching declaration, as Excel writes it)."""
+    text = (
+        f'<?xml version="1.0" encoding="{encoding.upper()}"?>'
+        '<DataMashup xmlns="http://schemas.microsoft.com/DataMashup">AAAAAEQCAABQSwME</DataMashup>'
+    )
+    return text.encode("utf-16") if encoding.lower() == "utf-16" else text.encode("utf-8")
+
+
+def encrypt_ods(src: Path, dst: Path, seed: int = 0) -> Path:
+    """``src`` as LibreOffice saves it with a password: the manifest lists ``encryption-data``
+    for each XML part, and those parts are ciphertext (random bytes here)."""
+    import random
+
+    rng = random.Random(seed)
+    secret = ("content.xml", "styles.xml", "meta.xml", "settings.xml")
+    entries = []
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            name = info.filename
+            if name == "META-INF/manifest.xml":
+                continue
+            data = zin.read(info)
+            if name in secret:
+                data = bytes(rng.getrandbits(8) for _ in range(len(data)))
+                entries.append(
+                    f'<manifest:file-entry manifest:full-path="{name}" manifest:media-type="text/xml" '
+                    f'manifest:size="{len(data)}"><manifest:encryption-data '
+                    'manifest:checksum-type="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0#sha256-1k" '
+                    'manifest:checksum="AAAA"><manifest:algorithm '
+                    'manifest:algorithm-name="http://www.w3.org/2001/04/xmlenc#aes256-cbc" '
+                    'manifest:initialisation-vector="AAAA"/><manifest:key-derivation '
+                    'manifest:key-derivation-name="PBKDF2" manifest:key-size="32" '
+                    'manifest:iteration-count="100000" manifest:salt="AAAA"/>'
+                    "</manifest:encryption-data></manifest:file-entry>"
+                )
+            compress = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            zout.writestr(name, data, compress_type=compress)
+        zout.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+            'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            + "".join(entries)
+            + "</manifest:manifest>",
+        )
+    return dst

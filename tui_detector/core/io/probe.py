@@ -111,7 +111,15 @@ def _format_of_zip(p: Path, ext: str) -> str | None:
             names = set(zf.namelist())
             if "xl/workbook.bin" in names:
                 return "xlsb"
-            if "xl/workbook.xml" in names:
+            # The workbook part is wherever the package relationships say (OPC), not only at
+            # the default path; a DTD in them is left for the pre-check to refuse in words.
+            try:
+                workbook = guard.read_package(zf).workbook
+            except guard.Refused:
+                workbook = None
+            if workbook is not None and workbook.casefold().endswith(".bin"):
+                return "xlsb"
+            if workbook is not None or "xl/workbook.xml" in names:
                 if ext == ".xlsm":
                     return "xlsm"
                 try:
@@ -191,12 +199,12 @@ def _check_zip(probe: FileProbe) -> guard.ZipFacts:
             raise damaged(probe) from None
         raise ReadError(f"cannot read '{name}': {exc.message}") from None
     lowered = {n.replace("\\", "/").casefold() for n in facts.names}
-    if fmt in ("xlsx", "xlsm") and "xl/workbook.xml" not in lowered:
+    if fmt in ("xlsx", "xlsm") and facts.workbook_part is None:
         what = "a Word document" if "word/document.xml" in lowered else (
             "a PowerPoint file" if "ppt/presentation.xml" in lowered else "a ZIP archive"
         )
         raise ReadError(
-            f"cannot read '{name}': it is {what}, not an Excel workbook (no xl/workbook.xml)"
+            f"cannot read '{name}': it is {what}, not an Excel workbook (it has no workbook part)"
         )
     if fmt == "ods" and "content.xml" not in lowered:
         raise damaged(probe)

@@ -13,6 +13,8 @@ import re
 import zipfile
 from pathlib import Path
 
+from .guard import package
+
 __all__ = [
     "ERROR_TOKENS",
     "ERROR_SET",
@@ -73,19 +75,8 @@ def _ref_to_rc(ref: bytes) -> tuple[int, int] | None:
 
 
 def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet_name: str) -> str | None:
-    from defusedxml import ElementTree as SafeET
-
-    main_ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel_attr = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    book = SafeET.fromstring(zf.read("xl/workbook.xml"))
-    rid = None
-    for el in book.iter():
-        if el.tag in (main_ns + "sheet", "sheet") and el.get("name") == sheet_name:
-            rid = el.get(rel_attr)
-            break
-    if rid is None:
-        return None
-    return _workbook_rel_target(zf, "xl/_rels/workbook.xml.rels", rid)
+    # Found through the package's relationships: the workbook need not be xl/workbook.xml.
+    return package.sheet_part(zf, package.read_package(zf), sheet_name)
 
 
 def _workbook_rel_target(zf: zipfile.ZipFile, rels_path: str, rid: str) -> str | None:

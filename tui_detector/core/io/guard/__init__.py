@@ -6,8 +6,9 @@ rectangle up to it), quick-xml and expat only happen not to expand XML entities,
 200 MB of XML fits in 200 KB. So, before parsing:
 
 * :mod:`.containers` tells lock files and encrypted (CFB-wrapped) workbooks apart;
+* :mod:`.package` finds the workbook and its sheets through the package relationships (OPC);
 * :mod:`.zipcheck` looks at the archive itself (members, names, sizes, ratios, encryption) and,
-  through :mod:`.xmlparts`, at the start of every XML part: UTF-8 only, no DTD;
+  through :mod:`.xmlparts`, at the start of every XML part a parser reads: UTF-8 or UTF-16, no DTD;
 * :mod:`.dimensions` streams every xlsx/xlsm worksheet once and refuses a grid over
   :data:`MAX_CELLS` before calamine would allocate it;
 * :mod:`.isolated` parses xls, xlsb and ods in a child process under resource limits.
@@ -21,18 +22,21 @@ from __future__ import annotations
 from .containers import cfb_stream_names, is_encrypted_ooxml, lock_file_owner
 from .dimensions import MAX_CELLS
 from .isolated import run_worker
+from .package import Package, read_package
 from .refusal import Refused
 from .xmlparts import xml_hardening_problem
 from .zipcheck import ZipFacts, check_zip
 
 __all__ = [
     "MAX_CELLS",
+    "Package",
     "Refused",
     "ZipFacts",
     "cfb_stream_names",
     "check_zip",
     "is_encrypted_ooxml",
     "lock_file_owner",
+    "read_package",
     "run_worker",
     "xml_hardening_problem",
 ]

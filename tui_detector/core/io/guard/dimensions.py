@@ -292,7 +292,7 @@ def _scan_pass(
                 decl = decl or b"<!" in seam
                 formula = formula or _SEAM_FORMULA.search(tail[-64:] + chunk[:64]) is not None
             if rx is None:
-                check_xml_head(chunk[:HEAD_BYTES], info.filename)
+                check_xml_head(chunk[:HEAD_BYTES], info.filename, streamed=True)
                 claim_r, claim_c = (0, 0) if exact else _claims(chunk[:HEAD_BYTES])
                 fast = None if exact else _fast_regex(claim_r, claim_c)
                 if fast is not None:

@@ -1,4 +1,4 @@
-"""The start of every XML part: UTF-8 only and no DTD, which is how billion-laughs, quadratic
+"""The start of every XML part: UTF-8 or UTF-16 and no DTD, which is how billion-laughs, quadratic
 blow-up and XXE attacks start; and the self-check that openpyxl parses through defusedxml."""
 
 from __future__ import annotations
@@ -43,13 +43,45 @@ _XML_DECL_ENC = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+
 _XMLISH_EXT = (".xml", ".rels", ".vml", ".xhtml")
 
 
-def check_xml_head(head: bytes, name: str) -> None:
-    """Refuse a DTD or a non-UTF-8 encoding at the start of an XML part."""
+_UTF8_NAMES = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
+_UTF16_NAMES = (b"utf-16", b"utf16", b"utf-16le", b"utf-16be", b"ucs-2")
+
+
+def _utf16_codec(head: bytes) -> str | None:
+    """'utf-16' (BOM), 'utf-16-le'/'utf-16-be' (no BOM, XML's autodetection of ``<?``), or
+    None when the head is not UTF-16."""
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return None  # UTF-32: no parser here reads it; refused as an odd encoding below
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    if head[:4] == b"<\x00?\x00":
+        return "utf-16-le"
+    if head[:4] == b"\x00<\x00?":
+        return "utf-16-be"
+    return None
+
+
+def check_xml_head(head: bytes, name: str, *, parsed: bool = True, streamed: bool = False) -> None:
+    """Refuse a DTD, in UTF-8 or UTF-16, or an encoding XML parsers here do not read, at the
+    start of an XML part.
+
+    ``streamed``: the part is a worksheet the grid bound scans as bytes, which only works for
+    UTF-8, so UTF-16 is refused there. ``parsed`` False: no reader parses the part, so only a
+    DTD is refused (to be safe), never its encoding.
+    """
     lowered = name.casefold()
+    complete = len(head) < HEAD_BYTES
+    codec = _utf16_codec(head)
+    if codec is not None and not streamed:
+        even = head[: len(head) - len(head) % 2]
+        head = even.decode(codec, "replace").encode("utf-8")
+        allowed = _UTF16_NAMES
+    else:
+        allowed = _UTF8_NAMES
     stripped = head.lstrip(b" \t\r\n")
     looks_xml = lowered.endswith(_XMLISH_EXT) or stripped[:1] == b"<" or head[:3] == b"\xef\xbb\xbf"
-    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] in (b"\x00\x00\xfe\xff",)
-    if utf16 or (looks_xml and b"\x00" in head[:256]):
+    odd = head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] in (b"\x00\x00\xfe\xff",)
+    if parsed and (odd or (looks_xml and b"\x00" in head[:256])):
         raise Refused(
             f"part '{name}' is not UTF-8 XML (unusual encoding); refused for safety", "xml"
         )
@@ -57,15 +89,17 @@ def check_xml_head(head: bytes, name: str) -> None:
         return
     if DTD_RE.search(head.replace(b"\x00", b"")):
         refuse_dtd()
+    if not parsed:
+        return
     body = head[3:] if head[:3] == b"\xef\xbb\xbf" else head
     m = _XML_DECL_ENC.match(body.lstrip())
-    if m and m.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+    if m and m.group(1).lower().replace(b"_", b"-") not in allowed:
         raise Refused(
             f"part '{name}' declares encoding {m.group(1).decode('ascii', 'replace')}; "
-            "only UTF-8 is accepted",
+            "only UTF-8 and UTF-16 are accepted",
             "xml",
         )
-    _check_prolog(body, name)
+    _check_prolog(body, name, complete)
 
 
 def refuse_dtd() -> NoReturn:
@@ -79,7 +113,7 @@ def refuse_dtd() -> NoReturn:
 _PROLOG_SKIP = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 
 
-def _check_prolog(body: bytes, name: str) -> None:
+def _check_prolog(body: bytes, name: str, complete: bool) -> None:
     """The root element must start within the head, so no DTD can hide further down."""
     pos = 0
     n = len(body)
@@ -91,7 +125,7 @@ def _check_prolog(body: bytes, name: str) -> None:
     while pos < n and body[pos : pos + 1] in b" \t\r\n":
         pos += 1
     if pos >= n:
-        if n < HEAD_BYTES:
+        if complete:
             return  # an empty or tiny part: the parser will say what is wrong with it
         raise Refused(
             f"part '{name}' has an unusually long XML prolog; refused for safety", "xml"

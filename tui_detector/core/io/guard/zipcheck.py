@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import package
 from .dimensions import refuse_oversized, scan_sheet
 from .refusal import Refused
 from .xmlparts import HEAD_BYTES, check_xml_head
@@ -43,6 +44,8 @@ class ZipFacts:
     formula_hint: dict[str, bool] = field(default_factory=dict)
     #: worksheet member -> (largest 1-based row, largest 1-based column) referenced
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the workbook part of an xlsx/xlsm package, as its relationships name it (None: none)
+    workbook_part: str | None = None
 
 
 def _gib(n: int) -> str:
@@ -105,16 +108,34 @@ def check_zip(p: Path, fmt: str) -> ZipFacts:
         lowered = [n.replace("\\", "/").casefold() for n in names]
         facts.has_macros = any(n.endswith("vbaproject.bin") for n in lowered)
         facts.external_links = sum(1 for n in lowered if "externallink" in n and n.endswith(".xml"))
+        sheets: set[str] = set()
+        try:
+            if fmt == "ods":
+                _refuse_encrypted_odf(zf)
+            if fmt in ("xlsx", "xlsm"):
+                pkg = package.read_package(zf)
+                facts.workbook_part = pkg.workbook
+                sheets = set(pkg.sheets.values())
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+                RuntimeError) as exc:
+            raise Refused(
+                "the file is damaged or incomplete (its package index cannot be unpacked)",
+                "damaged",
+            ) from exc
         for info in infos:
             if info.is_dir():
                 continue
             name = info.filename.replace("\\", "/")
             parts = name.lstrip("/").split("/")
-            is_sheet = (
-                fmt in ("xlsx", "xlsm")
-                and len(parts) >= 3
-                and parts[0].casefold() == "xl"
-                and parts[1].casefold() in ("worksheets", "chartsheets", "dialogsheets")
+            # The relationships name the sheets; the default folders are scanned as well, so a
+            # sheet no relationship points at is still bounded before a parser guesses at it.
+            is_sheet = fmt in ("xlsx", "xlsm") and (
+                info.filename in sheets
+                or (
+                    len(parts) >= 3
+                    and parts[0].casefold() == "xl"
+                    and parts[1].casefold() in ("worksheets", "chartsheets", "dialogsheets")
+                )
             )
             try:
                 if is_sheet:
@@ -126,7 +147,7 @@ def check_zip(p: Path, fmt: str) -> ZipFacts:
                 else:
                     with zf.open(info) as fh:
                         head = fh.read(HEAD_BYTES)
-                    check_xml_head(head, name)
+                    check_xml_head(head, name, parsed=not _unparsed(parts))
             except Refused:
                 raise
             except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error,
@@ -137,3 +158,32 @@ def check_zip(p: Path, fmt: str) -> ZipFacts:
                     "damaged",
                 ) from exc
         return facts
+
+
+def _unparsed(parts: list[str]) -> bool:
+    """Whether no reader parses this member: custom XML data (Power Query, SharePoint
+    properties) is carried along by every writer and read by none of our parsers."""
+    return len(parts) >= 2 and parts[0].casefold() == "customxml"
+
+
+_MAX_MANIFEST = 4 << 20
+
+
+def _refuse_encrypted_odf(zf: zipfile.ZipFile) -> None:
+    """An ODF package encrypted with a password lists ``encryption-data`` for its parts in
+    ``META-INF/manifest.xml``; the parts themselves are then ciphertext, which the XML checks
+    would otherwise report as an odd encoding."""
+    for info in zf.infolist():
+        if info.filename.replace("\\", "/").lstrip("/").casefold() != "meta-inf/manifest.xml":
+            continue
+        with zf.open(info) as fh:
+            data = fh.read(_MAX_MANIFEST)
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            data = data.decode("utf-16", "replace").encode("utf-8")
+        if b"encryption-data" in data:
+            raise Refused(
+                "it is password-protected (its parts are encrypted); "
+                "open it in LibreOffice, remove the password and save a copy",
+                "password",
+            )
+        return
