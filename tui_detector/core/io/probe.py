@@ -226,7 +226,8 @@ def damaged(probe: FileProbe) -> ReadError:
 
 
 def password_protected(probe: FileProbe) -> ReadError:
+    app = "LibreOffice" if probe.fmt == "ods" else "Excel"
     return ReadError(
         f"cannot read '{probe.name}': it is password-protected; "
-        "open it in Excel, remove the password and save a copy"
+        f"open it in {app}, remove the password and save a copy"
     )

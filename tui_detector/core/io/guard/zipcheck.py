@@ -182,8 +182,7 @@ def _refuse_encrypted_odf(zf: zipfile.ZipFile) -> None:
             data = data.decode("utf-16", "replace").encode("utf-8")
         if b"encryption-data" in data:
             raise Refused(
-                "it is password-protected (its parts are encrypted); "
-                "open it in LibreOffice, remove the password and save a copy",
+                "it is password-protected (its parts are encrypted)",
                 "password",
             )
         return
