@@ -126,6 +126,14 @@ def test_package_naming_no_workbook_is_still_a_zip_archive(tmp_path):
         read_table(tmp_path / "gone.xlsx")
 
 
+def test_relocated_workbook_no_parser_reads_says_so(tmp_path):
+    path = relocate_xlsx(openpyxl_book(tmp_path / "plain.xlsx"), tmp_path / "moved.xlsx")
+    broken = add_members(path, tmp_path / "broken.xlsx", {"wb/book.xml": b"<workbook><sheets><sheet"})
+    with pytest.raises(ReadError, match="neither calamine nor openpyxl could read it") as err:
+        read_table(broken)
+    assert "'wb/book.xml'" in str(err.value) and "not an Excel workbook" not in str(err.value)
+
+
 # ------------------------------------------------------------------------------------------
 # 2. A declared size is a claim
 

@@ -214,6 +214,14 @@ def _check_zip(probe: FileProbe) -> guard.ZipFacts:
 def damaged(probe: FileProbe) -> ReadError:
     """The error for a file a parser rejected (or that cannot be the workbook it claims)."""
     fmt = probe.fmt
+    part = probe.zip_facts.workbook_part if probe.zip_facts is not None else None
+    if part is not None and part.replace("\\", "/").lstrip("/").casefold() != "xl/workbook.xml":
+        # A valid package may keep its workbook anywhere; say that the parsers, not the
+        # arrangement, are what failed.
+        return ReadError(
+            f"cannot read '{probe.name}': its workbook part is '{part}' (named by the package "
+            "relationships, not at xl/workbook.xml), and neither calamine nor openpyxl could read it"
+        )
     if probe.head[:512].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
         return ReadError(
             f"cannot read '{probe.name}': it is an HTML or XML file, not a real {fmt} workbook; "
