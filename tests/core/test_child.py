@@ -16,24 +16,11 @@ import pyarrow as pa
 import pytest
 
 from tests.fixtures_tables import write_tricky_csv, write_tricky_xlsx
+from tests.raw_files import write_xlsx
 from tui_detector.core.io import child, engines, reader, sandbox, tablewire
 from tui_detector.core.io import text as text_file
 from tui_detector.core.io.reader import ReadCancelled, ReadError, open_table, read_table
 
-
-def write_xlsx(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-        if name in hidden:
-            ws.sheet_state = "hidden"
-    wb.save(path)
-    return path
 
 
 def _mixed(tmp_path: Path) -> Path:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.fixtures_tables import TABLE, assert_one_line, check_table
+from tests.raw_files import write_xlsx
 from tui_detector.core.io import columns, engines, formats
 from tui_detector.core.io.reader import (
     SUPPORTED_EXTENSIONS,
@@ -44,23 +45,6 @@ xlsb = _load_xlsb_helper()
 # ------------------------------------------------------------------------------------------
 # Writers
 
-
-def write_xlsx(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
-    """Rows are written from A1 down; None leaves a cell empty."""
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row, start=1):
-                if value is not None:
-                    ws.cell(row=r, column=c, value=value)
-        if name in hidden:
-            ws.sheet_state = "hidden"
-    wb.save(path)
-    return path
 
 
 def write_xls(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
