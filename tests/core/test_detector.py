@@ -9,7 +9,8 @@ import pytest
 
 from tui_detector import ModelFileError, TabularAnomalyDetector, TrainingCancelled, detect_anomalies_in_excel
 from tui_detector.core.model import progress
-from tui_detector.core.model.detector import MODEL_FORMAT_VERSION, NotFittedError
+from tui_detector.core.model.detector import NotFittedError
+from tui_detector.core.model.persist import MODEL_FORMAT_VERSION
 from tests.conftest import mixed_table
 
 from tui_detector.core.env import tensorflow_available

@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from tui_detector.core.model.detector import MANIFEST, MODEL_FORMAT_VERSION, TabularAnomalyDetector
+from tui_detector.core.model.detector import TabularAnomalyDetector
+from tui_detector.core.model.persist import MANIFEST, MODEL_FORMAT_VERSION
 
 MANIFEST_KEYS = [
     "format", "format_version", "created_with", "trained_at", "model_kind", "params", "training",

@@ -130,7 +130,7 @@ class DetectionRun:
     trained_on: dict[str, Any] = field(default_factory=dict)
     #: Set when the model came from another table (see :func:`score_with_baseline`).
     baseline: bool = False
-    schema: Any = None  # apply.SchemaDiff
+    schema: Any = None  # baseline.SchemaDiff
     drift: dict[str, Any] | None = None
 
     @property

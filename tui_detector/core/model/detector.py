@@ -31,7 +31,6 @@ from .estimator import EstimatorParams
 from .forest import ForestScorer
 from .persist import (
     MANIFEST,
-    MODEL_FILES,
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
     MODEL_KINDS,
@@ -47,25 +46,15 @@ from .progress import ProgressCallback, RowsCallback, StopCallback
 from .roles import ColumnProfile, Role, profile_columns
 from .scorer import FitHooks, FitPlan, Scorer
 from .seed import SeedAutoencoderScorer
-from .sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
+from .sizing import auto_batch_size, auto_ensemble_epochs, auto_epochs
 from .threshold import QUANTILE_GRID, Threshold
 
 __all__ = [
-    "FIT_ROWS",
-    "MANIFEST",
-    "MODEL_FILES",
-    "MODEL_FORMAT",
-    "MODEL_FORMAT_VERSION",
-    "SCORE_CHUNK",
     "Detection",
     "ModelFileError",
     "NotFittedError",
     "TabularAnomalyDetector",
     "Threshold",
-    "_package_version",
-    "auto_batch_size",
-    "auto_ensemble_epochs",
-    "auto_epochs",
     "detect_anomalies_in_excel",
 ]
 
