@@ -10,7 +10,7 @@ rectangle up to it), quick-xml and expat only happen not to expand XML entities,
 * :mod:`.zipcheck` looks at the archive itself (members, names, sizes, ratios, encryption) and,
   through :mod:`.xmlparts`, at the start of every XML part a parser reads: UTF-8 or UTF-16, no DTD;
 * :mod:`.dimensions` streams every xlsx/xlsm worksheet once and refuses a grid over
-  :data:`MAX_CELLS` before calamine would allocate it;
+  ``dimensions.MAX_CELLS`` before calamine would allocate it;
 * :mod:`.isolated` parses xls, xlsb and ods in a child process under resource limits.
 
 Everything here raises :class:`Refused` with a message meant for the user (the reader adds the
@@ -20,7 +20,6 @@ file name), never anything else for a bad file.
 from __future__ import annotations
 
 from .containers import cfb_stream_names, is_encrypted_ooxml, lock_file_owner
-from .dimensions import MAX_CELLS
 from .isolated import run_worker
 from .package import Package, read_package
 from .refusal import Refused
@@ -28,7 +27,6 @@ from .xmlparts import xml_hardening_problem
 from .zipcheck import ZipFacts, check_zip
 
 __all__ = [
-    "MAX_CELLS",
     "Package",
     "Refused",
     "ZipFacts",
