@@ -40,7 +40,8 @@ def test_output_has_the_seed_format_and_is_strict_json(planted, trained_auto):
     assert set(first) == {"row_index", "anomaly_score", "anomalous_features", "raw_data"}
     assert len(first["anomalous_features"]) == 3
     for feature in first["anomalous_features"]:
-        assert set(feature) == {"feature_name", "actual_value", "expected_value", "reconstruction_error"}
+        # The seed's four keys, plus the additive ranking measure.
+        assert set(feature) == {"feature_name", "actual_value", "expected_value", "reconstruction_error", "contribution"}
         assert feature["feature_name"] in frame.columns  # the user's own column names
     assert list(first["raw_data"]) == list(frame.columns)
     assert first["raw_data"]["order_id"] == frame.loc[first["row_index"], "order_id"]

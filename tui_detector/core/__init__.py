@@ -53,6 +53,10 @@ _EXPORTS: dict[str, str] = {
     "run_detection": "tui_detector.core.pipeline",
     "score_with_baseline": "tui_detector.core.pipeline",
     "size_defaults": "tui_detector.core.pipeline",
+    "without_totals": "tui_detector.core.pipeline",
+    "TotalsRow": "tui_detector.core.rowchecks",
+    "find_totals": "tui_detector.core.rowchecks",
+    "small_table_warning": "tui_detector.core.rowchecks",
     "ModelCache": "tui_detector.core.cache",
     # Another file scored with this model.
     "SchemaMismatch": "tui_detector.core.baseline",
@@ -99,7 +103,9 @@ if TYPE_CHECKING:
         run_detection,
         score_with_baseline,
         size_defaults,
+        without_totals,
     )
+    from .rowchecks import TotalsRow, find_totals, small_table_warning
     from .presets import DEFAULT_PERCENTILE, DEFAULT_PRESET, PRESETS, check_percentile, preset_for
     from .scored_copy import write_scored_copy
     from .units import human_size

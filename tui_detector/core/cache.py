@@ -92,17 +92,21 @@ def cache_inputs(
     header_row: int | str | None,
     detector: TabularAnomalyDetector,
     train_options: dict[str, Any],
+    left_out: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Everything a cached model depends on, as canonical JSON-ready data.
+    """Everything a cached model depends on, as canonical JSON-ready data (``left_out``: the
+    positions of rows left out of the table as totals, which change what it learns from).
 
     The threshold percentile is left out on purpose: the model keeps the quantiles of its
     training scores, so another percentile is a lookup, not a reason to retrain.
     """
     roles = {str(k): str(v) for k, v in sorted((detector.roles or {}).items(), key=lambda kv: str(kv[0]))}
+    extra = {"left_out": [int(r) for r in left_out]} if left_out else {}
     return {
         "source_sha256": source_sha256,
         "sheet": sheet,
         "header_row": header_row,
+        **extra,
         "roles": roles,
         "params": {
             "model": detector.model,

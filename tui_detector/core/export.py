@@ -21,6 +21,7 @@ import numpy as np
 from .atomic import write_with
 from .baseline import annotate_unseen
 from .pipeline import DetectionRun
+from .rowchecks import small_table_warning
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "anomalies-v1.schema.json"
@@ -74,8 +75,15 @@ def diagnostics(run: DetectionRun) -> dict[str, Any]:
     rows_dropped = []
     if report.dropped_empty_rows:
         rows_dropped.append({"reason": "empty row (no value in any column)", "count": int(report.dropped_empty_rows)})
+    if run.totals:
+        rows_dropped.append({
+            "reason": "totals row (its numbers are the sums of the rows above; left out of the model)",
+            "count": len(run.totals),
+            "rows": [dict(t) for t in run.totals],
+        })
     return {
-        "rows_in": int(report.rows + report.dropped_empty_rows),
+        "rows_in": int(report.rows + report.dropped_empty_rows + len(run.totals)),
+        "small_table": small_table_warning(len(run.detection.scores)),
         "rows_scored": int(len(run.detection.scores)),
         "rows_dropped": rows_dropped,
         "columns_used": list(detector.columns_used),

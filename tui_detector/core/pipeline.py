@@ -25,6 +25,7 @@ from .model.detector import Detection, TabularAnomalyDetector
 from .model.progress import ProgressCallback, StopCallback
 from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
 from .model.threshold import Threshold
+from .rowchecks import describe as describe_totals, find_totals, leave_out_totals, small_table_warning
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
 StageCallback = Callable[[str], None]
@@ -42,6 +43,8 @@ class DetectionSettings:
     roles: dict[str, str] | None = None
     use_cache: bool = True
     encoding_dim: int | None = None
+    #: Keep rows that look like totals in the table (they are left out by default).
+    keep_totals: bool = False
 
     def detector(self, rows: int | None = None) -> TabularAnomalyDetector:
         """The detector these settings describe for a table of ``rows`` rows (sizes the seed network)."""
@@ -128,6 +131,8 @@ class DetectionRun:
     timings: dict[str, float] = field(default_factory=dict)
     #: The data the model learned from: file, sha256, sheet, rows, trained_at.
     trained_on: dict[str, Any] = field(default_factory=dict)
+    #: Rows left out of the table as totals rows (see :mod:`.totals`), as diagnostics lists them.
+    totals: list[dict[str, Any]] = field(default_factory=list)
     #: Set when the model came from another table (see :func:`score_with_baseline`).
     baseline: bool = False
     schema: Any = None  # baseline.SchemaDiff
@@ -160,6 +165,7 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
         header_row=loaded.report.header_row,
         detector=settings.detector(len(loaded.frame)),
         train_options=settings.train_options(len(loaded.frame)),
+        left_out=list(loaded.left_out) or ([] if settings.keep_totals else [t.position for t in find_totals(loaded.frame)]),
     )
 
 
@@ -309,12 +315,25 @@ def run_detection(
         stage(f"reading {path.name}")
         source = load_source(path, sheet)
     read_seconds = time.perf_counter() - started
+    source, totals = without_totals(source, settings.keep_totals)
     model = obtain_model(
         path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop
     )
     run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage, should_stop=should_stop)
+    run.totals = totals
     run.timings = {"read": read_seconds, **model.timings, **run.timings, "total": time.perf_counter() - started}
     return run
+
+
+def without_totals(source: tuple[LoadedTable, str], keep: bool = False) -> tuple[tuple[LoadedTable, str], list[dict[str, Any]]]:
+    """The table without its totals rows (unless ``keep``), and those rows as diagnostics lists them."""
+    if keep:
+        return source, []
+    loaded, digest = source
+    trimmed, found = leave_out_totals(loaded)
+    if not found:
+        return source, []
+    return (trimmed, digest), describe_totals(found, loaded)
 
 
 def score_table(
@@ -347,7 +366,7 @@ def score_table(
         from_cache=model.from_cache,
         cache_key=model.cache_key,
         cache_note=model.cache_note,
-        warnings=list(model.warnings),
+        warnings=[*model.warnings, *filter(None, [small_table_warning(len(loaded.frame))])],
         timings={"score": time.perf_counter() - t0},
         trained_on=model.trained_on,
     )
@@ -361,6 +380,7 @@ def score_with_baseline(
     *,
     column_map: dict[str, str] | None = None,
     on_stage: StageCallback | None = None,
+    keep_totals: bool = False,
 ) -> DetectionRun:
     """Score a new table with a model trained on another: check the columns first, then score,
     then summarise how far the new table drifted from the training data.
@@ -373,11 +393,13 @@ def score_with_baseline(
         loaded = LoadedTable(apply_column_map(loaded.frame, column_map), loaded.report, loaded.excel_rows)
     if len(loaded.frame) == 0:
         raise ValueError("the sheet has a header but no data rows")
+    (loaded, digest), totals = without_totals((loaded, digest), keep_totals)
     diff = compare_schema(model.detector, loaded.frame)
     diff.mapped = [{"table": new, "model": old} for new, old in (column_map or {}).items()]
     if not diff.ok:
         raise SchemaMismatch(diff)
     run = score_table(path, (loaded, digest), model, threshold_percentile, on_stage=on_stage)
+    run.totals = totals
     run.schema = diff
     run.drift = drift_summary(model.detector, run.detection)
     run.baseline = True

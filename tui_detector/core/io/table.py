@@ -67,6 +67,8 @@ class LoadedTable:
     frame: pd.DataFrame
     report: LoadReport
     excel_rows: np.ndarray | None
+    #: Positions (in the table as read) of rows left out as totals rows (see core.totals).
+    left_out: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

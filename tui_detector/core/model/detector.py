@@ -342,12 +342,22 @@ class TabularAnomalyDetector(EstimatorParams):
         if rows.size == 0:
             return []
         recon = np.asarray(detection.reconstruction[rows])
-        per_column, ranking = self.scorer_.column_errors(self.preprocessor_, detection.matrix[rows], recon)
-        expected = {e.column: e.expected(recon[:, e.start : e.stop]) for e in encoders}
+        per_column, ranking, contribution = self.scorer_.column_errors(
+            self.preprocessor_, detection.matrix[rows], recon
+        )
+        subset = frame.iloc[rows]
+        periods = detection.report.periods if detection.report is not None else {}
+        expected: dict[str, list[Any]] = {}
+        agrees = np.zeros((rows.size, len(encoders)), dtype=bool)
+        for j, e in enumerate(encoders):
+            context = subset[e.entity_column] if e.entity_column in subset.columns else None
+            expected[e.column] = e.expected(recon[:, e.start : e.stop], subset[e.column], context, periods.get(e.column))
+            agrees[:, j] = e.agrees(subset[e.column], expected[e.column])
         k = max(0, int(self.top_features))
         raw_rows = json_rows(frame, rows)
         for i, row in enumerate(rows):
-            order = np.lexsort((np.arange(len(encoders)), -ranking[i]))[:k]
+            # A column that already holds what the model expected is no reason.
+            order = [j for j in np.lexsort((np.arange(len(encoders)), -ranking[i])) if not agrees[i, j]][:k]
             raw_data = raw_rows[i]
             features = []
             for j in order:
@@ -358,6 +368,7 @@ class TabularAnomalyDetector(EstimatorParams):
                         "actual_value": raw_data[column],
                         "expected_value": json_value(expected[column][i]),
                         "reconstruction_error": float(per_column[i, j]),
+                        "contribution": float(contribution[i, j]),
                     }
                 )
             out.append(

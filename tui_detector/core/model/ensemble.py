@@ -27,6 +27,7 @@ from .parts import (
     ModeScales,
     NeighbourModel,
     QuantileTails,
+    attribute,
     autoencoder_part,
     blocks,
     column_residuals,
@@ -255,11 +256,14 @@ class EnsembleScorer:
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Ranked by how unusual each column's error is for that column, the same measure the
-        # row's score rests on; reported as the column's error relative to its usual.
-        errors = column_residuals(matrix, recon, self.cell_scales(preprocessor, matrix), preprocessor)
-        return errors, self.error_tails.surprise(errors) + 1e-6 * np.minimum(errors, 1e6)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Ranked by how much of the row's strangeness each column accounts for (see
+        # parts.attribute), ties by how unusual its error is for it; the error is reported
+        # relative to the column's usual one.
+        errors, surprise, contribution = attribute(
+            self.network, preprocessor, matrix, recon, lambda m: self.cell_scales(preprocessor, m), self.error_tails
+        )
+        return errors, contribution + 1e-6 * np.minimum(surprise, 1e6), contribution
 
     # -- persistence ------------------------------------------------------------------------
 

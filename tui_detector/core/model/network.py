@@ -61,11 +61,22 @@ class DenseNetwork:
             out[start : start + chunk] = h
         return out
 
-    def masked_reconstruction(self, x: np.ndarray, blocks: list[tuple[int, int]], chunk: int = 16_384) -> np.ndarray:
+    def masked_reconstruction(
+        self, x: np.ndarray, blocks: list[tuple[int, int]], chunk: int = 16_384, wanted: np.ndarray | None = None
+    ) -> np.ndarray:
         """Each column's block as the network restores it with that column blanked (set to 0).
 
         The expected value of a cell then comes from the rest of its row only, not from the cell.
+        ``wanted`` (rows x blocks, bool) restores each block only on the rows marked for it; the
+        other cells of the result are 0.
         """
+        if wanted is not None:
+            out = np.zeros((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
+            for b, block in enumerate(blocks):
+                rows = np.flatnonzero(wanted[:, b])
+                if rows.size:
+                    out[rows, block[0] : block[1]] = self.masked_reconstruction(x[rows], [block], chunk)[:, block[0] : block[1]]
+            return out
         out = np.empty((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
         # float32, as the network was trained and is stored: twice the speed of float64, and the
         # same function scores a table during training, later, and after a save/load.

@@ -8,6 +8,7 @@ yardsticks (``ModeScales``, ``QuantileTails.surprise``); the column tails
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -138,25 +139,32 @@ def blocks(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     return [(e.start, e.stop) for e in preprocessor.encoders]
 
 
-def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
-    """(column position, feature index) of each column's "usual for its entity" feature."""
+def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int, float]]:
+    """(column position, feature index, expected value) of each column's "usual for its entity"
+    feature: a category's share of its entity (expected 1), a number's distance from its
+    entity's usual value (expected 0)."""
     out = []
     for j, encoder in enumerate(preprocessor.encoders):
         if encoder.role is Role.CATEGORICAL and encoder.state.get("given"):
-            out.append((j, encoder.start + encoder._categorical_width()))
+            out.append((j, encoder.start + encoder._categorical_width(), 1.0))
+        elif encoder.role is Role.NUMERIC and encoder.state.get("profile"):
+            out.append((j, encoder.start + 1, 0.0))
     return out
 
 
-def reconstruct(network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor) -> np.ndarray:
+def reconstruct(
+    network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor, wanted: np.ndarray | None = None
+) -> np.ndarray:
     """Each column as the network restores it from the rest of its row (the column blanked).
 
     A column's "usual for its entity" feature is the share of the entity's rows that carry the
     row's own value, so with the value blanked the network cannot know it; what is expected
     there is that the value fits its entity (1.0), and the cell's error is how far it does not.
+    ``wanted`` (rows x columns): restore only those cells (see masked_reconstruction).
     """
-    recon = network.masked_reconstruction(clipped, blocks(preprocessor))
-    for _, feature in _entity_features(preprocessor):
-        recon[:, feature] = 1.0
+    recon = network.masked_reconstruction(clipped, blocks(preprocessor), wanted=wanted)
+    for _, feature, usual in _entity_features(preprocessor):
+        recon[:, feature] = usual
     return recon
 
 
@@ -177,7 +185,7 @@ def column_residuals(
     relative = (matrix - recon) ** 2 / scale
     out = np.add.reduceat(relative, starts, axis=1) / widths
     # A value wrong for its entity is evidence on its own, not diluted over the one-hot block.
-    for j, feature in _entity_features(preprocessor):
+    for j, feature, _ in _entity_features(preprocessor):
         np.maximum(out[:, j], relative[:, feature], out=out[:, j])
     return out
 
@@ -321,3 +329,56 @@ def robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
     if not math.isfinite(scale) or scale <= 1e-12:
         scale = float(np.std(values)) or 1.0
     return float(centre), scale
+
+
+#: Columns tried as the cause of a row's strangeness (see attribute).
+CANDIDATES = 4
+
+
+def attribute(
+    network: DenseNetwork,
+    preprocessor: TabularPreprocessor,
+    matrix: np.ndarray,
+    recon: np.ndarray,
+    scales: Callable[[np.ndarray], np.ndarray],
+    tails: QuantileTails,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How much of each row's strangeness each column accounts for: the drop in the row's
+    summed surprise (over the CANDIDATES most surprising columns) when that column alone is
+    given the value the model expected, everything else as it is.
+
+    A column's own error is not enough to blame it: a cell far outside its range also makes its
+    neighbours look wrong (the network restores a currency from an amount, and an amount 400x
+    the usual one points to another currency). Repairing the amount repairs the currency too;
+    repairing the currency leaves the amount as strange as it was. So the column whose repair
+    takes away most is named first.
+
+    Returns the columns' errors (relative to their usual), their surprise, and the contribution
+    (0 outside the candidates).
+    """
+    errors = column_residuals(matrix, recon, scales(matrix), preprocessor)
+    surprise = tails.surprise(errors)
+    n, columns = surprise.shape
+    contribution = np.zeros((n, columns))
+    m = min(CANDIDATES, columns)
+    if n == 0 or m == 0:
+        return errors, surprise, contribution
+    candidates = np.argsort(-surprise, axis=1, kind="stable")[:, :m]
+    before = np.take_along_axis(surprise, candidates, axis=1).sum(axis=1)
+    # One repaired copy of each row per candidate column.
+    repaired = np.repeat(matrix, m, axis=0)
+    tried = candidates.reshape(-1)
+    owner = np.repeat(np.arange(n), m)
+    for j, encoder in enumerate(preprocessor.encoders):
+        rows = np.flatnonzero(tried == j)
+        if rows.size:
+            repaired[rows, encoder.start : encoder.stop] = recon[owner[rows], encoder.start : encoder.stop]
+    wanted = np.zeros((n * m, columns), dtype=bool)
+    wanted[np.arange(n * m)[:, None], np.repeat(candidates, m, axis=0)] = True
+    clipped = np.clip(repaired, -INPUT_CLIP, INPUT_CLIP)
+    again = reconstruct(network, clipped, preprocessor, wanted)
+    after_errors = column_residuals(repaired, again, scales(repaired), preprocessor)
+    after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
+    drop = np.maximum(before[owner] - after, 0.0)
+    contribution[owner, tried] = drop
+    return errors, surprise, contribution

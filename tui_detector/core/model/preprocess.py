@@ -31,6 +31,8 @@ class TransformReport:
 
     coerced: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Per date column, the period (first and last date, ns) of the table that was encoded.
+    periods: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def warnings(self) -> list[str]:
         out = [
@@ -89,8 +91,14 @@ class ColumnEncoder:
 
     # -- encoding -----------------------------------------------------------------------------
 
+    @property
+    def entity_column(self) -> str | None:
+        """The entity column this column is judged against (its usual value per entity)."""
+        link = self.state.get("given") or self.state.get("profile")
+        return link["column"] if link else None
+
     def transform(self, series: pd.Series, report: TransformReport, context: pd.Series | None = None) -> np.ndarray:
-        """The column's features; ``context`` is the entity column named in ``state["given"]``."""
+        """The column's features; ``context`` is the cells of :attr:`entity_column`."""
         state = self.state
         n = len(series)
         block = np.zeros((n, len(self.features)), dtype=np.float64)
@@ -100,20 +108,23 @@ class ColumnEncoder:
             raw = values.to_numpy(dtype=np.float64, na_value=np.nan)
             scaled = _forward_numeric(raw, state)
             block[:, 0] = np.where(np.isnan(scaled), 0.0, scaled)
+            if state.get("profile"):
+                block[:, 1] = _off_entity_usual(scaled, context, state["profile"])
         elif self.role is Role.BOOLEAN:
             values, coerced = _as_bool_float(series)
             raw = values.to_numpy(dtype=np.float64, na_value=np.nan)
             block[:, 0] = np.where(np.isnan(raw), state["mean"], raw)
         elif self.role is Role.DATETIME:
             stamps, coerced = as_datetime(series)
-            raw = _datetime_features(stamps, state)
+            raw = _datetime_features(stamps, state, report, self.column)
             block[:, : raw.shape[1]] = np.where(np.isnan(raw), 0.0, raw)
         else:
             coerced = 0
             width = self._categorical_width()
             block[:, :width] = self._encode_categories(series, report)
             if state.get("given"):
-                block[:, width] = _usual_for_entity(series, context, state["given"]["shares"])
+                given = state["given"]
+                block[:, width] = _usual_for_entity(series, context, given["shares"], bool(given.get("relative")))
         if coerced:
             report.coerced[self.column] = report.coerced.get(self.column, 0) + coerced
         if state["indicator"]:
@@ -151,21 +162,81 @@ class ColumnEncoder:
 
     # -- decoding -----------------------------------------------------------------------------
 
-    def expected(self, recon: np.ndarray) -> list[Any]:
-        """The value the model expected in this column, per row, in the column's own units."""
+    def expected(
+        self,
+        recon: np.ndarray,
+        actual: pd.Series | None = None,
+        context: pd.Series | None = None,
+        period: tuple[float, float] | None = None,
+    ) -> list[Any]:
+        """The value the model expected in this column, per row, in the column's own units, and
+        one the column could hold: a number inside the range seen in training, a category seen
+        in training, a date in the table's period (``actual``: the rows' cells; ``context``:
+        their entity column's cells, where this column has an entity feature; ``period``: the
+        scored table's, from :class:`TransformReport`)."""
         state = self.state
         if self.role is Role.NUMERIC:
-            return [_round_like(v, state) for v in _inverse_numeric(recon[:, 0], state)]
+            scaled = recon[:, 0].astype(np.float64)
+            profile = state.get("profile")
+            if profile and context is not None:
+                # What the rest of the row suggests, unless that is far from what this entity
+                # usually has (an amount that follows an equally wrong fee): then the usual.
+                usual = _entity_medians(context, profile)
+                far = np.isfinite(usual) & (np.abs(scaled - usual) > 2.0 * profile["spread"])
+                scaled = np.where(far, usual, scaled)
+            values = _inverse_numeric(scaled, state)
+            if "min" in state:
+                values = np.clip(values, state["min"], state["max"])
+            return [_round_like(v, state) for v in values]
         if self.role is Role.BOOLEAN:
             return [bool(v >= 0.5) for v in recon[:, 0]]
         if self.role is Role.DATETIME:
-            ns = recon[:, 0] * state["std"] + state["mean"]
-            return [_iso_from_ns(v) for v in ns]
-        categories = state["categories"]
-        labels = [*categories, "(a rare value)" if state.get("capped") else "(a new value)"]
+            return _expected_stamps(recon, state, actual, period)
+        # A value never seen is no expectation; "a rare value" is, in a column of many values.
+        labels = [*state["categories"], *(["(a rare value)"] if state.get("capped") else [])]
         width = len(labels)
-        picks = np.argmax(recon[:, :width], axis=1)
-        return [labels[i] for i in picks]
+        picks = np.argmax(recon[:, :width], axis=1) if width else np.zeros(len(recon), dtype=np.int64)
+        out: list[Any] = [labels[i] if width else None for i in picks]
+        given = state.get("given")
+        if given and actual is not None and context is not None:
+            # Where the entity's rows nearly always carry one value, that value is what the row
+            # should hold, whatever the one-hot part (which cannot tell entities apart) says.
+            entities = _category_keys(context.reset_index(drop=True))
+            keys = _category_keys(actual.reset_index(drop=True))
+            for i, (entity, key) in enumerate(zip(entities, keys, strict=True)):
+                shares = given["shares"].get(entity) if entity is not None else None
+                if not shares:
+                    continue
+                usual, share = max(shares.items(), key=lambda kv: (kv[1], kv[0]))
+                if shares.get(key, 0.0) < 0.5 * share:
+                    out[i] = usual
+        return out
+
+    def agrees(self, actual: pd.Series, expected: list[Any]) -> np.ndarray:
+        """Per row, whether the cell already holds the expected value (as the column reads it:
+        a number to the column's decimals, a category by its key, a date to the second). Such a
+        column is no reason for the row to be strange."""
+        actual = actual.reset_index(drop=True)
+        n = len(actual)
+        out = np.zeros(n, dtype=bool)
+        if self.role is Role.NUMERIC:
+            values = as_numeric(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
+            for i, want in enumerate(expected):
+                if want is not None and math.isfinite(values[i]):
+                    out[i] = _round_like(float(values[i]), self.state) == want
+        elif self.role is Role.BOOLEAN:
+            values = _as_bool_float(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
+            out = np.array([not math.isnan(v) and bool(v >= 0.5) == w for v, w in zip(values, expected, strict=True)],
+                           dtype=bool)
+        elif self.role is Role.DATETIME:
+            stamps = as_datetime(actual)[0]
+            for i, want in enumerate(expected):
+                if want is not None and not pd.isna(stamps.iloc[i]):
+                    out[i] = stamps.iloc[i].floor("s") == pd.Timestamp(want)
+        else:
+            keys = _category_keys(actual)
+            out = np.array([k is not None and k == w for k, w in zip(keys, expected, strict=True)], dtype=bool)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -225,13 +296,13 @@ class TabularPreprocessor:
         return self
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, TransformReport]:
-        needed = [*self.columns, *(e.state["given"]["column"] for e in self.encoders if e.state.get("given"))]
+        needed = [*self.columns, *(e.entity_column for e in self.encoders if e.entity_column)]
         missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
         if missing:
             raise KeyError(f"the table lacks column(s) the model was trained on: {', '.join(missing)}")
         report = TransformReport()
         blocks = [
-            e.transform(frame[e.column], report, frame[e.state["given"]["column"]] if e.state.get("given") else None)
+            e.transform(frame[e.column], report, frame[e.entity_column] if e.entity_column else None)
             for e in self.encoders
         ]
         matrix = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
@@ -368,8 +439,12 @@ def _fit_datetime(stamps: pd.Series, name: str) -> tuple[dict[str, Any], list[st
     if ns.size == 0:
         ns = np.zeros(1)
     std = float(ns.std()) or float(_NS_PER_DAY)
-    state: dict[str, Any] = {"mean": float(ns.mean()), "std": std}
-    features = [name]
+    # The training period is kept for the drift summary and for expected values; it is not a
+    # feature: a row's place in time is not strange in itself, and a model that learned it
+    # flags every row of next month's export (see _datetime_features).
+    lo, hi = _period(ns)
+    state: dict[str, Any] = {"mean": float(ns.mean()), "std": std, "relative": True, "period": [lo, hi]}
+    features = [f"{name} (outside the period)"]
     present = stamps.dropna()
     # Time of day and day of week only where they vary: a date-only column has no hour to learn.
     has_time = bool(len(present) and (present.dt.normalize() != present).mean() > 0.5)
@@ -383,11 +458,48 @@ def _fit_datetime(stamps: pd.Series, name: str) -> tuple[dict[str, Any], list[st
     return state, features
 
 
-def _datetime_features(stamps: pd.Series, state: dict[str, Any]) -> np.ndarray:
+#: A table's period is the middle 98% of its dates, so a few impossible ones cannot stretch it;
+#: dates further than PERIOD_MARGIN of its length (and a day) past either end are out of it.
+PERIOD_SHARE = 0.01
+PERIOD_MARGIN = 0.25
+
+
+def _period(ns: np.ndarray) -> tuple[float, float]:
+    if ns.size == 0:
+        return 0.0, 0.0
+    lo, hi = np.quantile(ns, [PERIOD_SHARE, 1.0 - PERIOD_SHARE])
+    return float(lo), float(hi)
+
+
+def _outside_period(ns: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """How far each date lies outside the period of the dates beside it, in lengths of that
+    period (log scale; 0 inside), and the period.
+
+    Measured against the table being scored, not the training table: next month's export has
+    its own period, and a date of 1999 in it is as strange as in the training month.
+    """
+    present = ns[np.isfinite(ns)]
+    lo, hi = _period(present)
+    length = max(hi - lo, float(_NS_PER_DAY))
+    margin = PERIOD_MARGIN * length + _NS_PER_DAY
+    with np.errstate(invalid="ignore"):
+        beyond = np.maximum(np.maximum(lo - margin - ns, ns - hi - margin), 0.0)
+    return np.log1p(beyond / length), (lo, hi)
+
+
+def _datetime_features(stamps: pd.Series, state: dict[str, Any], report: TransformReport | None = None,
+                       column: str = "") -> np.ndarray:
     present = stamps.notna().to_numpy()
     ns = np.full(len(stamps), np.nan)
     ns[present] = stamps[present].astype("int64").to_numpy(dtype=np.float64)
-    cols = [(ns - state["mean"]) / state["std"]]
+    if state.get("relative"):
+        outside, period = _outside_period(ns)
+        if report is not None:
+            report.periods[column] = period
+        cols = [outside]
+    else:
+        # Models saved before the period feature learned the absolute position.
+        cols = [(ns - state["mean"]) / state["std"]]
     if state["hour"]:
         hours = (stamps.dt.hour + stamps.dt.minute / 60.0).to_numpy(dtype=np.float64, na_value=np.nan)
         angle = 2 * np.pi * hours / 24.0
@@ -397,6 +509,50 @@ def _datetime_features(stamps: pd.Series, state: dict[str, Any]) -> np.ndarray:
         angle = 2 * np.pi * days / 7.0
         cols += [np.sin(angle), np.cos(angle)]
     return np.column_stack(cols)
+
+
+def _expected_stamps(recon: np.ndarray, state: dict[str, Any], actual: pd.Series | None,
+                     period: tuple[float, float] | None) -> list[str | None]:
+    """The date the model expected: the actual one moved into the table's period if it lies
+    outside it (same day and time in the period's year, else the nearest end), then to the
+    hour and weekday the model expected where it learned them."""
+    if not state.get("relative") or actual is None:
+        ns = recon[:, 0] * state["std"] + state["mean"]
+        return [_iso_from_ns(v) for v in ns]
+    stamps, _ = as_datetime(actual.reset_index(drop=True))
+    lo, hi = period if period is not None else state["period"]
+    out: list[str | None] = []
+    col = 1
+    hour = weekday = None
+    if state["hour"]:
+        hour = (np.degrees(np.arctan2(recon[:, col], recon[:, col + 1])) % 360.0) / 15.0
+        col += 2
+    if state["weekday"]:
+        weekday = np.rint((np.degrees(np.arctan2(recon[:, col], recon[:, col + 1])) % 360.0) / (360.0 / 7)) % 7
+    length = max(hi - lo, float(_NS_PER_DAY))
+    margin = PERIOD_MARGIN * length + _NS_PER_DAY
+    for i, stamp in enumerate(stamps):
+        if stamp is pd.NaT or pd.isna(stamp):
+            out.append(None)
+            continue
+        value = float(stamp.value)
+        if value < lo - margin or value > hi + margin:
+            year = pd.Timestamp(int((lo + hi) / 2)).year
+            try:
+                moved = stamp.replace(year=year)
+            except ValueError:  # 29 February
+                moved = stamp.replace(year=year, day=28)
+            if not lo - margin <= moved.value <= hi + margin:
+                moved = pd.Timestamp(int(min(max(value, lo), hi)))
+            stamp = moved
+        if weekday is not None:
+            shift = (int(weekday[i]) - stamp.day_of_week + 3) % 7 - 3
+            stamp = stamp + pd.Timedelta(days=shift)
+        if hour is not None:
+            minutes = int(round(float(hour[i]) * 4)) * 15 % (24 * 60)
+            stamp = stamp.normalize() + pd.Timedelta(minutes=minutes)
+        out.append(_iso_from_ns(float(stamp.value)))
+    return out
 
 
 def _iso_from_ns(value: float) -> str | None:
@@ -501,6 +657,7 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
     if not entities:
         return
     entity_keys = {e.column: _category_keys(frame[e.column]) for e in entities}
+    _attach_profiles(encoders, frame, entity_keys)
     for encoder in encoders:
         if encoder.role is not Role.CATEGORICAL or encoder.state.get("capped"):
             continue
@@ -531,11 +688,83 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
         if best is None:
             continue
         width = encoder._categorical_width()
-        encoder.state["given"] = {"column": best[1], "shares": best[2]}
+        # "relative": the feature is a value's share over the entity's most common value's, so
+        # one wrong row does not lower the entity's usual value below 1 on all its other rows.
+        encoder.state["given"] = {"column": best[1], "shares": best[2], "relative": True}
         encoder.features.insert(width, f"{encoder.column} (usual for {best[1]})")
 
 
-def _usual_for_entity(series: pd.Series, context: pd.Series | None, shares: dict[str, dict[str, float]]) -> np.ndarray:
+#: A number is judged against its entity's usual value when the spread within entities is at
+#: most this share of the column's overall spread (a customer's amounts, a meter's readings).
+PROFILE_SPREAD = 0.5
+
+
+def _attach_profiles(encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_keys: dict[str, pd.Series]) -> None:
+    """Give each numeric column an "how far from this entity's usual value" feature where an
+    entity column explains most of its spread.
+
+    The usual value is the entity's median (on the column's model scale) and the yardstick the
+    median absolute deviation within entities, pooled: robust, so the one wrong row of an entity
+    moves neither, and its other rows stay ordinary.
+    """
+    for encoder in encoders:
+        if encoder.role is not Role.NUMERIC:
+            continue
+        values = as_numeric(frame[encoder.column])[0].to_numpy(dtype=np.float64, na_value=np.nan)
+        scaled = _forward_numeric(values, encoder.state)
+        finite = np.isfinite(scaled)
+        if finite.sum() < 4 * ENTITY_MIN_ROWS:
+            continue
+        overall = _mad(scaled[finite])
+        if overall <= 1e-9:
+            continue
+        best: tuple[float, str, dict[str, float], float] | None = None
+        for name, keys in entity_keys.items():
+            both = finite & keys.notna().to_numpy()
+            pairs = pd.DataFrame({"e": keys[both].to_numpy(), "x": scaled[both]})
+            sizes = pairs.groupby("e", sort=True)["x"].transform("size").to_numpy()
+            eligible = sizes >= ENTITY_MIN_ROWS
+            if eligible.sum() < 0.5 * both.sum():
+                continue
+            pairs = pairs[eligible]
+            medians = pairs.groupby("e", sort=True)["x"].median()
+            within = _mad(pairs["x"].to_numpy() - medians.reindex(pairs["e"]).to_numpy(), centred=True)
+            ratio = within / overall
+            if ratio <= PROFILE_SPREAD and (best is None or ratio < best[0]):
+                usual = {str(k): round(float(v), 6) for k, v in medians.items()}
+                best = (ratio, name, usual, max(within, 1e-3))
+        if best is None:
+            continue
+        encoder.state["profile"] = {"column": best[1], "medians": best[2], "spread": best[3]}
+        encoder.features.insert(1, f"{encoder.column} (usual for {best[1]})")
+
+
+def _mad(values: np.ndarray, centred: bool = False) -> float:
+    centre = 0.0 if centred else float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - centre))) if values.size else 0.0
+
+
+def _entity_medians(context: pd.Series, profile: dict[str, Any]) -> np.ndarray:
+    codes, keys = pd.factorize(_category_keys(context.reset_index(drop=True)), use_na_sentinel=True)
+    medians = profile["medians"]
+    table = np.array([medians.get(k, np.nan) for k in keys] + [np.nan], dtype=np.float64)
+    return table[codes]
+
+
+def _off_entity_usual(scaled: np.ndarray, context: pd.Series | None, profile: dict[str, Any]) -> np.ndarray:
+    """(value - its entity's usual) / the usual spread within entities; 0 where there is no
+    evidence (a missing cell, an entity not seen in training)."""
+    if context is None:
+        return np.zeros(scaled.shape[0])
+    usual = _entity_medians(context, profile)
+    with np.errstate(invalid="ignore"):
+        out = (scaled - usual) / profile["spread"]
+    return np.clip(np.where(np.isfinite(out), out, 0.0), -CLIP, CLIP)
+
+
+def _usual_for_entity(
+    series: pd.Series, context: pd.Series | None, shares: dict[str, dict[str, float]], relative: bool = False
+) -> np.ndarray:
     out = np.ones(len(series), dtype=np.float64)
     if context is None:
         return out
@@ -550,7 +779,8 @@ def _usual_for_entity(series: pd.Series, context: pd.Series | None, shares: dict
     table = np.ones(distinct.size, dtype=np.float64)
     for i, code in enumerate(distinct.tolist()):
         known = shares.get(e_keys[code // len(v_keys)])
-        if known is not None:
-            table[i] = known.get(v_keys[code % len(v_keys)], 0.0)
+        if known:
+            share = known.get(v_keys[code % len(v_keys)], 0.0)
+            table[i] = share / max(known.values()) if relative else share
     out[valid] = table[inverse.reshape(-1)]
     return out

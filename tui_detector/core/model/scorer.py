@@ -89,8 +89,9 @@ class Scorer(Protocol):
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per row and column: the error reported to the user, and the ranking of columns."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row and column: the error reported to the user, the ranking of columns, and each
+        column's contribution to the row's strangeness (the measure shown as its share)."""
         ...
 
     def ensemble_manifest(self) -> dict[str, Any] | None: ...
@@ -109,8 +110,9 @@ class BlockScorer:
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return block_errors(preprocessor, matrix, recon, self.residual_scale)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        errors, ranking = block_errors(preprocessor, matrix, recon, self.residual_scale)
+        return errors, ranking, errors
 
     def ensemble_manifest(self) -> dict[str, Any] | None:
         return None
