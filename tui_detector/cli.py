@@ -122,6 +122,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs (default: chosen from the table's size; early stopping may end sooner)")
     parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default 0); the same file and seed give the same scores")
     parser.add_argument("--no-cache", action="store_true", help="train afresh and do not store the model")
+    parser.add_argument("--keep-totals", action="store_true", help="keep rows that look like totals (their numbers are the sums of the rows above); by default they are left out and listed in diagnostics")
     parser.add_argument("--model", choices=("auto", "autoencoder", "iforest"), default="auto", help="auto (default, the best one), autoencoder (the design note's recipe) or iforest")
 
 
@@ -375,6 +376,7 @@ def _settings(args: argparse.Namespace) -> Any:
         epochs=args.epochs,
         seed=args.seed,
         use_cache=not args.no_cache,
+        keep_totals=args.keep_totals,
     )
 
 
@@ -392,7 +394,8 @@ def _run_with_baseline(args: argparse.Namespace, settings: Any, progress: Stderr
     progress.stage(f"reading {args.path.name}")
     source = load_source(args.path, _resolve_sheet(args.path, args.sheet))
     return score_with_baseline(
-        args.path, source, model, settings.threshold_percentile, column_map=dict(args.column_map), on_stage=progress.stage
+        args.path, source, model, settings.threshold_percentile, column_map=dict(args.column_map), on_stage=progress.stage,
+        keep_totals=settings.keep_totals,
     )
 
 

@@ -1,6 +1,8 @@
 """The model directory format is a promise to saved models and the cache: these lists are the
-format as version 2 has always written it, copied here on purpose (a change to the format must
-change them, and MODEL_FORMAT_VERSION with them)."""
+format as versions 2 and 3 have always written it, copied here on purpose (a change to the format
+must change them, and MODEL_FORMAT_VERSION with them). Version 3 keeps version 2's keys, files and
+arrays; what changed is inside the encoders' states (dates, entities), and version 2 models are
+still read and scored as they were trained."""
 
 from __future__ import annotations
 
@@ -42,11 +44,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_2_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_3_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 2
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 3
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -84,3 +86,31 @@ def test_a_directory_written_to_the_format_description_loads_and_scores_alike(ki
     loaded = TabularAnomalyDetector.load(target)
     assert loaded.model_kind_ == kind and loaded.threshold_ == detector.threshold_
     np.testing.assert_allclose(loaded.score_samples(frame), detector.score_samples(frame), rtol=1e-6, atol=1e-9)
+
+
+def test_a_version_2_model_is_still_read_and_scores_dates_as_it_was_trained(tmp_path):
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "at": pd.Timestamp("2026-10-01") + pd.to_timedelta(rng.integers(0, 30 * 24, 300), unit="h"),
+        "x": rng.normal(size=300),
+    })
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    path = detector.save(tmp_path / "m")
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    # What version 2 wrote for a date column: its place in time as the first feature.
+    manifest["format_version"] = 2
+    for encoder in manifest["preprocessor"]["encoders"]:
+        if encoder["column"] == "at":
+            encoder["state"].pop("relative")
+            encoder["state"].pop("period")
+            encoder["features"][0] = "at"
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    old = TabularAnomalyDetector.load(path)
+    later = frame.assign(at=frame["at"] + pd.DateOffset(years=5))
+    # Scored as it was trained: the absolute date, so a file five years on is all strange.
+    assert old.detect(later).flags.mean() > 0.5
+    # The model of this version is not fooled by the later period.
+    assert detector.detect(later).flags.mean() < 0.1

@@ -175,7 +175,12 @@ def drift_summary(detector: TabularAnomalyDetector, detection: Detection) -> dic
         train, new = train_means[block], new_means[block]
         has_indicator = bool(encoder.state.get("indicator"))
         entry: dict[str, Any] = {"column": encoder.column, "role": str(encoder.role)}
-        if encoder.role in (Role.NUMERIC, Role.DATETIME):
+        period = detection.report.periods.get(encoder.column) if detection.report is not None else None
+        if encoder.role is Role.DATETIME and encoder.state.get("relative") and period is not None:
+            # Dates are judged within their own file, so another period is drift to report
+            # here, once, not a reason to flag rows (see preprocess._outside_period).
+            entry.update(_period_shift(encoder.state["period"], period))
+        elif encoder.role in (Role.NUMERIC, Role.DATETIME):
             # Features are standardised on the training data: their training SD is 1.
             shift = float(abs(new[0] - train[0]))
             entry.update(measure="mean shift (training SDs)", value=round(shift, 4), level=_level(shift, (0.1, 0.5, 1.0)))
@@ -191,17 +196,41 @@ def drift_summary(detector: TabularAnomalyDetector, detection: Detection) -> dic
         columns.append(entry)
     columns.sort(key=lambda e: ("none", "small", "moderate", "large").index(e["level"]), reverse=True)
     flagged = float(detection.flags.mean()) if len(detection.flags) else 0.0
-    moved = [c["column"] for c in columns if c["level"] in ("moderate", "large")]
+    moved = [c["column"] for c in columns if c["level"] in ("moderate", "large") and "period" not in c]
+    later = [c for c in columns if c.get("period") and c["level"] != "none"]
     if flagged > 2 * max(training_share, 0.01) or moved:
         verdict = "this file differs from the training data" + (f" (most in {', '.join(moved[:3])})" if moved else "")
     else:
         verdict = "this file looks like the training data"
+    if later:
+        verdict += "; it covers another period (" + "; ".join(f"{c['column']}: {c['period']}" for c in later[:2]) + ")"
     return {
         "flagged_share": round(flagged, 4),
         "training_flagged_share": round(training_share, 4),
         "verdict": verdict,
         "columns": columns,
     }
+
+
+def _day(ns: float) -> str:
+    return pd.Timestamp(int(ns)).date().isoformat()
+
+
+def _period_shift(trained: list[float], scored: tuple[float, float]) -> dict[str, Any]:
+    """How far a date column's period moved, in lengths of the training period."""
+    lo, hi = trained
+    new_lo, new_hi = scored
+    length = max(hi - lo, 86_400e9)
+    shift = abs((new_lo + new_hi) / 2 - (lo + hi) / 2) / length
+    entry: dict[str, Any] = {
+        "measure": "period shift (training periods)",
+        "value": round(float(shift), 4),
+        "level": _level(shift, (0.1, 0.5, 1.0)),
+    }
+    if entry["level"] != "none":
+        entry["period"] = f"{_day(new_lo)} to {_day(new_hi)}, trained on {_day(lo)} to {_day(hi)}"
+        entry["note"] = "rows are not flagged for the period itself, only dates far outside their own file's"
+    return entry
 
 
 # -- explanations -----------------------------------------------------------------------------

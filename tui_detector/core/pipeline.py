@@ -233,6 +233,9 @@ def obtain_model(
 ) -> TrainedModel:
     """The cached model for this table and settings, or a newly trained (and cached) one."""
     stage = on_stage or (lambda _message: None)
+    if not source[0].left_out:
+        # Called on its own (a baseline, `train`): totals rows are no more to learn from here.
+        source, _ = without_totals(source, settings.keep_totals)
     loaded, digest = source
     frame = loaded.frame
     if len(frame) == 0:

@@ -23,7 +23,10 @@ from .preprocess import TabularPreprocessor
 from .threshold import QUANTILE_GRID
 
 MODEL_FORMAT = "anomaly-tui-model"
-MODEL_FORMAT_VERSION = 2
+MODEL_FORMAT_VERSION = 3
+#: Versions this one reads. Version 2 models learned a date's place in time and an entity's raw
+#: shares; their encoder states say so, and they are scored as they were trained.
+READABLE_FORMAT_VERSIONS = (2, 3)
 MANIFEST = "manifest.json"
 #: Array files a model directory may hold (each listed with its sha256 in the manifest).
 MODEL_FILES = ("network.npz", "forest.npz", "ensemble.npz")
@@ -72,7 +75,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path / MANIFEST} is damaged (not valid JSON)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} does not hold an anomaly-tui model")
-    if manifest.get("format_version") != MODEL_FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise ModelFileError(
             f"{path} holds a model in format version {manifest.get('format_version')!r}; "
             f"this version of anomaly-tui reads version {MODEL_FORMAT_VERSION}"
