@@ -235,7 +235,12 @@ class ColumnEncoder:
                     out[i] = stamps.iloc[i].floor("s") == pd.Timestamp(want)
         else:
             keys = _category_keys(actual)
-            out = np.array([k is not None and k == w for k, w in zip(keys, expected, strict=True)], dtype=bool)
+            # In a capped column, a value of the rare tail is what "(a rare value)" expects.
+            rare = set(self.state["known"]) - set(self.state["categories"]) if self.state.get("capped") else set()
+            out = np.array(
+                [k is not None and (k == w or (w == "(a rare value)" and k in rare)) for k, w in zip(keys, expected, strict=True)],
+                dtype=bool,
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -727,11 +732,17 @@ def _attach_profiles(encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_
             if eligible.sum() < 0.5 * both.sum():
                 continue
             pairs = pairs[eligible]
-            medians = pairs.groupby("e", sort=True)["x"].median()
-            within = _mad(pairs["x"].to_numpy() - medians.reindex(pairs["e"]).to_numpy(), centred=True)
+            grouped = pairs.groupby("e", sort=True)["x"]
+            medians, counts = grouped.median(), grouped.size()
+            # A row's distance from a median its own value helped to set is smaller than a new
+            # row's will be: the pooled spread is measured with that bias taken out, and each
+            # entity's yardstick widens with how few rows its median rests on (_median_noise).
+            n = counts.reindex(pairs["e"]).to_numpy(dtype=np.float64)
+            deviations = (pairs["x"].to_numpy() - medians.reindex(pairs["e"]).to_numpy()) * np.sqrt(n / (n - 1))
+            within = _mad(deviations, centred=True)
             ratio = within / overall
             if ratio <= PROFILE_SPREAD and (best is None or ratio < best[0]):
-                usual = {str(k): round(float(v), 6) for k, v in medians.items()}
+                usual = {str(k): [round(float(v), 6), int(counts[k])] for k, v in medians.items()}
                 best = (ratio, name, usual, max(within, 1e-3))
         if best is None:
             continue
@@ -744,10 +755,20 @@ def _mad(values: np.ndarray, centred: bool = False) -> float:
     return 1.4826 * float(np.median(np.abs(values - centre))) if values.size else 0.0
 
 
-def _entity_medians(context: pd.Series, profile: dict[str, Any]) -> np.ndarray:
+def _median_noise(rows: int) -> float:
+    """How much wider a new value's distance from an entity's median is than the spread within
+    entities, the median resting on ``rows`` values (its variance is about pi/2 / rows of a
+    value's)."""
+    return math.sqrt(1.0 + (math.pi / 2.0) / max(rows, 1))
+
+
+def _entity_medians(context: pd.Series, profile: dict[str, Any], widen: bool = False) -> np.ndarray:
+    """Per row, its entity's usual value (NaN for an entity not seen); with ``widen``, the
+    entity's yardstick instead (the pooled spread widened by _median_noise)."""
     codes, keys = pd.factorize(_category_keys(context.reset_index(drop=True)), use_na_sentinel=True)
     medians = profile["medians"]
-    table = np.array([medians.get(k, np.nan) for k in keys] + [np.nan], dtype=np.float64)
+    pick = (lambda v: profile["spread"] * _median_noise(v[1])) if widen else (lambda v: v[0])
+    table = np.array([pick(medians[k]) if k in medians else np.nan for k in keys] + [np.nan], dtype=np.float64)
     return table[codes]
 
 
@@ -758,7 +779,7 @@ def _off_entity_usual(scaled: np.ndarray, context: pd.Series | None, profile: di
         return np.zeros(scaled.shape[0])
     usual = _entity_medians(context, profile)
     with np.errstate(invalid="ignore"):
-        out = (scaled - usual) / profile["spread"]
+        out = (scaled - usual) / _entity_medians(context, profile, widen=True)
     return np.clip(np.where(np.isfinite(out), out, 0.0), -CLIP, CLIP)
 
 

@@ -1,0 +1,158 @@
+"""What an analyst checks in the first minute on a real export (issue 14), each on a small
+generated table: next month is flagged at the training rate, one wrong row does not smear over
+its entity, an extreme value is explained by its own column, no reason holds its expected value,
+and a totals row is left out with its reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tui_detector import TabularAnomalyDetector
+from tui_detector.core import find_totals, small_table_warning
+from tui_detector.core.io.table import LoadedTable, LoadReport
+from tui_detector.core.pipeline import without_totals
+
+
+CURRENCY = {"Germany": "EUR", "Switzerland": "CHF", "Canada": "CAD", "Japan": "JPY", "United Kingdom": "GBP"}
+RATE = {"EUR": 1.0, "CHF": 0.95, "CAD": 1.47, "JPY": 160.0, "GBP": 0.86}
+
+
+def payments(month: int, rows: int = 1500, seed: int = 5) -> pd.DataFrame:
+    """Customers with a fixed country and currency and their own usual amount; a month of
+    payments in office hours."""
+    ent = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, month])
+    customers = 250
+    country = ent.choice(list(CURRENCY), customers)
+    usual = np.exp(ent.normal(4.5, 0.6, customers))
+    who = rng.integers(0, customers, rows)
+    currency = np.array([CURRENCY[c] for c in country[who]])
+    amount = np.round(usual[who] * np.exp(rng.normal(0, 0.3, rows)) * np.array([RATE[c] for c in currency]), 2)
+    start = pd.Timestamp("2026-10-01") + pd.DateOffset(months=month)
+    paid = start + pd.to_timedelta(rng.integers(0, 30, rows), unit="D") + pd.to_timedelta(
+        np.round(np.clip(rng.normal(13, 2.5, rows), 7, 21) * 60), unit="min")
+    return pd.DataFrame({
+        "paid_at": paid,
+        "customer": [f"C{w:03d}" for w in who],
+        "country": country[who],
+        "currency": currency,
+        "channel": rng.choice(["web", "store", "app"], rows, p=[0.6, 0.3, 0.1]),
+        "amount": amount,
+    })
+
+
+#: A German customer's payment.
+EXTREME = 0
+
+
+@pytest.fixture(scope="module")
+def october() -> pd.DataFrame:
+    frame = payments(0)
+    global EXTREME
+    EXTREME = int(frame.index[frame["country"] == "Germany"][0])
+    # One Swiss customer's payment in the wrong currency; one amount 400x its customer's usual.
+    swiss = frame.index[frame["country"] == "Switzerland"]
+    frame.loc[swiss[0], "currency"] = "CAD"
+    frame.loc[EXTREME, "amount"] = round(float(frame.loc[EXTREME, "amount"]) * 400, 2)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def model(october) -> TabularAnomalyDetector:
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(october)
+    return detector
+
+
+def test_next_months_clean_file_is_flagged_at_about_the_training_rate(model):
+    november = payments(1)
+    assert model.detect(november).flags.mean() <= 0.08
+    # Not because dates are ignored: a date decades outside the file is still found, and
+    # explained by the date column.
+    broken = november.copy()
+    broken.loc[3, "paid_at"] = broken.loc[3, "paid_at"].replace(year=1999)
+    detection = model.detect(broken)
+    assert detection.flags[3]
+    assert model.explain(broken, detection, [3])[0]["anomalous_features"][0]["feature_name"] == "paid_at"
+
+
+def test_one_wrong_row_does_not_make_its_entitys_ordinary_rows_strange(model, october):
+    detection = model.detect(october)
+    swiss = october.index[october["country"] == "Switzerland"]
+    wrong, ordinary = swiss[0], swiss[1:]
+    assert detection.flags[wrong]
+    first = model.explain(october, detection, [wrong])[0]["anomalous_features"][0]
+    assert (first["feature_name"], first["actual_value"], first["expected_value"]) == ("currency", "CAD", "CHF")
+    # The customer's other rows score like everyone's: at most the table's own 5% of them.
+    customer = october.loc[wrong, "customer"]
+    same = [r for r in ordinary if october.loc[r, "customer"] == customer]
+    assert same and detection.flags[same].mean() <= 0.05 + 1e-9
+
+
+def test_an_extreme_amount_is_explained_by_the_amount(model, october):
+    detection = model.detect(october)
+    assert detection.flags[EXTREME]
+    # Ranked among the very strangest rows, and the amount named first, not its currency.
+    assert (detection.scores > detection.scores[EXTREME]).sum() < 3
+    first = model.explain(october, detection, [EXTREME])[0]["anomalous_features"][0]
+    assert first["feature_name"] == "amount"
+    # The expected amount is one the column holds, near the customer's usual one.
+    assert october["amount"].min() <= first["expected_value"] <= october["amount"].max()
+    assert first["expected_value"] < first["actual_value"] / 20
+
+
+def test_reasons_never_hold_their_expected_value_and_agree_with_their_order(model, october):
+    detection = model.detect(october)
+    rows = detection.anomaly_rows
+    for item in model.explain(october, detection, rows):
+        features = item["anomalous_features"]
+        assert all(f["actual_value"] != f["expected_value"] for f in features)
+        # One measure ranks them and is shown: the contribution, in falling order.
+        contributions = [f["contribution"] for f in features]
+        assert contributions == sorted(contributions, reverse=True)
+
+
+def loaded(frame: pd.DataFrame) -> LoadedTable:
+    report = LoadReport("t.xlsx", "xlsx", "calamine", "Sheet1", 1, len(frame), list(frame.columns), 0, 0, [], 0.0)
+    return LoadedTable(frame, report, np.arange(len(frame)) + 2)
+
+
+def test_a_totals_row_is_left_out_with_its_reason():
+    frame = payments(0, rows=200).drop(columns=["paid_at"])
+    frame["customer"] = frame["customer"].astype(object)
+    total = {"customer": "Grand total", "country": None, "currency": None, "channel": None,
+             "amount": round(float(frame["amount"].sum()), 2)}
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    (trimmed, _), rows = without_totals((loaded(frame), "sha"))
+    assert len(trimmed.frame) == 200 and "Grand total" not in set(trimmed.frame["customer"])
+    assert rows == [{
+        "row_index": 200, "excel_row": 202, "label": "Grand total",
+        "reason": "a totals row (labelled 'Grand total'; its amount are the sums of the rows above)",
+    }]
+    # The rows after it keep their sheet row numbers; kept on request.
+    assert list(trimmed.excel_rows[-2:]) == [200, 201]
+    (kept, _), none = without_totals((loaded(frame), "sha"), keep=True)
+    assert len(kept.frame) == 201 and none == []
+
+
+def test_subtotals_and_an_unlabelled_sum_row_are_found_but_a_row_that_merely_mentions_total_is_not():
+    frame = pd.DataFrame({
+        "region": ["North", "North", "Subtotal North", "South", "South", "Subtotal South", "Total"],
+        "units": [3, 4, 7, 5, 1, 6, 13],
+        "revenue": [30.0, 40.0, 70.0, 50.0, 10.0, 60.0, 130.0],
+    })
+    assert [t.position for t in find_totals(frame)] == [2, 5, 6]
+    # No label, but two columns that add up: the last row is a sum row.
+    unlabelled = frame.iloc[[0, 1, 3, 4]].reset_index(drop=True)
+    unlabelled.loc[4] = ["", 13, 130.0]
+    assert [t.position for t in find_totals(unlabelled)] == [4]
+    # "Total Gym" is a shop, not a sum: its numbers are ordinary.
+    shop = pd.DataFrame({"shop": ["Alpha", "Total Gym", "Beta", "Gamma"], "units": [3, 4, 5, 6]})
+    assert find_totals(shop) == []
+
+
+def test_a_tiny_table_gets_a_plain_warning():
+    assert "only 3 rows" in small_table_warning(3)
+    assert small_table_warning(5000) is None
