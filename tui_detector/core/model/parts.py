@@ -187,7 +187,23 @@ def column_residuals(
     # A value wrong for its entity is evidence on its own, not diluted over the one-hot block.
     for j, feature, _ in _entity_features(preprocessor):
         np.maximum(out[:, j], relative[:, feature], out=out[:, j])
+    # Which customer (employee, warehouse) a row belongs to cannot be told from the rest of the
+    # row, and is no claim to check: an entity is judged through the columns that depend on it.
+    # Only a value never seen (or, in a column of many values, one of the rare ones) counts.
+    for j, other in _entity_columns(preprocessor):
+        out[:, j] = relative[:, other]
     return out
+
+
+def _entity_columns(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(position, index of its "new or rare value" feature) of each column other columns are
+    judged against (see _entity_features) and that is not judged against another itself."""
+    used = {e.entity_column for e in preprocessor.encoders if e.entity_column}
+    return [
+        (j, e.start + len(e.state["categories"]))
+        for j, e in enumerate(preprocessor.encoders)
+        if e.column in used and e.role is Role.CATEGORICAL and not e.entity_column
+    ]
 
 
 def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:

@@ -641,6 +641,8 @@ def _fit_categorical(series: pd.Series, name: str) -> tuple[dict[str, Any], list
 #: entities with at least ENTITY_MIN_ROWS rows, this share of rows carries the entity's usual value.
 ENTITY_DETERMINATION = 0.9
 ENTITY_MIN_ROWS = 3
+#: An entity column has at least this many distinct values (customers, warehouses, meters).
+ENTITY_MIN_VALUES = 10
 #: Entity columns with more distinct values than this are not tracked (the state is plain JSON).
 ENTITY_MAX_VALUES = 20_000
 
@@ -657,7 +659,7 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
     """
     entities = [
         e for e in encoders
-        if e.role is Role.CATEGORICAL and e.state.get("capped") and len(e.state["known"]) <= ENTITY_MAX_VALUES
+        if e.role is Role.CATEGORICAL and ENTITY_MIN_VALUES <= len(e.state["known"]) <= ENTITY_MAX_VALUES
     ]
     if not entities:
         return
@@ -669,6 +671,9 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
         values = _category_keys(frame[encoder.column])
         best: tuple[float, str, dict[str, dict[str, float]]] | None = None
         for entity in entities:
+            # The entity is the finer column: many warehouses to a city, not the other way.
+            if entity is encoder or len(entity.state["known"]) < 2 * len(encoder.state["known"]):
+                continue
             keys = entity_keys[entity.column]
             both = (keys.notna() & values.notna()).to_numpy()
             if both.sum() < 2 * ENTITY_MIN_ROWS:
