@@ -70,36 +70,44 @@ class DenseNetwork:
         ``wanted`` (rows x blocks, bool) restores each block only on the rows marked for it; the
         other cells of the result are 0.
         """
-        if wanted is not None:
-            out = np.zeros((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
-            for b, block in enumerate(blocks):
-                rows = np.flatnonzero(wanted[:, b])
-                if rows.size:
-                    out[rows, block[0] : block[1]] = self.masked_reconstruction(x[rows], [block], chunk)[:, block[0] : block[1]]
-            return out
-        out = np.empty((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
         # float32, as the network was trained and is stored: twice the speed of float64, and the
         # same function scores a table during training, later, and after a save/load.
         weights = [w.astype(np.float32) for w in self.weights]
         biases = [b.astype(np.float32) for b in self.biases]
+        if wanted is not None:
+            out = np.zeros((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
+            x32 = np.asarray(x, dtype=np.float32)
+            for b, (lo, hi) in enumerate(blocks):
+                rows = np.flatnonzero(wanted[:, b])
+                if rows.size:
+                    subset = x32[rows]
+                    out[rows, lo:hi] = self._restore(subset, subset @ weights[0] + biases[0], lo, hi, weights, biases)
+            return out
+        out = np.empty((x.shape[0], self.weights[-1].shape[1]), dtype=np.float64)
         for start in range(0, x.shape[0], chunk):
             rows = np.asarray(x[start : start + chunk], dtype=np.float32)
             # Blanking a block only removes its share of the first layer's input.
             first = rows @ weights[0] + biases[0]
-            last = len(weights) - 1
             for lo, hi in blocks:
-                h = first - rows[:, lo:hi] @ weights[0][lo:hi]
-                for i, (w, b, act) in enumerate(zip(weights, biases, self.activations, strict=True)):
-                    if i == last:
-                        # Only this block's outputs are kept: compute just those columns
-                        # (the output layer is the widest, and there is one pass per column).
-                        h = h @ w[:, lo:hi] + b[lo:hi]
-                    elif i:
-                        h = h @ w + b
-                    if act == "relu":
-                        np.maximum(h, 0.0, out=h)
-                out[start : start + chunk, lo:hi] = h
+                out[start : start + chunk, lo:hi] = self._restore(rows, first, lo, hi, weights, biases)
         return out
+
+    def _restore(
+        self, rows: np.ndarray, first: np.ndarray, lo: int, hi: int, weights: list[np.ndarray], biases: list[np.ndarray]
+    ) -> np.ndarray:
+        """Block ``lo:hi`` restored with it blanked, from the first layer's full input ``first``."""
+        h = first - rows[:, lo:hi] @ weights[0][lo:hi]
+        last = len(weights) - 1
+        for i, (w, b, act) in enumerate(zip(weights, biases, self.activations, strict=True)):
+            if i == last:
+                # Only this block's outputs are kept: compute just those columns (the output
+                # layer is the widest, and there is one pass per column).
+                h = h @ w[:, lo:hi] + b[lo:hi]
+            elif i:
+                h = h @ w + b
+            if act == "relu":
+                np.maximum(h, 0.0, out=h)
+        return h
 
     def to_npz_bytes(self) -> bytes:
         buffer = io.BytesIO()

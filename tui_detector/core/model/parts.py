@@ -348,7 +348,7 @@ def robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
 
 
 #: Columns tried as the cause of a row's strangeness (see attribute).
-CANDIDATES = 4
+CANDIDATES = 3
 
 
 def attribute(
@@ -389,10 +389,17 @@ def attribute(
         rows = np.flatnonzero(tried == j)
         if rows.size:
             repaired[rows, encoder.start : encoder.stop] = recon[owner[rows], encoder.start : encoder.stop]
+    # The other candidates are restored again; the repaired column's own restoration does not
+    # depend on its value (it is blanked for it), so it stays what it was: no error left.
     wanted = np.zeros((n * m, columns), dtype=bool)
     wanted[np.arange(n * m)[:, None], np.repeat(candidates, m, axis=0)] = True
+    wanted[np.arange(n * m), tried] = False
     clipped = np.clip(repaired, -INPUT_CLIP, INPUT_CLIP)
     again = reconstruct(network, clipped, preprocessor, wanted)
+    for j, encoder in enumerate(preprocessor.encoders):
+        rows = np.flatnonzero(tried == j)
+        if rows.size:
+            again[rows, encoder.start : encoder.stop] = recon[owner[rows], encoder.start : encoder.stop]
     after_errors = column_residuals(repaired, again, scales(repaired), preprocessor)
     after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
     drop = np.maximum(before[owner] - after, 0.0)

@@ -217,31 +217,27 @@ class ColumnEncoder:
         a number to the column's decimals, a category by its key, a date to the second). Such a
         column is no reason for the row to be strange."""
         actual = actual.reset_index(drop=True)
-        n = len(actual)
-        out = np.zeros(n, dtype=bool)
         if self.role is Role.NUMERIC:
             values = as_numeric(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
-            for i, want in enumerate(expected):
-                if want is not None and math.isfinite(values[i]):
-                    out[i] = _round_like(float(values[i]), self.state) == want
-        elif self.role is Role.BOOLEAN:
+            want = np.array([np.nan if w is None else float(w) for w in expected], dtype=np.float64)
+            decimals = 0 if self.state.get("integral") else max(int(self.state.get("decimals", 2)), 2)
+            with np.errstate(invalid="ignore"):
+                return np.round(values, decimals) == want
+        if self.role is Role.BOOLEAN:
             values = _as_bool_float(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
-            out = np.array([not math.isnan(v) and bool(v >= 0.5) == w for v, w in zip(values, expected, strict=True)],
-                           dtype=bool)
-        elif self.role is Role.DATETIME:
-            stamps = as_datetime(actual)[0]
-            for i, want in enumerate(expected):
-                if want is not None and not pd.isna(stamps.iloc[i]):
-                    out[i] = stamps.iloc[i].floor("s") == pd.Timestamp(want)
-        else:
-            keys = _category_keys(actual)
-            # In a capped column, a value of the rare tail is what "(a rare value)" expects.
-            rare = set(self.state["known"]) - set(self.state["categories"]) if self.state.get("capped") else set()
-            out = np.array(
-                [k is not None and (k == w or (w == "(a rare value)" and k in rare)) for k, w in zip(keys, expected, strict=True)],
-                dtype=bool,
-            )
-        return out
+            want = np.array([bool(w) for w in expected], dtype=bool)
+            return ~np.isnan(values) & ((values >= 0.5) == want)
+        if self.role is Role.DATETIME:
+            stamps = as_datetime(actual)[0].dt.floor("s")
+            want = pd.to_datetime(pd.Series(expected, dtype=object), errors="coerce")
+            return (stamps.to_numpy(dtype="datetime64[ns]") == want.to_numpy(dtype="datetime64[ns]")) & stamps.notna().to_numpy()
+        keys = _category_keys(actual)
+        # In a capped column, a value of the rare tail is what "(a rare value)" expects.
+        rare = set(self.state["known"]) - set(self.state["categories"]) if self.state.get("capped") else set()
+        return np.array(
+            [k is not None and (k == w or (w == "(a rare value)" and k in rare)) for k, w in zip(keys, expected, strict=True)],
+            dtype=bool,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -524,40 +520,52 @@ def _expected_stamps(recon: np.ndarray, state: dict[str, Any], actual: pd.Series
     if not state.get("relative") or actual is None:
         ns = recon[:, 0] * state["std"] + state["mean"]
         return [_iso_from_ns(v) for v in ns]
-    stamps, _ = as_datetime(actual.reset_index(drop=True))
+    stamps = as_datetime(actual.reset_index(drop=True))[0]
     lo, hi = period if period is not None else state["period"]
-    out: list[str | None] = []
+    length = max(hi - lo, float(_NS_PER_DAY))
+    margin = PERIOD_MARGIN * length + _NS_PER_DAY
+    present = stamps.notna().to_numpy()
+    ns = np.where(present, stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64), 0).astype(np.float64)
+    outside = present & ((ns < lo - margin) | (ns > hi + margin))
+    if outside.any():
+        year = pd.Timestamp(int((lo + hi) / 2)).year
+        moved = stamps[outside].map(lambda t: _in_year(t, year)).astype("int64").to_numpy(dtype=np.float64)
+        inside = (moved >= lo - margin) & (moved <= hi + margin)
+        ns[outside] = np.where(inside, moved, np.clip(ns[outside], lo, hi))
+    day_ns = float(_NS_PER_DAY)
     col = 1
-    hour = weekday = None
     if state["hour"]:
         hour = (np.degrees(np.arctan2(recon[:, col], recon[:, col + 1])) % 360.0) / 15.0
         col += 2
     if state["weekday"]:
         weekday = np.rint((np.degrees(np.arctan2(recon[:, col], recon[:, col + 1])) % 360.0) / (360.0 / 7)) % 7
-    length = max(hi - lo, float(_NS_PER_DAY))
-    margin = PERIOD_MARGIN * length + _NS_PER_DAY
-    for i, stamp in enumerate(stamps):
-        if stamp is pd.NaT or pd.isna(stamp):
-            out.append(None)
-            continue
-        value = float(stamp.value)
-        if value < lo - margin or value > hi + margin:
-            year = pd.Timestamp(int((lo + hi) / 2)).year
-            try:
-                moved = stamp.replace(year=year)
-            except ValueError:  # 29 February
-                moved = stamp.replace(year=year, day=28)
-            if not lo - margin <= moved.value <= hi + margin:
-                moved = pd.Timestamp(int(min(max(value, lo), hi)))
-            stamp = moved
-        if weekday is not None:
-            shift = (int(weekday[i]) - stamp.day_of_week + 3) % 7 - 3
-            stamp = stamp + pd.Timedelta(days=shift)
-        if hour is not None:
-            minutes = int(round(float(hour[i]) * 4)) * 15 % (24 * 60)
-            stamp = stamp.normalize() + pd.Timedelta(minutes=minutes)
-        out.append(_iso_from_ns(float(stamp.value)))
+        # 1970-01-01 was a Thursday (weekday 3).
+        current = (np.floor(ns / day_ns) + 3) % 7
+        ns = ns + ((weekday - current + 3) % 7 - 3) * day_ns
+    if state["hour"]:
+        minutes = (np.rint(hour * 4) * 15) % (24 * 60)
+        ns = np.floor(ns / day_ns) * day_ns + minutes * 60e9
+    return _iso_many(np.where(present, ns, np.nan))
+
+
+def _iso_many(ns: np.ndarray) -> list[str | None]:
+    """:func:`_iso_from_ns` for a whole array at once (to the second; a date alone at midnight)."""
+    out: list[str | None] = [None] * ns.size
+    ok = np.flatnonzero(np.isfinite(ns) & (np.abs(ns) < 9.2e18))
+    if ok.size:
+        seconds = np.floor(ns[ok] / 1e9).astype(np.int64)
+        text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
+        midnight = seconds % 86_400 == 0
+        for i, t, m in zip(ok.tolist(), text.tolist(), midnight.tolist(), strict=True):
+            out[i] = t[:10] if m else t
     return out
+
+
+def _in_year(stamp: pd.Timestamp, year: int) -> pd.Timestamp:
+    try:
+        return stamp.replace(year=year)
+    except ValueError:  # 29 February
+        return stamp.replace(year=year, day=28)
 
 
 def _iso_from_ns(value: float) -> str | None:
