@@ -228,10 +228,13 @@ def _plant(export: Export, rng: np.random.Generator, count: int) -> None:
                 used_entities.add(entity)
         if kind == "extreme":
             frame.at[row, money] = round(float(frame.at[row, money]) * float(rng.choice([40, 100, 400])), 2)
-            # The dependent column follows, so only the magnitude is strange.
+            # The dependent column follows, so only the magnitude is strange; the plant then
+            # wrote both cells, and either is a right first name.
+            accepted: tuple[str, ...] = (money,)
             if export.domain == "payments":
                 frame.at[row, partner] = round(float(frame.at[row, money]) * 0.029 + 0.3, 2)
-            export.planted.append(Planted(row, kind, money, (money,)))
+                accepted = (money, partner)
+            export.planted.append(Planted(row, kind, money, accepted))
         elif kind == "entity":
             values = sorted(set(frame[given].astype(str)) - {str(frame.at[row, given])})
             frame.at[row, given] = values[int(rng.integers(0, len(values)))]

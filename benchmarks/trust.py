@@ -56,6 +56,7 @@ def product(train: Export, later: Export) -> dict:
     later_flags = detector.detect(later.frame).flags
     return {
         **ranking(train, top),
+        "auc": auc(train, np.where(kept, detection.scores, np.nanmin(detection.scores))),
         "hit1": float(np.mean([bool(t) and t[0] in p.accepted for p, t in zip(train.planted, named, strict=True)])),
         "hit3": float(np.mean([bool(set(t) & set(p.accepted)) for p, t in zip(train.planted, named, strict=True)])),
         "next": float(np.mean(later_flags)),
@@ -98,7 +99,18 @@ def forest(train: Export, later: Export) -> dict:
     cut = np.quantile(scores, 0.95)
     top = np.argsort(-scores, kind="stable")[: len(train.planted)]
     later_scores = -model.score_samples(encode_for_forest(later.frame, reference))
-    return {**ranking(train, top), "hit1": None, "hit3": None, "next": float(np.mean(later_scores > cut)), "totals": "-"}
+    return {**ranking(train, top), "auc": auc(train, scores), "hit1": None, "hit3": None, "next": float(np.mean(later_scores > cut)), "totals": "-"}
+
+
+def auc(train: Export, scores: np.ndarray) -> float:
+    """ROC-AUC of the planted rows among the others (totals rows left out of both)."""
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    labels = np.zeros(len(train.frame), dtype=int)
+    labels[[p.row for p in train.planted]] = 1
+    keep = np.ones(len(labels), dtype=bool)
+    keep[train.totals] = False
+    return float(roc_auc_score(labels[keep], scores[keep]))
 
 
 def ranking(train: Export, top: np.ndarray) -> dict:
@@ -124,7 +136,7 @@ def run(domains: list[str], seeds: list[int], rows: int) -> list[dict]:
             p, f = entry["anomaly-tui"], entry["IsolationForest"]
             print(
                 f"{domain:10s} {seed} {entry['split']:8s} next {p['next']:.3f} (IF {f['next']:.3f})  "
-                f"p@N {p['precision']:.2f} (IF {f['precision']:.2f})  hit@1 {p['hit1']:.2f} hit@3 {p['hit3']:.2f}  "
+                f"p@N {p['precision']:.2f} (IF {f['precision']:.2f})  AUC {p['auc']:.3f} (IF {f['auc']:.3f})  hit@1 {p['hit1']:.2f} hit@3 {p['hit3']:.2f}  "
                 f"innocent {p['innocent']} (IF {f['innocent']})  totals {p['totals']}  {p['seconds']:.1f}s",
                 flush=True,
             )
@@ -148,21 +160,23 @@ def write(path: Path, results: list[dict], rows: int) -> None:
         chosen = [r for r in results if r["split"] == split]
         if not chosen:
             continue
-        lines += [f"## {split}", "", "| domain | seed | next month flagged | p@N | hit@1 | hit@3 | innocent in top N | totals left out |",
-                  "|:--|--:|--:|--:|--:|--:|--:|--:|"]
+        lines += [f"## {split}", "", "| domain | seed | next month flagged | p@N | ROC-AUC | hit@1 | hit@3 | innocent in top N | totals left out |",
+                  "|:--|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for r in chosen:
             p, f = r["anomaly-tui"], r["IsolationForest"]
             lines.append(
                 f"| {r['domain']} | {r['seed']} | {p['next']:.1%} (IF {f['next']:.1%}) | {p['precision']:.2f} "
-                f"(IF {f['precision']:.2f}) | {p['hit1']:.2f} | {p['hit3']:.2f} | {p['innocent']} (IF {f['innocent']}) "
+                f"(IF {f['precision']:.2f}) | {p['auc']:.3f} (IF {f['auc']:.3f}) | {p['hit1']:.2f} | {p['hit3']:.2f} | {p['innocent']} (IF {f['innocent']}) "
                 f"| {p['totals']} |"
             )
-        mean = {k: np.mean([r["anomaly-tui"][k] for r in chosen]) for k in ("next", "precision", "hit1", "hit3")}
-        fmean = {k: np.mean([r["IsolationForest"][k] for r in chosen]) for k in ("next", "precision")}
+        mean = {k: np.mean([r["anomaly-tui"][k] for r in chosen]) for k in ("next", "precision", "auc", "hit1", "hit3")}
+        fmean = {k: np.mean([r["IsolationForest"][k] for r in chosen]) for k in ("next", "precision", "auc")}
+        behind = min(r["anomaly-tui"]["auc"] - r["IsolationForest"]["auc"] for r in chosen)
         worst_next = max(r["anomaly-tui"]["next"] for r in chosen)
         lines += [
             f"| **mean** | | {mean['next']:.1%} (IF {fmean['next']:.1%}; worst {worst_next:.1%}) | "
-            f"{mean['precision']:.2f} (IF {fmean['precision']:.2f}) | {mean['hit1']:.2f} | {mean['hit3']:.2f} | "
+            f"{mean['precision']:.2f} (IF {fmean['precision']:.2f}) | {mean['auc']:.3f} (IF {fmean['auc']:.3f}; "
+            f"worst product - IF {behind:+.3f}) | {mean['hit1']:.2f} | {mean['hit3']:.2f} | "
             f"{sum(r['anomaly-tui']['innocent'] for r in chosen)} | |",
             "",
         ]
