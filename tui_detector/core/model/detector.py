@@ -356,8 +356,10 @@ class TabularAnomalyDetector(EstimatorParams):
         k = max(0, int(self.top_features))
         raw_rows = json_rows(frame, rows)
         for i, row in enumerate(rows):
-            # A column that already holds what the model expected is no reason.
+            # A column that already holds what the model expected is no reason, nor one whose
+            # repair would take nothing away (unless nothing else is left to name).
             order = [j for j in np.lexsort((np.arange(len(encoders)), -ranking[i])) if not agrees[i, j]][:k]
+            order = [j for n, j in enumerate(order) if n == 0 or contribution[i, j] > 0]
             raw_data = raw_rows[i]
             features = []
             for j in order:

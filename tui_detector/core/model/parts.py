@@ -184,9 +184,13 @@ def column_residuals(
     widths = np.diff(np.append(starts, matrix.shape[1]))
     relative = (matrix - recon) ** 2 / scale
     out = np.add.reduceat(relative, starts, axis=1) / widths
-    # A value wrong for its entity is evidence on its own, not diluted over the one-hot block.
-    for j, feature, _ in _entity_features(preprocessor):
+    # A value wrong for its entity is evidence on its own, not diluted over the one-hot block;
+    # a category that is its entity's usual one is right, whatever the rest of the row suggests.
+    for j, feature, usual in _entity_features(preprocessor):
         np.maximum(out[:, j], relative[:, feature], out=out[:, j])
+        if usual == 1.0:
+            fits = matrix[:, feature] >= 1.0 - 1e-9
+            out[fits, j] = relative[fits, feature]
     # Which customer (employee, warehouse) a row belongs to cannot be told from the rest of the
     # row, and is no claim to check: an entity is judged through the columns that depend on it.
     # Only a value never seen (or, in a column of many values, one of the rare ones) counts.
@@ -404,4 +408,17 @@ def attribute(
     after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
     drop = np.maximum(before[owner] - after, 0.0)
     contribution[owner, tried] = drop
+    # Which entity a row belongs to is a reason only when the entity was never seen.
+    for j, _ in _entity_columns(preprocessor):
+        contribution[~_unseen(preprocessor.encoders[j], matrix), j] = 0.0
     return errors, surprise, contribution
+
+
+def _unseen(encoder, matrix: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a ColumnEncoder
+    """Rows whose value of this categorical column was never seen in training."""
+    state = encoder.state
+    if state.get("capped"):
+        unseen = (state["log_freq_unseen"] - state["freq_mean"]) / state["freq_std"]
+        frequency = encoder.start + len(state["categories"]) + 1
+        return np.isclose(matrix[:, frequency], unseen)
+    return matrix[:, encoder.start + len(state["categories"])] > 0.5

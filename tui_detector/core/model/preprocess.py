@@ -208,8 +208,8 @@ class ColumnEncoder:
                 if not shares:
                     continue
                 usual, share = max(shares.items(), key=lambda kv: (kv[1], kv[0]))
-                if shares.get(key, 0.0) < 0.5 * share:
-                    out[i] = usual
+                # The entity's usual value, where the row's is not one the entity often has.
+                out[i] = usual if shares.get(key, 0.0) < 0.5 * share else key
         return out
 
     def agrees(self, actual: pd.Series, expected: list[Any]) -> np.ndarray:
