@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, OptionList, Static
 
@@ -53,19 +53,22 @@ class SetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ReadingStatus(self.path, id="source")
-        with Horizontal(id="setup-top"):
-            with Vertical(id="sheets-pane"):
-                yield Label("Sheets", classes="pane-title")
-                yield SheetList(id="sheets")
-            with Vertical(id="roles-pane"):
-                yield Label("Columns — space includes or excludes", classes="pane-title")
-                yield RolesTable(id="roles")
-        yield Label("Preview", classes="pane-title")
-        yield TablePreview(id="preview")
-        yield SettingsForm(self.model)
-        yield CacheNote(id="cache-note")
-        yield Static("", id="message")
+        # One scrolled body: on a short terminal (80×24) the settings lie below the fold, and a
+        # focused field is scrolled into view rather than typed into unseen.
+        with VerticalScroll(id="setup-body"):
+            yield ReadingStatus(self.path, id="source")
+            with Horizontal(id="setup-top"):
+                with Vertical(id="sheets-pane"):
+                    yield Label("Sheets (rows × columns)", classes="pane-title")
+                    yield SheetList(id="sheets")
+                with Vertical(id="roles-pane"):
+                    yield Label("Columns — space includes or excludes", classes="pane-title")
+                    yield RolesTable(id="roles")
+            yield Label("Preview", classes="pane-title")
+            yield TablePreview(id="preview")
+            yield SettingsForm(self.model)
+            yield CacheNote(id="cache-note")
+            yield Static("", id="message")
         yield Footer()
 
     def on_mount(self) -> None:
