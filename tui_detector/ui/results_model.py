@@ -71,6 +71,12 @@ class ResultsModel:
         self.names = [str(c) for c in frame.columns]
         #: how each data column's cells read (decimals, date precision), from a sample
         self.formats = [ColumnFormat.of(values) for values in self.values]
+        for profile in getattr(run.detector, "profiles_", []):
+            # Dates a text file holds as text: the model's expected dates (ISO text) are shown
+            # in the precision the column's own text has.
+            index = self.names.index(str(profile.name)) if str(profile.name) in self.names else None
+            if str(profile.role) == "datetime" and index is not None and not self.formats[index].dates:
+                self.formats[index] = ColumnFormat.of_date_text(self.values[index])
         excel = run.loaded.excel_rows
         self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
         self.top = TopFeatures(run)

@@ -170,6 +170,21 @@ class ColumnFormat:
             return cls(decimals=_usual_decimals(floats), precision=precision, dates=bool(stamps))
         return cls()
 
+    @classmethod
+    def of_date_text(cls, values: Any) -> ColumnFormat:
+        """A column of dates written as text (a CSV's): its cells stay as written; a date
+        from the model reads in the precision the column's text has."""
+        return cls(precision=_text_dates_precision(values), dates=True)
+
+
+def _text_dates_precision(values: Any) -> int:
+    import pandas as pd  # noqa: PLC0415
+
+    sample = pd.Series(np.asarray(values[:FORMAT_SAMPLE], dtype=object))
+    stamps = pd.to_datetime(sample, errors="coerce", format="mixed")
+    ns = stamps.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return _stamps_precision(ns)
+
 
 def _stamps_precision(ns: np.ndarray) -> int:
     """The finest precision any of these nanosecond stamps needs."""
