@@ -247,7 +247,9 @@ class ResultsModel:
         index = self._feature_column.get(name)
         if index is None:
             return format_value(value)
-        return self.formats[index](self.values[index][row] if own else value)
+        if own:
+            return self.formats[index](self.values[index][row])
+        return self.formats[index](value, from_model=True)
 
     def highlights(self, row: int) -> dict[int, int]:
         """Data column index → rank (0 = the feature that explains the row most)."""

@@ -6,7 +6,8 @@ digits that read back as the same number (``repr``), in positional notation (nev
 its cells have (a sheet of amounts reads ``20,000.00`` beside ``19,999.99``, as its ``#,##0.00``
 format shows them) but never cuts one that has more. Dates read ``2026-04-01 08:42:31``:
 a column whose cells all fall on midnight drops the time, one without seconds drops those;
-a cell that has the part the column drops still shows it. Scores and errors, which are the
+a cell that has the part the column drops still shows it. Dates a CSV holds as text are
+shown as written, and the model's expected dates in the precision that text has. Scores and errors, which are the
 model's numbers and not the sheet's, read in one fixed format: three decimals.
 
 Plain Python, NumPy and pandas; no Textual.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -143,9 +145,13 @@ class ColumnFormat:
     decimals: int = 0
     precision: int = DAY
     dates: bool = False
+    #: the column's dates are text (a CSV's): its own cells are shown as written
+    text_dates: bool = False
 
-    def __call__(self, value: Any) -> str:
-        if self.dates and isinstance(value, str):
+    def __call__(self, value: Any, *, from_model: bool = False) -> str:
+        """``value`` as the column shows it; ``from_model``: a value the model gave (its
+        dates are ISO text), not one of the column's own cells."""
+        if self.dates and isinstance(value, str) and (from_model or not self.text_dates):
             value = _parse_date(value)
         return format_value(value, self.decimals, self.precision)
 
@@ -174,16 +180,21 @@ class ColumnFormat:
     def of_date_text(cls, values: Any) -> ColumnFormat:
         """A column of dates written as text (a CSV's): its cells stay as written; a date
         from the model reads in the precision the column's text has."""
-        return cls(precision=_text_dates_precision(values), dates=True)
+        return cls(precision=_text_dates_precision(values), dates=True, text_dates=True)
+
+
+#: The time of day in a date written as text: ``2026-04-01 08:42``, ``…T08:42:31.5``.
+_TEXT_TIME = re.compile(r"\d[ T]\d{1,2}:\d\d(:\d\d(\.\d+)?)?")
 
 
 def _text_dates_precision(values: Any) -> int:
-    import pandas as pd  # noqa: PLC0415
-
-    sample = pd.Series(np.asarray(values[:FORMAT_SAMPLE], dtype=object))
-    stamps = pd.to_datetime(sample, errors="coerce", format="mixed")
-    ns = stamps.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64)
-    return _stamps_precision(ns)
+    """The precision a column of dates written as text is written in."""
+    found = DAY
+    for cell in np.asarray(values[:FORMAT_SAMPLE], dtype=object).tolist():
+        match = _TEXT_TIME.search(cell) if isinstance(cell, str) else None
+        if match is not None:
+            found = max(found, MICRO if match.group(2) else SECOND if match.group(1) else MINUTE)
+    return found
 
 
 def _stamps_precision(ns: np.ndarray) -> int:
@@ -200,12 +211,13 @@ def _stamps_precision(ns: np.ndarray) -> int:
 
 
 def _usual_decimals(floats: list[float]) -> int:
-    """The decimals most of ``floats`` have (ties: the larger), at most MAX_PADDED_DECIMALS."""
+    """The decimals most of ``floats`` have (ties: the larger); 0 beyond MAX_PADDED_DECIMALS."""
     if not floats:
         return 0
     counts = Counter(own_decimals(f) for f in floats)
     best = max(counts.items(), key=lambda item: (item[1], item[0]))[0]
-    return min(best, MAX_PADDED_DECIMALS)
+    # Measurements with every digit a double holds are not padded: -12 stays -12.
+    return best if best <= MAX_PADDED_DECIMALS else 0
 
 
 def _parse_date(text: str) -> Any:
