@@ -103,6 +103,24 @@ async def test_the_table_and_row_details_show_the_sheets_values(claims):
         assert all(e.split(".")[-1].isdigit() and len(e.split(".")[-1]) == 3 for e in errors)
 
 
+async def test_a_cut_cell_is_shown_whole_on_the_status_line(claims):
+    app = make_app(claims, model="iforest")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _results(pilot)
+        table = screen.table
+        while table.current_column.label != "comment":
+            await pilot.press("right")
+        await pilot.pause()
+        row = table.current_row
+        whole = f"customer asked about parcel {row} twice"
+        status = str(screen.query_one("#table-status").render())
+        assert f"comment: {whole}" in status
+        assert whole not in table.render_line(table.cursor_row - int(table.scroll_y) + 1).text  # cut there
+        await pilot.press("left")
+        await pilot.pause()
+        assert "customer asked" not in str(screen.query_one("#table-status").render())
+
+
 # -- colours ----------------------------------------------------------------------------------
 
 
@@ -310,3 +328,19 @@ async def test_training_names_its_preparation_before_the_first_epoch(claims):
         assert "ETA 0:30" in screen_text(app)
         await pilot.press("escape")
         await _until(pilot, lambda: isinstance(app.screen, SetupScreen))
+
+
+async def test_a_long_recent_path_keeps_its_end_on_one_line(tmp_path, monkeypatch):
+    folder = tmp_path / "quarterly-expense-claims-exported-from-finance" / "october-final-reviewed"
+    folder.mkdir(parents=True)
+    sheet = folder / "claims-october.csv"
+    sheet.write_text("a,b\n1,2\n", encoding="utf-8")
+    monkeypatch.setenv("ANOMALY_TUI_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "recent.json").write_text(f'["{sheet}"]', encoding="utf-8")
+    app = make_app(None, workdir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        lines = [line for line in screen_text(app).splitlines() if "claims-october.csv" in line]
+        assert len(lines) == 1 and "…" in lines[0] and "reviewed/claims-october.csv" in lines[0]
+        assert "quarterly" not in screen_text(app).split("Recently opened")[1]  # its start gave way
