@@ -56,9 +56,18 @@ def number_text(value: float | int, decimals: int = 0) -> str:
         return ""
     if math.isinf(number):
         return "∞" if number > 0 else "-∞"
-    exact = Decimal(repr(number + 0.0))  # + 0.0: no "-0"
-    places = max(decimals, own_decimals(number))
-    return f"{exact:,.{places}f}"
+    text = repr(number + 0.0)  # + 0.0: no "-0"
+    if "e" in text:  # 1e+20, 1.5e-07: written out in full
+        places = max(decimals, own_decimals(number))
+        return f"{Decimal(text):,.{places}f}"
+    # The table draws hundreds of these per repaint: string work on repr, no Decimal.
+    whole, _, fraction = text.partition(".")
+    if fraction == "0":
+        fraction = ""
+    fraction = fraction.ljust(decimals, "0")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{abs(int(whole)):,}"
+    return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
 
 
 def own_decimals(number: float) -> int:
@@ -71,19 +80,29 @@ def own_decimals(number: float) -> int:
 
 def date_text(stamp: Any, precision: int = DAY) -> str:
     """``2026-04-01 08:42:31``: at least ``precision``, and whatever more the stamp has."""
-    import pandas as pd  # noqa: PLC0415 - loaded with the table
+    if isinstance(stamp, np.datetime64):
+        if np.isnat(stamp):
+            return ""
+        nanos = int(stamp.astype("datetime64[ns]").astype(np.int64)) % 1000
+        stamp = stamp.astype("datetime64[us]").item()  # a datetime: far quicker than Timestamp
+    elif not isinstance(stamp, dt.date):
+        import pandas as pd  # noqa: PLC0415 - loaded with the table
 
-    stamp = pd.Timestamp(stamp)
-    if stamp is pd.NaT:
-        return ""
+        stamp = pd.Timestamp(stamp)
+        if stamp is pd.NaT:
+            return ""
+    else:
+        nanos = int(getattr(stamp, "nanosecond", 0))
+    if not isinstance(stamp, dt.datetime):  # a date: midnight
+        stamp = dt.datetime(stamp.year, stamp.month, stamp.day)
     text = f"{stamp.year:04d}-{stamp.month:02d}-{stamp.day:02d}"
-    need = max(precision, _date_precision(stamp))
+    need = max(precision, MICRO if nanos else _date_precision(stamp))
     if need >= MINUTE:
         text += f" {stamp.hour:02d}:{stamp.minute:02d}"
     if need >= SECOND:
         text += f":{stamp.second:02d}"
     if need >= MICRO:
-        text += f".{stamp.microsecond:06d}".rstrip("0")
+        text += f".{stamp.microsecond:06d}{nanos:03d}".rstrip("0").rstrip(".")
     return text
 
 
