@@ -328,5 +328,8 @@ class ScoreTable(ScrollView, can_focus=True):
         room = max(0, width - self.fixed_width)
         x = int(self.scroll_x)
         right = Strip(scrolled, self.scrolled_width).crop(x, x + room)
+        if x > 0 and room > 0:
+            # Scrolled into the middle of a column: its first visible cell gives way to a gap.
+            right = Strip.join([Strip([Segment(" ", fill)], 1), right.crop(1, room)])
         strip = Strip.join([left, right])
         return strip.extend_cell_length(width, fill).crop(0, width)
