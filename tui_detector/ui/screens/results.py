@@ -43,8 +43,9 @@ class ResultsScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("plus,equals_sign", "threshold(1)", "Threshold +", key_display="+"),
-        Binding("minus", "threshold(-1)", "Threshold -", key_display="-"),
+        # One footer entry for both directions: the footer's room is short at 80 columns.
+        Binding("plus,equals_sign", "threshold(1)", "Threshold", key_display="+/-"),
+        Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
         Binding("escape", "back", "Back"),
