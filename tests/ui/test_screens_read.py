@@ -37,6 +37,7 @@ def claims(tmp_path):
     for row, value in zip(EXACT, (19_999.99, 22_385.61, 4_500_000.0, 77_777.77), strict=True):
         frame.loc[row, "amount"] = value
     frame.loc[7, "ordered_at"] = pd.Timestamp("2026-03-01 14:05:09")
+    frame["invoice_no"] = np.arange(100_000, 100_300)  # a number that names a row: no separators
     path = tmp_path / "claims.csv"
     frame.to_csv(path, index=False)
     return path
@@ -88,6 +89,8 @@ async def test_the_table_and_row_details_show_the_sheets_values(claims):
         assert amount.width >= len("4,500,000.00")  # beyond the sample of rows sized: not cut
         ordered = next(c for c in screen.model.columns if c.label == "ordered_at")
         assert screen.model.cell(7, ordered) == "2026-03-01 14:05:09"
+        invoice = next(c for c in screen.model.columns if c.label == "invoice_no")
+        assert screen.model.cell(7, invoice) == "100007"
         _to_row(pilot, screen, 9)
         await pilot.pause()
         assert "4,500,000.00" in screen_text(app)
@@ -119,6 +122,28 @@ async def test_a_cut_cell_is_shown_whole_on_the_status_line(claims):
         await pilot.press("left")
         await pilot.pause()
         assert "customer asked" not in str(screen.query_one("#table-status").render())
+
+
+async def test_a_wide_terminal_gives_its_spare_width_to_the_cut_columns(claims):
+    app = make_app(claims, model="iforest")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _results(pilot)
+        table = screen.table
+        why = screen.model.column("why")
+        comment = next(c for c in screen.model.columns if c.label == "comment")
+        assert why.width < why.natural and comment.width < comment.natural  # both cut at 80
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause()
+        assert why.width > why.base_width and comment.width > comment.base_width
+        room = table.scrollable_content_region.width
+        spare = room - table.fixed_width - table.scrolled_width
+        cut = [c for c in table.scrolled if c.width < c.natural]
+        assert spare >= 0 and (not cut or spare < len(cut))  # the spare width all went to them
+        line = table.render_line(1).text
+        assert "customer asked about parcel" in line and len(line) <= 200
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert why.width == why.base_width and comment.width == comment.base_width
 
 
 # -- colours ----------------------------------------------------------------------------------

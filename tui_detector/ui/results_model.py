@@ -8,6 +8,7 @@ view (anomalies only, all rows, a search result), in either direction.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,12 +72,18 @@ class ResultsModel:
         self.names = [str(c) for c in frame.columns]
         #: how each data column's cells read (decimals, date precision), from a sample
         self.formats = [ColumnFormat.of(values) for values in self.values]
+        positions = {name: i for i, name in enumerate(self.names)}
         for profile in getattr(run.detector, "profiles_", []):
             # Dates a text file holds as text: the model's expected dates (ISO text) are shown
             # in the precision the column's own text has.
-            index = self.names.index(str(profile.name)) if str(profile.name) in self.names else None
-            if str(profile.role) == "datetime" and index is not None and not self.formats[index].dates:
+            index = positions.get(str(profile.name))
+            if index is None:
+                continue
+            if str(profile.role) == "datetime" and not self.formats[index].dates:
                 self.formats[index] = ColumnFormat.of_date_text(self.values[index])
+            elif str(profile.role) in ("identifier", "categorical"):
+                # Numbers that name things (IDs, codes, years as categories) read as written.
+                self.formats[index] = dataclasses.replace(self.formats[index], grouping=False)
         excel = run.loaded.excel_rows
         self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
         self.top = TopFeatures(run)

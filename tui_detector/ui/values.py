@@ -43,14 +43,15 @@ def score_text(value: float | None) -> str:
     return "0.000" if text == "-0.000" else text
 
 
-def number_text(value: float | int, decimals: int = 0) -> str:
-    """``value`` with thousands separators and at least ``decimals`` decimals, every digit of
-    its shortest round-trip form kept."""
+def number_text(value: float | int, decimals: int = 0, grouping: bool = True) -> str:
+    """``value`` with thousands separators (unless not ``grouping``: an ID or a code) and at
+    least ``decimals`` decimals, every digit of its shortest round-trip form kept."""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, int | np.integer):
         number = int(value)
-        return f"{number:,}" if not decimals else f"{number:,}.{'0' * decimals}"
+        text = f"{number:,}" if grouping else f"{number}"
+        return text if not decimals else f"{text}.{'0' * decimals}"
     number = float(value)
     if math.isnan(number):
         return ""
@@ -59,14 +60,14 @@ def number_text(value: float | int, decimals: int = 0) -> str:
     text = repr(number + 0.0)  # + 0.0: no "-0"
     if "e" in text:  # 1e+20, 1.5e-07: written out in full
         places = max(decimals, own_decimals(number))
-        return f"{Decimal(text):,.{places}f}"
+        return f"{Decimal(text):{',' if grouping else ''}.{places}f}"
     # The table draws hundreds of these per repaint: string work on repr, no Decimal.
     whole, _, fraction = text.partition(".")
     if fraction == "0":
         fraction = ""
     fraction = fraction.ljust(decimals, "0")
     sign = "-" if whole.startswith("-") else ""
-    grouped = f"{abs(int(whole)):,}"
+    grouped = f"{abs(int(whole)):,}" if grouping else f"{abs(int(whole))}"
     return f"{sign}{grouped}.{fraction}" if fraction else f"{sign}{grouped}"
 
 
@@ -136,7 +137,7 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def format_value(value: Any, decimals: int = 0, precision: int = DAY) -> str:
+def format_value(value: Any, decimals: int = 0, precision: int = DAY, grouping: bool = True) -> str:
     """One cell as one line of plain text (never markup: the widgets draw it verbatim)."""
     if isinstance(value, str):
         return plain_text(value)
@@ -145,7 +146,7 @@ def format_value(value: Any, decimals: int = 0, precision: int = DAY) -> str:
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, int | np.integer | float | np.floating):
-        return number_text(value, decimals)
+        return number_text(value, decimals, grouping)
     if isinstance(value, dt.datetime | np.datetime64 | dt.date):
         return date_text(value, precision)
     import pandas as pd  # noqa: PLC0415
@@ -166,13 +167,15 @@ class ColumnFormat:
     dates: bool = False
     #: the column's dates are text (a CSV's): its own cells are shown as written
     text_dates: bool = False
+    #: thousands separators: not in a column of IDs or codes (order 100234, zip 8001)
+    grouping: bool = True
 
     def __call__(self, value: Any, *, from_model: bool = False) -> str:
         """``value`` as the column shows it; ``from_model``: a value the model gave (its
         dates are ISO text), not one of the column's own cells."""
         if self.dates and isinstance(value, str) and (from_model or not self.text_dates):
             value = _parse_date(value)
-        return format_value(value, self.decimals, self.precision)
+        return format_value(value, self.decimals, self.precision, self.grouping)
 
     @classmethod
     def of(cls, values: Any) -> ColumnFormat:
