@@ -245,6 +245,11 @@ async def test_set_up_at_80x24_scrolls_the_focused_field_into_view(claims):
     app = make_app(claims, model="iforest")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.cache_checked)
+        await pilot.pause()
+        # The highlighted column's reason, whole, although the table's "why" is off to the right.
+        reason = app.screen.roles.profiles[0].reason
+        assert str(app.screen.query_one("#why").render()) == f"order_id: identifier — {reason}"
+        assert "order_id: identifier — a different value" in screen_text(app)
         percentile = app.screen.query_one("#threshold", Input)
         for _ in range(12):
             if percentile.has_focus:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, OptionList, Static
+from textual.widgets import DataTable, Footer, Header, Label, OptionList, Static
 
 from tui_detector import core
 
@@ -64,6 +64,8 @@ class SetupScreen(Screen[None]):
                 with Vertical(id="roles-pane"):
                     yield Label("Columns — space includes or excludes", classes="pane-title")
                     yield RolesTable(id="roles")
+                    # The highlighted column's reason in full, whatever the terminal's width.
+                    yield Static("", id="why")
             yield Label("Preview", classes="pane-title")
             yield TablePreview(id="preview")
             yield SettingsForm(self.model)
@@ -108,6 +110,15 @@ class SetupScreen(Screen[None]):
         self.query_one(SettingsForm).show_defaults(len(frame))
         self.roles.focus()
         self.check_cache()
+
+    @on(DataTable.RowHighlighted, "#roles")
+    def _why(self, event: DataTable.RowHighlighted) -> None:
+        profiles = self.roles.profiles
+        if 0 <= event.cursor_row < len(profiles):
+            profile = profiles[event.cursor_row]
+            text = Text(f"{profile.name}: ", style="bold")
+            text.append(f"{profile.role} — {profile.reason}")
+            self.query_one("#why", Static).update(text)
 
     @on(OptionList.OptionSelected, "#sheets")
     def _pick_sheet(self, event: OptionList.OptionSelected) -> None:

@@ -38,6 +38,7 @@ class RolesTable(DataTable[Text]):
         #: The user's choices, column -> role, in the order they were made.
         self.overrides: dict[str, str] = {}
         self._numeric: frozenset[str] = frozenset()
+        self._wrap = False
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -50,7 +51,11 @@ class RolesTable(DataTable[Text]):
         for label, width in zip(LABELS[:-1], widths, strict=True):
             self.add_column(Text(label), key=label, width=width)
         room = self.size.width - sum(w + 2 * self.cell_padding for w in widths) - 2 * self.cell_padding - 2
-        self.add_column(Text(LABELS[-1]), key=LABELS[-1], width=max(WHY_WIDTH, room))
+        longest = max([len(LABELS[-1]), *(row[-1].cell_len for row in cells)])
+        # Wrapped in the room the pane leaves; a pane too narrow for that scrolls sideways to
+        # it, one line a row (Set up shows the highlighted column's reason under the table).
+        self._wrap = WHY_WIDTH <= room < longest
+        self.add_column(Text(LABELS[-1]), key=LABELS[-1], width=room if self._wrap else longest)
         return cells
 
     def on_resize(self) -> None:
@@ -96,6 +101,6 @@ class RolesTable(DataTable[Text]):
     def _redraw(self) -> None:
         keep = self.cursor_row
         for cells in self._add_columns():
-            self.add_row(*cells, height=None)
+            self.add_row(*cells, height=None if self._wrap else 1)
         if self.profiles:
             self.move_cursor(row=min(keep, len(self.profiles) - 1))
