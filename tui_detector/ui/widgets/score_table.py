@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from .palette import palette_for
+from .palette import Palette, palette_for
 
 if TYPE_CHECKING:
     from tui_detector.ui.results_model import Column, ResultsModel
@@ -264,7 +264,8 @@ class ScoreTable(ScrollView, can_focus=True):
         super().notify_style_update()
 
     @property
-    def palette(self):  # noqa: ANN201 - a Palette; chosen per app (NO_COLOR)
+    def palette(self) -> Palette:
+        """The cursor and highlight styles (attributes only under ``NO_COLOR``)."""
         return palette_for(self.app)
 
     def _style(self, name: str) -> Style:
