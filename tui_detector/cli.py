@@ -235,6 +235,9 @@ class StderrProgress:
         if now - self._last < 0.1 and not progress.epoch_end:
             return
         self._last = now
+        if progress.preparing is not None:
+            self._show(f"preparing ({progress.prepared + 1} of {progress.prepare_steps}): {progress.preparing}…")
+            return
         width = 20
         filled = int(round(progress.fraction * width))
         bar = "#" * filled + "." * (width - filled)

@@ -263,6 +263,12 @@ def test_progress_reports_within_and_at_the_end_of_epochs(planted, monkeypatch):
     reports = []
     detector = TabularAnomalyDetector()
     detector.train(frame, epochs=3, batch_size=256, early_stopping=False, on_progress=reports.append)
+    # First the preparation, step by step (it takes seconds on a big table), then the epochs.
+    preparing = [r for r in reports if r.preparing is not None]
+    assert [(r.prepared, r.prepare_steps) for r in preparing] == [(0, 3), (1, 3), (2, 3)]
+    assert reports[: len(preparing)] == preparing and preparing[0].preparing == "profiling the columns"
+    assert all(r.fraction == 0 and r.elapsed >= 0 for r in preparing)
+    reports = reports[len(preparing) :]
     batches = reports[0].batches
     assert batches == int(np.ceil(len(frame) * 0.8 / 256))
     ends = [r for r in reports if r.epoch_end]

@@ -1,4 +1,5 @@
-"""Each screen pinned as an SVG at 120×40 (``--snapshot-update`` regenerates them).
+"""Each screen pinned as an SVG at 80×24 and 120×40, Results also at 200×60
+(``--snapshot-update`` regenerates them).
 
 Fixed data, an isolated cache and a fake runner with fixed progress keep them deterministic:
 no clocks, timings or absolute paths appear on these screens.
@@ -15,6 +16,8 @@ from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.setup import SetupScreen
 
 SIZE = (120, 40)
+#: The sizes the screens are pinned at: the smallest usable terminal and a common one.
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
 @pytest.fixture
@@ -46,11 +49,13 @@ class TestScreens:
 
         assert snap_compare(make_app(None, workdir=data_dir), terminal_size=SIZE, run_before=run_before)
 
-    def test_set_up(self, snap_compare, data_dir):
+    @SIZES
+    def test_set_up(self, snap_compare, data_dir, size):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
-        assert snap_compare(app, terminal_size=SIZE, run_before=_setup_ready)
+        assert snap_compare(app, terminal_size=size, run_before=_setup_ready)
 
-    def test_training(self, snap_compare, data_dir):
+    @SIZES
+    def test_training(self, snap_compare, data_dir, size):
         runner = BlockingRunner()
         app = make_app(data_dir / "orders.csv", runner=runner, workdir=data_dir)
 
@@ -61,12 +66,13 @@ class TestScreens:
             await pilot.pause()
             await pilot.pause()
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
 
     @pytest.mark.slow
-    def test_results(self, snap_compare, data_dir):
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+    def test_results(self, snap_compare, data_dir, size):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
-        assert snap_compare(app, terminal_size=SIZE, run_before=_results)
+        assert snap_compare(app, terminal_size=size, run_before=_results)
 
     @pytest.mark.slow
     def test_results_sorted_all_rows(self, snap_compare, data_dir):
@@ -79,24 +85,26 @@ class TestScreens:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
     @pytest.mark.slow
-    def test_row_details(self, snap_compare, data_dir):
+    @SIZES
+    def test_row_details(self, snap_compare, data_dir, size):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
         async def run_before(pilot):
             await _results(pilot)
             await pilot.press("enter")
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
 
     @pytest.mark.slow
-    def test_export_dialog(self, snap_compare, data_dir):
+    @SIZES
+    def test_export_dialog(self, snap_compare, data_dir, size):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
         async def run_before(pilot):
             await _results(pilot)
             await pilot.press("e")
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
 
     @pytest.mark.slow
     def test_score_with_this_model(self, snap_compare, data_dir):

@@ -8,19 +8,25 @@ view (anomalies only, all rows, a search result), in either direction.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .explain import TopFeatures
+from .values import ColumnFormat, format_value, score_text
+
+__all__ = ["Column", "ResultsModel", "format_value"]
 
 if TYPE_CHECKING:
     from tui_detector.core import DetectionRun
 
-#: The widest a data column is drawn; longer text is cut with an ellipsis.
+#: The widest a data column is drawn at first; longer text is cut with an ellipsis (the full
+#: text shows on the focused cell's status line and in Row details). A wide terminal gives
+#: its spare width to the cut columns, up to MAX_NATURAL_WIDTH.
 MAX_CELL_WIDTH = 24
+MAX_NATURAL_WIDTH = 60
 #: The most rows the top-features column sorts (each row is explained by the detector).
 WHY_SORT_LIMIT = 20_000
 #: How many rows are looked at to size a column.
@@ -47,34 +53,12 @@ class Column:
     width: int
     numeric: bool = False
     data_index: int | None = None
+    #: the width its longest cell (of those sampled) needs; ``width`` is what it is drawn at
+    natural: int = 0
 
-
-def format_value(value: Any) -> str:
-    """One cell as one line of plain text (never markup: the widget draws it verbatim)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    elif isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value)}"
-        return f"{value:.6g}"
-    else:
-        import pandas as pd  # noqa: PLC0415 - already loaded with the table
-
-        try:
-            if pd.isna(value):
-                return ""
-        except (TypeError, ValueError):
-            pass
-        text = str(value)
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else ("↵" if c in "\r\n" else " ") for c in text)
-    return text
+    def __post_init__(self) -> None:
+        self.natural = max(self.natural, self.width)
+        self.base_width = self.width
 
 
 class ResultsModel:
@@ -86,6 +70,20 @@ class ResultsModel:
         self.rows = len(frame)
         self.values: list[Any] = [_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
         self.names = [str(c) for c in frame.columns]
+        #: how each data column's cells read (decimals, date precision), from a sample
+        self.formats = [ColumnFormat.of(values) for values in self.values]
+        positions = {name: i for i, name in enumerate(self.names)}
+        for profile in getattr(run.detector, "profiles_", []):
+            # Dates a text file holds as text: the model's expected dates (ISO text) are shown
+            # in the precision the column's own text has.
+            index = positions.get(str(profile.name))
+            if index is None:
+                continue
+            if str(profile.role) == "datetime" and not self.formats[index].dates:
+                self.formats[index] = ColumnFormat.of_date_text(self.values[index])
+            elif str(profile.role) in ("identifier", "categorical"):
+                # Numbers that name things (IDs, codes, years as categories) read as written.
+                self.formats[index] = dataclasses.replace(self.formats[index], grouping=False)
         excel = run.loaded.excel_rows
         self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
         self.top = TopFeatures(run)
@@ -109,15 +107,25 @@ class ResultsModel:
         columns = [Column("row", "row", max(3, digits), numeric=True)]
         if self.excel_rows is not None:
             columns.append(Column("sheet_row", "sheet row", max(9, digits), numeric=True))
-        columns.append(Column("score", "score", 9, numeric=True))
-        columns.append(Column("why", "top features", 30))
+        scores = self.run.detection.scores
+        finite = scores[np.isfinite(scores)] if n else scores[:0]
+        extremes = [score_text(finite.min()), score_text(finite.max())] if finite.size else []
+        columns.append(Column("score", "score", max([7, *map(len, extremes)]), numeric=True))
+        columns.append(Column("why", "top features", 30, natural=44))
         sample = np.arange(min(n, WIDTH_SAMPLE))
         for i, name in enumerate(self.names):
             label = format_value(name)
-            widths = [len(format_value(v)) for v in self.values[i][sample]] or [0]
-            width = min(MAX_CELL_WIDTH, max(len(label), max(widths), 3))
-            numeric = self.values[i].dtype.kind in "iufb"
-            columns.append(Column(f"c{i}", label, width, numeric=numeric, data_index=i))
+            values, shown = self.values[i], self.formats[i]
+            cells = [shown(v) for v in values[sample]]
+            numeric = values.dtype.kind in "iufb"
+            if values.dtype.kind in "iuf" and n:
+                # A number beyond the sample must not be cut: the extremes are cheap to find.
+                finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+                if finite.size:
+                    cells += [shown(finite.min()), shown(finite.max())]
+            natural = min(MAX_NATURAL_WIDTH, max([len(label), 3, *map(len, cells)]))
+            width = natural if numeric else min(MAX_CELL_WIDTH, natural)
+            columns.append(Column(f"c{i}", label, width, numeric=numeric, data_index=i, natural=natural))
         return columns
 
     def column(self, key: str) -> Column:
@@ -204,7 +212,6 @@ class ResultsModel:
         import pandas as pd  # noqa: PLC0415
 
         needle = query.casefold()
-        letters = set(needle)
         mask = np.zeros(self.rows, dtype=bool)
         for values in self.values:
             arrow = _arrow_text(values)
@@ -214,13 +221,16 @@ class ResultsModel:
                 found = pc.match_substring(arrow, query, ignore_case=True).fill_null(False)
                 mask |= found.to_numpy(zero_copy_only=False)
                 continue
+            wanted = needle
+            if values.dtype.kind in "iuf":  # the screen shows 19,999.99: the cell holds 19999.99
+                wanted = needle.replace(",", "")
             possible = _TEXT_CHARS.get(values.dtype.kind)
-            if possible is not None and not letters <= possible:
+            if possible is not None and not set(wanted) <= possible or not wanted:
                 continue
             for start in range(0, self.rows, SEARCH_CHUNK):
                 part = values[start : start + SEARCH_CHUNK]
                 text = pd.Series(part, copy=False).astype(str).str.casefold()
-                mask[start : start + SEARCH_CHUNK] |= text.str.contains(needle, regex=False, na=False).to_numpy()
+                mask[start : start + SEARCH_CHUNK] |= text.str.contains(wanted, regex=False, na=False).to_numpy()
         return mask
 
     # -- cells -----------------------------------------------------------------------------
@@ -232,10 +242,21 @@ class ResultsModel:
         if key == "sheet_row":
             return "" if self.excel_rows is None else f"{int(self.excel_rows[row])}"
         if key == "score":
-            return f"{self.run.detection.scores[row]:.4g}"
+            return score_text(self.run.detection.scores[row])
         if key == "why":
             return " · ".join(self.top.names(row))
-        return format_value(self.values[column.data_index or 0][row])
+        index = column.data_index or 0
+        return self.formats[index](self.values[index][row])
+
+    def value_text(self, row: int, name: str, value: Any = None, *, own: bool = True) -> str:
+        """Column ``name``'s cell of ``row`` as the table shows it (``own``), or ``value`` (an
+        expected value the model gave) in that column's format."""
+        index = self._feature_column.get(name)
+        if index is None:
+            return format_value(value)
+        if own:
+            return self.formats[index](self.values[index][row])
+        return self.formats[index](value, from_model=True)
 
     def highlights(self, row: int) -> dict[int, int]:
         """Data column index → rank (0 = the feature that explains the row most)."""

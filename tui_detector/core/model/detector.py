@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from .persist import (
     write_model,
 )
 from .preprocess import TabularPreprocessor, TransformReport
-from .progress import ProgressCallback, RowsCallback, StopCallback
+from .progress import PREPARE_STEPS, ProgressCallback, RowsCallback, StopCallback, preparation
 from .roles import ColumnProfile, Role, profile_columns
 from .scorer import FitHooks, FitPlan, Scorer
 from .seed import SeedAutoencoderScorer
@@ -211,9 +212,19 @@ class TabularAnomalyDetector(EstimatorParams):
         if len(df) < 2:
             raise ValueError(f"at least 2 rows are needed to learn what is normal; the table has {len(df)}")
         frame = _string_columns(df)
+        started = time.monotonic()
+
+        def preparing(step: str, done: int) -> None:
+            # Profiling and encoding a big table takes seconds before the first epoch: say so.
+            if hooks.on_progress is not None:
+                hooks.on_progress(preparation(step, done, PREPARE_STEPS, time.monotonic() - started))
+
+        preparing("profiling the columns", 0)
         profiles = profile_columns(frame, self.roles)
+        preparing("encoding the columns", 1)
         preprocessor = TabularPreprocessor(profiles).fit(frame)
         matrix, report = preprocessor.transform(frame)
+        preparing("fitting the model's first parts", 2)
 
         fit_warnings: list[str] = report.warnings()
         kind = self._resolve_kind(fit_warnings)

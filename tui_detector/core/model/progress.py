@@ -24,12 +24,27 @@ class TrainingProgress:
     elapsed: float  # seconds since training started
     eta: float | None  # seconds left if every epoch runs
     epoch_end: bool = False
+    #: Before the first epoch the table is prepared (columns profiled and encoded, the
+    #: non-network parts fitted): what is being done then, else ``None``.
+    preparing: str | None = None
+    #: preparation steps done, and in all (known only while ``preparing``)
+    prepared: int = 0
+    prepare_steps: int = 0
 
     @property
     def fraction(self) -> float:
         done = (self.epoch - 1) * self.batches + self.batch
         total = max(self.epochs * self.batches, 1)
         return min(done / total, 1.0)
+
+
+def preparation(step: str, done: int, steps: int, elapsed: float) -> TrainingProgress:
+    """The report sent as preparation step ``done`` (from 0) of ``steps`` begins."""
+    return TrainingProgress(0, 0, 0, 0, None, None, elapsed, None, preparing=step, prepared=done, prepare_steps=steps)
+
+
+#: Preparation steps every trainer reports (the detector's two, then the scorer's own).
+PREPARE_STEPS = 3
 
 
 ProgressCallback = Callable[[TrainingProgress], None]

@@ -16,6 +16,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tui_detector import core
 
+from ..widgets.tick_box import TickBox
+
 if TYPE_CHECKING:
     from tui_detector.core import DetectionRun
 
@@ -37,7 +39,7 @@ class ExportRequest:
 class ExportScreen(ModalScreen["ExportRequest | None"]):
     """``enter`` (in a field, or on Export) returns the request; ``escape`` cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "submit", "Write", show=False)]
 
     def __init__(self, workdir: Path, run: DetectionRun) -> None:
         super().__init__()
@@ -53,10 +55,12 @@ class ExportScreen(ModalScreen["ExportRequest | None"]):
             yield Static(Text(f"Export {self.count:,} anomalous rows as JSON", style="bold"))
             yield Label(Text(f"JSON file (relative names go in {self.workdir.name or self.workdir}/)"))
             yield Input(self._shown(self.default_json), id="json-path")
-            yield Checkbox("add every row's score (\"scores\")", id="all-rows")
-            yield Checkbox("also write a scored copy of the sheet", id="scored")
+            yield TickBox("add every row's score (\"scores\")", id="all-rows")
+            yield TickBox("also write a scored copy of the sheet", id="scored")
             yield Input(self._shown(self.default_copy), id="copy-path", disabled=True)
-            yield Static(Text("enter: write · escape: cancel · an existing file is only replaced if you say so", style="dim"))
+            yield Static(
+                Text("enter: write · space: tick/untick · escape: cancel · an existing file is only replaced if you say so", style="dim")
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Export", id="export", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -67,6 +71,14 @@ class ExportScreen(ModalScreen["ExportRequest | None"]):
     @on(Checkbox.Changed, "#scored")
     def _scored(self, event: Checkbox.Changed) -> None:
         self.query_one("#copy-path", Input).disabled = not event.value
+
+    def action_submit(self) -> None:
+        """``enter`` anywhere in the dialog (a ticked box included) writes, as it says."""
+        focused = self.focused
+        if isinstance(focused, Button) and focused.id == "cancel":
+            self.dismiss(None)
+            return
+        self._submit()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#export")

@@ -20,6 +20,7 @@ from tui_detector.core import SUPPORTED_EXTENSIONS, human_size
 
 from ..journey import OpenFile
 from ..recent import recent_files
+from ..widgets.path_label import cut_left, recent_width
 
 #: What the picker lists: the reader's formats (from a module that loads no pandas).
 EXTENSIONS = SUPPORTED_EXTENSIONS
@@ -73,7 +74,7 @@ class OpenFileScreen(Screen[Path | None]):
         recent = self.query_one("#recent", OptionList)
         files = recent_files()
         for path in files:
-            recent.add_option(Option(Text(str(path)), id=str(path)))
+            recent.add_option(Option(Text(cut_left(str(path), recent_width(self.app.size.width))), id=str(path)))
         if not files:
             recent.add_option(Option(Text("(none yet)", style="dim"), disabled=True))
         tree = self.query_one("#tree", DataFileTree)

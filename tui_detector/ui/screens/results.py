@@ -13,14 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from tui_detector import core
 
 from ..journey import OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..text import trained_on_text
+from ..values import score_text
 from ..widgets.histogram import ScoreHistogram
+from ..widgets.key_footer import KeyFooter
+from ..widgets.palette import palette_for
 from ..widgets.score_table import ScoreTable
 from .dialogs import ConfirmScreen
 from .export import ExportRequest, ExportScreen
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 #: ``+``/``-`` move the threshold percentile by this much, within these bounds.
 STEP = 0.5
 LOWEST, HIGHEST = 50.0, 99.9
+#: The keys the footer keeps on a narrow terminal, most needed first ("?" lists the rest).
+MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
 
 
 class ResultsScreen(Screen[None]):
@@ -38,11 +43,13 @@ class ResultsScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("plus,equals_sign", "threshold(1)", "Threshold +", key_display="+"),
-        Binding("minus", "threshold(-1)", "Threshold -", key_display="-"),
+        # One footer entry for both directions: the footer's room is short at 80 columns.
+        Binding("plus,equals_sign", "threshold(1)", "Threshold", key_display="+/-"),
+        Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
         Binding("escape", "back", "Back"),
+        Binding("q", "quit", "Quit"),
     ]
 
     @dataclass
@@ -61,6 +68,10 @@ class ResultsScreen(Screen[None]):
         self.model = ResultsModel(run)
         #: Where exports and the file picker for another file start.
         self.workdir = (workdir or Path.cwd()).resolve()
+        #: The focused cell's whole text when the table draws it cut.
+        self._cut_cell: str | None = None
+        #: The threshold the results opened with: quitting after moving it asks first.
+        self._percentile_at_start = run.threshold_percentile
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,7 +80,7 @@ class ResultsScreen(Screen[None]):
         yield ScoreTable(self.model, id="table")
         yield Input(placeholder="search every cell (enter: find, escape: clear)", id="search")
         yield Static(self._status(), id="table-status")
-        yield Footer()
+        yield KeyFooter(*MAIN_KEYS)
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -92,7 +103,7 @@ class ResultsScreen(Screen[None]):
             text.append(report.sheet, style="bold")
         text.append(f" · {rows:,} rows · ")
         text.append(f"{count:,} anomalies ({count / max(rows, 1):.1%})", style="bold red")
-        text.append(f" · threshold {run.detection.threshold:.4g} at p{run.threshold_percentile:g}")
+        text.append(f" · threshold {score_text(run.detection.threshold)} at p{run.threshold_percentile:g}")
         text.append(f" · model {run.detector.model_kind_}")
         if run.baseline:
             text.append(" · scored with the model of ")
@@ -107,7 +118,8 @@ class ResultsScreen(Screen[None]):
         model = self.model
         text = Text()
         text.append("all rows" if model.all_rows else "anomalies only", style="bold")
-        text.append(f" · {len(model.view):,} rows shown")
+        shown = len(model.view)
+        text.append(f" · {shown:,} {'row' if shown == 1 else 'rows'} shown")
         if model.sort_key is not None:
             label = model.column(model.sort_key).label
             text.append(" · sorted by ")
@@ -118,10 +130,12 @@ class ResultsScreen(Screen[None]):
         if model.query:
             text.append(" · search: ")
             text.append(model.query, style="bold")
+        if self._cut_cell:
+            text.append(" · ")
+            text.append(self._cut_cell, style="bold")
+            return text
         text.append("  —  top features: ", style="dim")
-        text.append(" 1st ", style="on dark_red")
-        text.append(" 2nd ", style="black on dark_orange3")
-        text.append(" 3rd ", style="on grey35")
+        text.append_text(palette_for(self.app).legend())
         return text
 
     def _refresh_text(self) -> None:
@@ -133,6 +147,13 @@ class ResultsScreen(Screen[None]):
     @on(ScoreTable.Sorted)
     def _sorted(self) -> None:
         self._refresh_text()
+
+    @on(ScoreTable.CellFocused)
+    def _cell_focused(self, event: ScoreTable.CellFocused) -> None:
+        # A cell cut to fit its column is shown whole on the status line.
+        if event.cut != self._cut_cell:
+            self._cut_cell = event.cut
+            self.query_one("#table-status", Static).update(self._status())
 
     @on(ScoreTable.RowChosen)
     def _chosen(self, event: ScoreTable.RowChosen) -> None:
@@ -210,6 +231,24 @@ class ResultsScreen(Screen[None]):
         self.app.pop_screen()
 
     # -- another file, this model ----------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; after the threshold moved, only once the user has heard the change is lost."""
+        moved_from = self._percentile_at_start
+        now = self.run.threshold_percentile
+        if now == moved_from:
+            await self.app.action_quit()
+            return
+
+        async def answered(quit_: bool | None) -> None:
+            if quit_:
+                await self.app.action_quit()
+
+        question = (
+            f"The threshold moved from p{moved_from:g} to p{now:g}; quitting forgets that "
+            "(e exports the results as they are now). Quit anyway?"
+        )
+        self.app.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
 
     def action_score_another(self) -> None:
         self.post_message(ScoreAnother(self.run))

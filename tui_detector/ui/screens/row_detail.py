@@ -13,12 +13,16 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from tui_detector import core
 
-from ..results_model import format_value
+from ..values import score_text
+from ..widgets.palette import palette_for
 
 if TYPE_CHECKING:
     from ..results_model import ResultsModel
 
-TOP_STYLES = ("bold white on dark_red", "bold black on dark_orange3", "bold on grey35")
+#: What "expected value" means, in one line under the table that shows it.
+EXPECTED_HINT = "expected value: what the model predicts here from the rest of the row"
+#: The narrowest a note column is drawn in the table; with less room the notes go below it.
+NOTE_WIDTH = 30
 
 
 class RowDetailScreen(Screen[None]):
@@ -35,6 +39,8 @@ class RowDetailScreen(Screen[None]):
         yield Static(id="row-title")
         yield Label("Why this row is strange", classes="pane-title")
         yield DataTable(id="features", cursor_type="row", zebra_stripes=True)
+        yield Static(id="notes", classes="hint")
+        yield Static(Text(EXPECTED_HINT, style="dim"), id="expected-hint", classes="hint")
         yield Label("The whole row", classes="pane-title")
         yield DataTable(id="full-row", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -52,41 +58,62 @@ class RowDetailScreen(Screen[None]):
         title = Text(f"row {row}", style="bold")
         if self.model.excel_rows is not None:
             title.append(f" · sheet row {int(self.model.excel_rows[row])}")
-        title.append(f" · score {detection.scores[row]:.4g} · threshold {detection.threshold:.4g} · ")
+        title.append(f" · score {score_text(detection.scores[row])} · threshold {score_text(detection.threshold)} · ")
         title.append("flagged as anomalous" if flagged else "not flagged", style="bold red" if flagged else "green")
         self.query_one("#row-title", Static).update(title)
 
         features = self.query_one("#features", DataTable)
-        notes = any(item.get("note") for item in explained["anomalous_features"])
-        labels = ["#", "column", "actual value", "expected value", "error", "share of the row's error"]
-        for label in labels + (["note"] if notes else []):
-            features.add_column(Text(label))
+        labels = ["#", "column", "actual value", "expected value", "error", "share of the error"]
+        top_styles = palette_for(self.app).top
         ranks: dict[str, int] = {}
+        model = self.model
+        rows: list[list[Text]] = []
         for rank, item in enumerate(explained["anomalous_features"]):
             name = str(item["feature_name"])
-            ranks[name] = rank
+            if rank < 3:
+                ranks[name] = rank
             share = item["reconstruction_error"] / total
-            bar = "█" * int(round(share * 20))
-            if rank >= 3:
-                ranks.pop(name)
+            bar = "█" * int(round(share * 10))
             cells = [
-                Text(str(rank + 1), style=TOP_STYLES[rank] if rank < 3 else ""),
+                Text(str(rank + 1), style=top_styles[rank] if rank < 3 else ""),
                 Text(name, style="bold"),
-                Text(format_value(item["actual_value"])),
-                Text(format_value(item["expected_value"])),
-                Text(f"{item['reconstruction_error']:.4g}"),
+                Text(model.value_text(row, name, item["actual_value"])),
+                Text(model.value_text(row, name, item["expected_value"], own=False)),
+                Text(score_text(item["reconstruction_error"]), justify="right"),
                 Text(f"{share:6.1%} ") + Text(bar, style="red"),
             ]
-            if notes:
+            rows.append(cells)
+        # A note is the one long cell: it gets the room the others leave and wraps in it, or,
+        # on a narrow screen, the notes are written out in full under the table.
+        widths = [max([len(label), *(cells[i].cell_len for cells in rows)]) for i, label in enumerate(labels)]
+        for label, width in zip(labels, widths, strict=True):
+            features.add_column(Text(label), width=width)
+        room = self.app.size.width - sum(w + 2 for w in widths) - 6
+        noted = [(str(item["feature_name"]), str(item.get("note"))) for item in explained["anomalous_features"] if item.get("note")]
+        in_table = bool(noted) and room >= NOTE_WIDTH
+        if in_table:
+            features.add_column(Text("note"), width=room)
+            for cells, item in zip(rows, explained["anomalous_features"], strict=True):
                 cells.append(Text(str(item.get("note") or ""), style="yellow"))
-            features.add_row(*cells)
+        for cells in rows:
+            features.add_row(*cells, height=None if in_table else 1)
+        notes_line = self.query_one("#notes", Static)
+        notes_line.display = bool(noted) and not in_table
+        if notes_line.display:
+            text = Text()
+            for i, (name, note) in enumerate(noted):
+                text.append("\n" if i else "")
+                text.append(f"{name}: ", style="bold")
+                text.append(note, style="yellow")
+            notes_line.update(text)
         full = self.query_one("#full-row", DataTable)
         full.add_column(Text("column"))
         full.add_column(Text("value"))
-        for name, value in explained["raw_data"].items():
+        for name in explained["raw_data"]:
             rank = ranks.get(str(name))
-            style = TOP_STYLES[rank] if rank is not None and rank < 3 else ""
-            full.add_row(Text(str(name), style=style), Text(format_value(value)))
+            style = top_styles[rank] if rank is not None else ""
+            value = explained["raw_data"][name]
+            full.add_row(Text(str(name), style=style), Text(model.value_text(row, str(name), value)))
         features.focus()
 
     def action_back(self) -> None:

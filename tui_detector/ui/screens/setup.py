@@ -14,9 +14,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, OptionList, Static
+from textual.widgets import DataTable, Footer, Header, Label, OptionList, Static
 
 from tui_detector import core
 
@@ -53,19 +53,24 @@ class SetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ReadingStatus(self.path, id="source")
-        with Horizontal(id="setup-top"):
-            with Vertical(id="sheets-pane"):
-                yield Label("Sheets", classes="pane-title")
-                yield SheetList(id="sheets")
-            with Vertical(id="roles-pane"):
-                yield Label("Columns — space includes or excludes", classes="pane-title")
-                yield RolesTable(id="roles")
-        yield Label("Preview", classes="pane-title")
-        yield TablePreview(id="preview")
-        yield SettingsForm(self.model)
-        yield CacheNote(id="cache-note")
-        yield Static("", id="message")
+        # One scrolled body: on a short terminal (80×24) the settings lie below the fold, and a
+        # focused field is scrolled into view rather than typed into unseen.
+        with VerticalScroll(id="setup-body"):
+            yield ReadingStatus(self.path, id="source")
+            with Horizontal(id="setup-top"):
+                with Vertical(id="sheets-pane"):
+                    yield Label("Sheets (rows × columns)", classes="pane-title")
+                    yield SheetList(id="sheets")
+                with Vertical(id="roles-pane"):
+                    yield Label("Columns — space includes or excludes", classes="pane-title")
+                    yield RolesTable(id="roles")
+                    # The highlighted column's reason in full, whatever the terminal's width.
+                    yield Static("", id="why")
+            yield Label("Preview", classes="pane-title")
+            yield TablePreview(id="preview")
+            yield SettingsForm(self.model)
+            yield CacheNote(id="cache-note")
+            yield Static("", id="message")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -105,6 +110,15 @@ class SetupScreen(Screen[None]):
         self.query_one(SettingsForm).show_defaults(len(frame))
         self.roles.focus()
         self.check_cache()
+
+    @on(DataTable.RowHighlighted, "#roles")
+    def _why(self, event: DataTable.RowHighlighted) -> None:
+        profiles = self.roles.profiles
+        if 0 <= event.cursor_row < len(profiles):
+            profile = profiles[event.cursor_row]
+            text = Text(f"{profile.name}: ", style="bold")
+            text.append(f"{profile.role} — {profile.reason}")
+            self.query_one("#why", Static).update(text)
 
     @on(OptionList.OptionSelected, "#sheets")
     def _pick_sheet(self, event: OptionList.OptionSelected) -> None:

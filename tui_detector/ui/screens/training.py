@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ from ..widgets.loss_chart import LossChart
 if TYPE_CHECKING:
     from tui_detector.core import DetectionRun, TrainingProgress
 
+#: The share of the bar the preparation steps fill before the first epoch's ETA is known.
+PREPARE_SHARE = 0.05
 #: Runs the job: ``run_detection``'s signature (the app's, so tests can inject a fake).
 RunDetection = Callable[..., "DetectionRun"]
 
@@ -46,7 +49,11 @@ class TrainingScreen(Screen[None]):
         progress: TrainingProgress
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, TrainingScreen.Progress) and not self.progress.epoch_end
+            return (
+                isinstance(message, TrainingScreen.Progress)
+                and not self.progress.epoch_end
+                and message.progress.preparing is None  # each step of the preparation is seen
+            )
 
     @dataclass
     class Done(Message):
@@ -67,6 +74,11 @@ class TrainingScreen(Screen[None]):
         self._stop = threading.Event()
         self.failed = False
         self._epochs_seen = False
+        #: Seconds the preparation took (the trainer's clock excludes it), and when it began.
+        self._prepared_for = 0.0
+        self._prep_started: float | None = None
+        #: What the bar shows; it never goes back.
+        self._fraction = 0.0
 
     def compose(self) -> ComposeResult:
         job = self.job
@@ -125,19 +137,35 @@ class TrainingScreen(Screen[None]):
         if text == "training":
             # The epochs start only after the whole table is profiled and encoded, which on a
             # large sheet takes a while: say so rather than sit at 0% in silence.
-            text = f"preparing {self.job.loaded.report.rows:,} rows (column roles, encoding), then training"
+            text = f"preparing {self.job.loaded.report.rows:,} rows, then training"
         self.query_one("#stage", Static).update(Text(text[:1].upper() + text[1:] + " …"))
 
     @on(Progress)
     def _progress(self, message: Progress) -> None:
         p = message.progress
-        self.query_one("#progress", ProgressBar).update(progress=p.fraction)
+        if p.preparing is not None:
+            self._preparing(p)
+            return
+        # The trainer's clock starts at its first epoch; the user's started with the preparation.
+        if self._prep_started is not None:
+            self._prepared_for = max(0.0, time.monotonic() - self._prep_started - p.elapsed)
+            self._prep_started = None
+        elapsed = self._prepared_for + p.elapsed
+        fraction = p.fraction
+        if p.eta is not None and elapsed + p.eta > 0:
+            # Time done over time in all, preparation included, so the bar and the ETA agree.
+            fraction = elapsed / (elapsed + p.eta)
+        self._fraction = max(self._fraction, min(fraction, 1.0))
+        self.query_one("#progress", ProgressBar).update(progress=self._fraction)
         line = Text(f"epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}")
         if p.loss is not None:
             line.append(f" · loss {p.loss:.4g}", style="cyan")
         if p.val_loss is not None:
             line.append(f" · validation {p.val_loss:.4g}", style="magenta")
-        line.append(f" · elapsed {clock(p.elapsed)} · ETA {clock(p.eta)}")
+        line.append(f" · elapsed {clock(elapsed)}")
+        if self._prepared_for >= 0.5:
+            line.append(f" ({clock(self._prepared_for)} preparing)", style="dim")
+        line.append(f" · ETA {clock(p.eta)}")
         self.query_one("#epoch-line", Static).update(line)
         if p.epoch_end:
             self.query_one(LossChart).add(p.loss, p.val_loss)
@@ -148,6 +176,20 @@ class TrainingScreen(Screen[None]):
             self.query_one("#stage", Static).update(Text("Training …"))
         if p.epoch_end and p.fraction >= 0.999:
             self.query_one("#stage", Static).update(Text("Trained; scoring every row …"))
+
+    def _preparing(self, p: TrainingProgress) -> None:
+        """A preparation step began: name it, move the bar a little, count its time."""
+        if self._prep_started is None:
+            self._prep_started = time.monotonic() - p.elapsed
+        steps = max(p.prepare_steps, 1)
+        self._fraction = max(self._fraction, PREPARE_SHARE * p.prepared / steps)
+        self.query_one("#progress", ProgressBar).update(progress=self._fraction)
+        self.query_one("#epoch-line", Static).update(
+            Text(f"preparing: step {p.prepared + 1} of {steps} · elapsed {clock(p.elapsed)} · ETA once the first epoch runs")
+        )
+        if not self._stop.is_set():
+            rows = self.job.loaded.report.rows
+            self.query_one("#stage", Static).update(Text(f"Preparing {rows:,} rows: {p.preparing} …"))
 
     @on(Done)
     def _done(self, message: Done) -> None:

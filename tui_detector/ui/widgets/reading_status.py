@@ -130,7 +130,7 @@ class ReadingStatus(Static):
             visible = [i for i in sheets if i.visible] or sheets
             info = next((i for i in sheets if i.name == wanted), None) if wanted else visible[0]
         what = f"sheet {info.name} of {self.file_name}" if info else self.file_name
-        size = f" ({info.rows:,} rows × {info.columns} columns)" if info else ""
+        size = f" ({info.rows:,} rows × {info.columns} columns in the sheet)" if info else ""
         self._text = f"Reading {what}{size}"
         self._show()
 
@@ -149,7 +149,11 @@ class ReadingStatus(Static):
             source.append(" · sheet ")
             source.append(report.sheet, style="bold")
         header = f"header on row {report.header_row}" if report.header_row else "no header row"
-        source.append(f" · {report.rows:,} rows × {len(report.columns)} columns · {header}")
+        source.append(f" · {report.rows:,} {'row' if report.rows == 1 else 'rows'} of data × {len(report.columns)} columns · {header}")
+        info = next((i for i in message.sheets if i.name == report.sheet), None)
+        if info is not None and info.rows != report.rows:
+            # The sheet list counts every row of the sheet (title, header, blank rows too).
+            source.append(f" (the sheet has {info.rows:,} rows in all)", style="dim")
         if report.warnings:
             source.append(f" · {len(report.warnings)} warning(s): ", style="yellow")
             source.append(report.warnings[0], style="yellow")

@@ -15,7 +15,9 @@ from tui_detector import core
 if TYPE_CHECKING:
     from tui_detector.core import ColumnProfile
 
-LABELS = ("column", "role", "used", "why", "distinct", "missing")
+LABELS = ("column", "role", "used", "distinct", "missing", "why")
+#: The narrowest the "why" column gets (narrower panes scroll sideways to it).
+WHY_WIDTH = 24
 
 
 class RolesTable(DataTable[Text]):
@@ -36,10 +38,34 @@ class RolesTable(DataTable[Text]):
         #: The user's choices, column -> role, in the order they were made.
         self.overrides: dict[str, str] = {}
         self._numeric: frozenset[str] = frozenset()
+        self._wrap = False
 
     def on_mount(self) -> None:
-        for label in LABELS:
-            self.add_column(Text(label), key=label)
+        self._add_columns()
+
+    def _add_columns(self) -> list[list[Text]]:
+        """The columns, "why" last and as wide as the pane leaves it: a reason wraps, never cut."""
+        self.clear(columns=True)
+        cells = [self._cells(p) for p in self.profiles]
+        widths = [max([len(label), *(row[i].cell_len for row in cells)]) for i, label in enumerate(LABELS[:-1])]
+        for label, width in zip(LABELS[:-1], widths, strict=True):
+            self.add_column(Text(label), key=label, width=width)
+        room = self.size.width - sum(w + 2 * self.cell_padding for w in widths) - 2 * self.cell_padding - 2
+        longest = max([len(LABELS[-1]), *(row[-1].cell_len for row in cells)])
+        # Wrapped in the room the pane leaves; a pane too narrow for that scrolls sideways to
+        # it, one line a row (Set up shows the highlighted column's reason under the table).
+        self._wrap = WHY_WIDTH <= room < longest
+        self.add_column(Text(LABELS[-1]), key=LABELS[-1], width=room if self._wrap else longest)
+        return cells
+
+    def on_resize(self) -> None:
+        if self.profiles:
+            self._redraw()
+
+    @staticmethod
+    def _cells(p: ColumnProfile) -> list[Text]:
+        used = Text("✓ used", style="green") if p.used else Text("✗ excluded", style="dim")
+        return [Text(p.name), Text(str(p.role)), used, Text(f"{p.distinct:,}"), Text(f"{p.missing:,}"), Text(p.reason)]
 
     @property
     def used(self) -> int:
@@ -74,11 +100,7 @@ class RolesTable(DataTable[Text]):
 
     def _redraw(self) -> None:
         keep = self.cursor_row
-        self.clear()
-        for p in self.profiles:
-            used = Text("✓ used", style="green") if p.used else Text("✗ excluded", style="dim")
-            self.add_row(
-                Text(p.name), Text(str(p.role)), used, Text(p.reason), Text(f"{p.distinct:,}"), Text(f"{p.missing:,}")
-            )
+        for cells in self._add_columns():
+            self.add_row(*cells, height=None if self._wrap else 1)
         if self.profiles:
             self.move_cursor(row=min(keep, len(self.profiles) - 1))

@@ -22,11 +22,16 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .palette import Palette, palette_for
+
 if TYPE_CHECKING:
     from tui_detector.ui.results_model import Column, ResultsModel
 
 #: Columns that stay put when the table scrolls sideways (row, sheet row, score).
 FIXED_KEYS = ("row", "sheet_row", "score")
+#: Drawn between the columns that stay put and those that scroll, so that a column scrolled
+#: half out of view never reads as if it continued the score (``4.183urrency``).
+SEPARATOR = " │"
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -40,27 +45,14 @@ def fit(text: str, width: int, right: bool = False) -> str:
 class ScoreTable(ScrollView, can_focus=True):
     """The results table. ``s`` or a header click sorts; ``enter`` opens the row."""
 
-    COMPONENT_CLASSES = {
-        "score-table--header",
-        "score-table--header-sorted",
-        "score-table--cursor",
-        "score-table--cursor-cell",
-        "score-table--flagged",
-        "score-table--top-1",
-        "score-table--top-2",
-        "score-table--top-3",
-    }
+    # The cursor and the highlights come from :mod:`.palette` (shared with the legend and Row
+    # details, and fixed pairs of colours so that no theme makes them unreadable).
+    COMPONENT_CLASSES = {"score-table--header", "score-table--header-sorted"}
 
     DEFAULT_CSS = """
     ScoreTable { background: $surface; color: $foreground; }
     ScoreTable > .score-table--header { background: $panel; text-style: bold; }
-    ScoreTable > .score-table--header-sorted { background: $panel; color: $accent; text-style: bold; }
-    ScoreTable > .score-table--cursor { background: $boost; text-style: bold; }
-    ScoreTable > .score-table--cursor-cell { background: $accent 60%; text-style: bold; }
-    ScoreTable > .score-table--flagged { color: $error; }
-    ScoreTable > .score-table--top-1 { background: $error 45%; }
-    ScoreTable > .score-table--top-2 { background: $warning 35%; }
-    ScoreTable > .score-table--top-3 { background: $warning 15%; }
+    ScoreTable > .score-table--header-sorted { background: $panel; color: $accent; text-style: bold underline; }
     """
 
     BINDINGS = [
@@ -89,6 +81,12 @@ class ScoreTable(ScrollView, can_focus=True):
     class Sorted(Message):
         """The order changed (a header click or ``s``)."""
 
+    @dataclass
+    class CellFocused(Message):
+        """The cursor moved; ``cut`` is the focused cell's whole text when the table cuts it."""
+
+        cut: str | None
+
     def __init__(self, model: ResultsModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
@@ -97,11 +95,23 @@ class ScoreTable(ScrollView, can_focus=True):
 
     # -- geometry ---------------------------------------------------------------------------
 
-    def _layout(self) -> None:
+    def _layout(self, room: int | None = None) -> None:
+        """Column positions; with ``room`` (the width on screen), spare width goes to the
+        columns whose cells are cut, the most cut last, none beyond what its cells need."""
         columns = self.model.columns
         self.fixed = [c for c in columns if c.key in FIXED_KEYS]
         self.scrolled = [c for c in columns if c.key not in FIXED_KEYS]
-        self.fixed_width = sum(c.width + 1 for c in self.fixed)
+        self.fixed_width = sum(c.width + 1 for c in self.fixed) + len(SEPARATOR)
+        for column in self.scrolled:
+            column.width = column.base_width
+        spare = (room or 0) - self.fixed_width - sum(c.width + 1 for c in self.scrolled)
+        cut = sorted((c for c in self.scrolled if c.natural > c.width), key=lambda c: c.natural - c.width)
+        for i, column in enumerate(cut):
+            if spare <= 0:
+                break
+            grow = min(column.natural - column.width, spare // (len(cut) - i))
+            column.width += grow
+            spare -= grow
         self.offsets: list[int] = []
         x = 0
         for column in self.scrolled:
@@ -109,6 +119,10 @@ class ScoreTable(ScrollView, can_focus=True):
             x += column.width + 1
         self.scrolled_width = x
         self.virtual_size = Size(self.fixed_width + self.scrolled_width, len(self.model.view) + 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(self.scrollable_content_region.width)
+        self.refresh()
 
     @property
     def all_columns(self) -> list[Column]:
@@ -146,7 +160,23 @@ class ScoreTable(ScrollView, can_focus=True):
     def validate_cursor_column(self, value: int) -> int:
         return max(0, min(value, len(self.all_columns) - 1))
 
+    def focused_cut_text(self) -> str | None:
+        """``column: whole text`` of the focused cell when it is drawn cut, else ``None``."""
+        row = self.current_row
+        if row is None:
+            return None
+        column = self.current_column
+        text = self.model.cell(row, column)
+        if cell_len(text) <= column.width:
+            return None
+        return f"{column.label}: {text}"
+
+    def _cell_focused(self) -> None:
+        if self.is_mounted:
+            self.post_message(self.CellFocused(self.focused_cut_text()))
+
     def watch_cursor_row(self, old: int, new: int) -> None:
+        self._cell_focused()
         top = int(self.scroll_y)
         if new < top:
             self.scroll_to(y=new, animate=False, immediate=True)
@@ -155,6 +185,7 @@ class ScoreTable(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_cursor_column(self, old: int, new: int) -> None:
+        self._cell_focused()
         index = new - len(self.fixed)
         if index >= 0:
             left = self.offsets[index]
@@ -205,6 +236,8 @@ class ScoreTable(ScrollView, can_focus=True):
             edge += column.width + 1
             if x < edge:
                 return i
+        if x < self.fixed_width:
+            return None  # the separator
         x = x - self.fixed_width + int(self.scroll_x)
         for i, (left, column) in enumerate(zip(self.offsets, self.scrolled, strict=True)):
             if left <= x < left + column.width + 1:
@@ -230,6 +263,11 @@ class ScoreTable(ScrollView, can_focus=True):
         self._component_styles.clear()
         super().notify_style_update()
 
+    @property
+    def palette(self) -> Palette:
+        """The cursor and highlight styles (attributes only under ``NO_COLOR``)."""
+        return palette_for(self.app)
+
     def _style(self, name: str) -> Style:
         style = self._component_styles.get(name)
         if style is None:
@@ -247,24 +285,25 @@ class ScoreTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = int(view[index])
         on_cursor = index == self.cursor_row and self.has_focus
-        row_style = base + self._style("cursor") if index == self.cursor_row else base
+        palette = self.palette
+        row_style = base + palette.cursor_row if index == self.cursor_row else base
         flagged = bool(self.model.flags[row])
         highlights = self.model.highlights(row)
-        top = (self._style("top-1"), self._style("top-2"), self._style("top-3"))
 
         def cell(column: Column, position: int) -> Segment:
             text = fit(self.model.cell(row, column), column.width, right=column.numeric)
             style = row_style
             if column.key == "score" and flagged:
-                style = style + self._style("flagged")
+                style = (base + palette.flagged + palette.cursor_row) if index == self.cursor_row else base + palette.flagged
             rank = highlights.get(column.data_index) if column.data_index is not None else None
             if rank is not None and rank < 3:
-                style = style + top[rank]
+                style = style + palette.top[rank]
             if on_cursor and position == self.cursor_column:
-                style = style + self._style("cursor-cell")
+                style = style + palette.cursor_cell
             return Segment(" " + text, style)
 
         fixed = [cell(c, i) for i, c in enumerate(self.fixed)]
+        fixed.append(Segment(SEPARATOR, row_style + palette.separator))
         scrolled = [cell(c, len(self.fixed) + i) for i, c in enumerate(self.scrolled)]
         return self._join(fixed, scrolled, width, row_style)
 
@@ -281,6 +320,7 @@ class ScoreTable(ScrollView, can_focus=True):
             return Segment(" " + fit(text, column.width, right=column.numeric), style)
 
         fixed = [label(c) for c in self.fixed]
+        fixed.append(Segment(SEPARATOR, header + self.palette.separator))
         scrolled = [label(c) for c in self.scrolled]
         return self._join(fixed, scrolled, width, header)
 
@@ -289,5 +329,8 @@ class ScoreTable(ScrollView, can_focus=True):
         room = max(0, width - self.fixed_width)
         x = int(self.scroll_x)
         right = Strip(scrolled, self.scrolled_width).crop(x, x + room)
+        if x > 0 and room > 0:
+            # Scrolled into the middle of a column: its first visible cell gives way to a gap.
+            right = Strip.join([Strip([Segment(" ", fill)], 1), right.crop(1, room)])
         strip = Strip.join([left, right])
         return strip.extend_cell_length(width, fill).crop(0, width)

@@ -17,10 +17,11 @@ class SheetList(OptionList):
 
     def show(self, sheets: list[SheetInfo]) -> None:
         for info in sheets:
-            label = Text(info.name)
-            label.append(f"  {info.rows:,} × {info.columns}", style="dim")
+            # One line per sheet, "(hidden)" beside its name: a long name is cut, not wrapped.
+            label = Text(info.name, no_wrap=True, overflow="ellipsis")
             if not info.visible:
-                label.append("  (hidden)", style="italic yellow")
+                label.append(" (hidden)", style="italic yellow")
+            label.append(f"  {info.rows:,} × {info.columns}", style="dim")
             self.add_option(Option(label, id=f"sheet-{info.index}"))
         if not sheets:  # CSV: one table, no sheets
             self.add_option(Option(Text("(one table)", style="dim"), disabled=True))

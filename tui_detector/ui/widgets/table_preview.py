@@ -21,11 +21,15 @@ class TablePreview(DataTable[Text]):
 
     def show(self, frame: pd.DataFrame) -> None:
         # The results' cell format loads NumPy: imported with the first table, not at start-up.
-        from ..results_model import format_value  # noqa: PLC0415
+        from ..values import FORMAT_SAMPLE, ColumnFormat, format_value  # noqa: PLC0415
 
         self.clear(columns=True)
         head = frame.head(PREVIEW_ROWS)
-        cells = [[format_value(v)[:CELL_WIDTH] for v in row] for row in head.itertuples(index=False)]
+        # Each column's format from its first cells, as the results table does it.
+        formats = [ColumnFormat.of(frame.iloc[:FORMAT_SAMPLE, i].to_numpy()) for i in range(frame.shape[1])]
+        cells = [
+            [fmt(v)[:CELL_WIDTH] for fmt, v in zip(formats, row, strict=True)] for row in head.itertuples(index=False)
+        ]
         # Explicit widths: auto-sized columns settle on a later refresh, so screenshots raced.
         for i, name in enumerate(frame.columns):
             label = format_value(str(name))
