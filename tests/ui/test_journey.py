@@ -68,7 +68,11 @@ async def test_full_journey_open_setup_train_results_sort_inspect_threshold_expo
         detail = app.screen
         row = detail.row
         assert row == int(model.view[0])
-        assert detail.query_one("#features").row_count == len(results.run.detector.columns_used)
+        # Every column that is a reason (holding something other than what was expected), and
+        # only those; the whole row below has every column.
+        reasons = detail.model.top.explain_all_columns(row)["anomalous_features"]
+        assert 1 <= detail.query_one("#features").row_count == len(reasons) <= len(results.run.detector.columns_used)
+        assert all(f["actual_value"] != f["expected_value"] for f in reasons)
         assert detail.query_one("#full-row").row_count == len(results.run.frame.columns)
         await pilot.press("escape")
         assert app.screen is results

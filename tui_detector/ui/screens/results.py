@@ -112,6 +112,11 @@ class ResultsScreen(Screen[None]):
                 text.append(f" · {run.drift['verdict']}", style="yellow")
         else:
             text.append(" · from the cache" if run.from_cache else " · trained now", style="green" if run.from_cache else "")
+        if run.totals:
+            text.append(f" · {len(run.totals)} totals row{'s' if len(run.totals) != 1 else ''} left out")
+        small = core.small_table_warning(rows)
+        if small:
+            text.append(f" · {small}", style="bold yellow")
         return text
 
     def _status(self) -> Text:

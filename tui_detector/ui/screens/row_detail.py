@@ -1,4 +1,4 @@
-"""One row opened: the columns that make it strange (actual vs expected, share of the error)
+"""One row opened: the columns that make it strange (actual vs expected, share of the strangeness)
 and the whole row."""
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class RowDetailScreen(Screen[None]):
         if run.baseline:
             # Scored with another table's model: name the values that model never saw.
             core.annotate_unseen(run.detector, [explained])
-        total = sum(float(f["reconstruction_error"]) for f in explained["anomalous_features"]) or 1.0
+        # One measure ranks the columns, gives their share and is shown: how much of the row's
+        # strangeness each accounts for (the core's "contribution").
+        total = sum(_weight(f) for f in explained["anomalous_features"]) or 1.0
         flagged = bool(detection.flags[row])
         title = Text(f"row {row}", style="bold")
         if self.model.excel_rows is not None:
@@ -63,7 +65,7 @@ class RowDetailScreen(Screen[None]):
         self.query_one("#row-title", Static).update(title)
 
         features = self.query_one("#features", DataTable)
-        labels = ["#", "column", "actual value", "expected value", "error", "share of the error"]
+        labels = ["#", "column", "actual value", "expected value", "contribution", "share"]
         top_styles = palette_for(self.app).top
         ranks: dict[str, int] = {}
         model = self.model
@@ -72,14 +74,14 @@ class RowDetailScreen(Screen[None]):
             name = str(item["feature_name"])
             if rank < 3:
                 ranks[name] = rank
-            share = item["reconstruction_error"] / total
+            share = _weight(item) / total
             bar = "█" * int(round(share * 10))
             cells = [
                 Text(str(rank + 1), style=top_styles[rank] if rank < 3 else ""),
                 Text(name, style="bold"),
                 Text(model.value_text(row, name, item["actual_value"])),
                 Text(model.value_text(row, name, item["expected_value"], own=False)),
-                Text(score_text(item["reconstruction_error"]), justify="right"),
+                Text(score_text(_weight(item)), justify="right"),
                 Text(f"{share:6.1%} ") + Text(bar, style="red"),
             ]
             rows.append(cells)
@@ -118,3 +120,8 @@ class RowDetailScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _weight(feature: dict) -> float:
+    """A feature's contribution (models saved before it existed: its error)."""
+    return float(feature.get("contribution", feature["reconstruction_error"]))

@@ -39,6 +39,7 @@ class SetupScreen(Screen[None]):
         Binding("t", "train", "Train"),
         Binding("r", "retrain", "Retrain", show=False),
         Binding("space", "toggle_column", "Include/exclude"),
+        Binding("k", "keep_totals", "Keep/leave out totals", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -50,6 +51,9 @@ class SetupScreen(Screen[None]):
         self.sheet: str | None = None
         self.loaded: LoadedTable | None = None
         self.sha = ""
+        #: Rows that look like totals (core.find_totals) and whether the user keeps them.
+        self.totals: list = []
+        self.keep_totals = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -68,6 +72,7 @@ class SetupScreen(Screen[None]):
                     yield Static("", id="why")
             yield Label("Preview", classes="pane-title")
             yield TablePreview(id="preview")
+            yield Static("", id="totals")
             yield SettingsForm(self.model)
             yield CacheNote(id="cache-note")
             yield Static("", id="message")
@@ -109,7 +114,49 @@ class SetupScreen(Screen[None]):
         self.query_one(TablePreview).show(frame)
         self.query_one(SettingsForm).show_defaults(len(frame))
         self.roles.focus()
+        self.totals = []
+        self._show_totals()
+        self._find_totals(loaded)
         self.check_cache()
+
+    # -- totals rows ------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-totals")
+    def _find_totals(self, loaded: LoadedTable) -> None:
+        # A scan of every text column: off the screen's thread on a big sheet.
+        found = core.find_totals(loaded.frame)
+        self.app.call_from_thread(self._found_totals, loaded, found)
+
+    def _found_totals(self, loaded: LoadedTable, found: list) -> None:
+        if loaded is self.loaded:
+            self.totals = found
+            self._show_totals()
+            self.check_cache()
+
+    def _show_totals(self) -> None:
+        line = self.query_one("#totals", Static)
+        line.display = bool(self.totals)
+        if not self.totals or self.loaded is None:
+            return
+        rows = self.loaded.excel_rows
+        where = ", ".join(
+            f"{'sheet row ' + format(int(rows[t.position]), ',') if rows is not None else 'row ' + format(t.position, ',')}"
+            + (f" ({t.label!r})" if t.label else "")
+            for t in self.totals[:3]
+        ) + (" …" if len(self.totals) > 3 else "")
+        count = f"{len(self.totals)} totals row{'s' if len(self.totals) != 1 else ''}"
+        text = Text(count, style="bold")
+        if self.keep_totals:
+            text.append(f" kept in the table: {where} · k: leave out")
+        else:
+            text.append(f" left out of the model: {where} — {self.totals[0].reason()} · k: keep")
+        line.update(text)
+
+    def action_keep_totals(self) -> None:
+        if self.totals:
+            self.keep_totals = not self.keep_totals
+            self._show_totals()
+            self.check_cache()
 
     @on(DataTable.RowHighlighted, "#roles")
     def _why(self, event: DataTable.RowHighlighted) -> None:
@@ -141,6 +188,7 @@ class SetupScreen(Screen[None]):
             epochs=chosen.epochs,
             roles=dict(self.roles.overrides) or None,
             use_cache=not retrain,
+            keep_totals=self.keep_totals,
         )
 
     @on(RolesTable.Changed)
