@@ -36,7 +36,8 @@ class Bar:
 @dataclass
 class Distribution:
     column: str
-    #: "numbers", "dates" or "values" (the most frequent values of a text column).
+    #: "numbers" (equal bins), "numbers, long tail" (bins growing ×2–×2.5), "dates" or
+    #: "values" (the most frequent values of a text column).
     kind: str
     rows: int
     missing: int
@@ -109,31 +110,64 @@ def _numbers(name: str, cells: np.ndarray, wanted: dict[str, Any]) -> Distributi
         lo, hi = (float(q) for q in np.quantile(finite, [0.005, 0.995]))
     if hi <= lo:
         lo, hi = float(finite.min()), float(finite.max())
-    step = _nice_step(hi - lo, BINS) if hi > lo else 1.0
-    start = math.floor(lo / step) * step
-    count = max(1, math.ceil((hi - start) / step - 1e-9)) if hi > lo else 1
-    if start + count * step <= hi:
-        count += 1
-    edges = start + step * np.arange(count + 1)
+    edges, texts = _log_edges(finite, lo, hi)
+    scale = "log"
+    if edges is None:
+        scale = "equal"
+        step = _nice_step(hi - lo, BINS) if hi > lo else 1.0
+        start = math.floor(lo / step) * step
+        count = max(1, math.ceil((hi - start) / step - 1e-9)) if hi > lo else 1
+        if start + count * step <= hi:
+            count += 1
+        edges = start + step * np.arange(count + 1)
+        texts = [_number_text(e, step) for e in edges]
+    count = len(edges) - 1
     index = np.searchsorted(edges, finite, side="right") - 1  # -1: below, count: above
     counts = np.bincount(index[(index >= 0) & (index < count)], minlength=count)
-    core = [Bar(f"{_number_text(edges[i], step)} – {_number_text(edges[i + 1], step)}", int(counts[i])) for i in range(count)]
+    core = [Bar(f"{texts[i]} – {texts[i + 1]}", int(counts[i])) for i in range(count)]
     below = int(np.count_nonzero(index < 0))
     above = int(np.count_nonzero(index >= count))
-    low = Bar(f"below {_number_text(edges[0], step)}", below) if below else None
-    high = Bar(f"{_number_text(edges[-1], step)} and above", above) if above else None
+    low = Bar(f"below {texts[0]}", below) if below else None
+    high = Bar(f"{texts[-1]} and above", above) if above else None
     for mark, value in marks.items():
         at = int(np.searchsorted(edges, value, side="right") - 1)
         if at < 0:
-            low = low or Bar(f"below {_number_text(edges[0], step)}", 0)
+            low = low or Bar(f"below {texts[0]}", 0)
             low.marks.append(mark)
         elif at >= count:
-            high = high or Bar(f"{_number_text(edges[-1], step)} and above", 0)
+            high = high or Bar(f"{texts[-1]} and above", 0)
             high.marks.append(mark)
         else:
             core[at].marks.append(mark)
     bars = [*([low] if low else []), *core, *([high] if high else [])]
-    return Distribution(name, "numbers", len(cells), missing, bars, standing=_standing(finite, marks))
+    kind = "numbers, long tail" if scale == "log" else "numbers"
+    return Distribution(name, kind, len(cells), missing, bars, standing=_standing(finite, marks))
+
+
+#: Bin edges for a long tail: 1, 2, 5, 10, 20, 50 … times a power of ten.
+_STEPS = (1.0, 2.0, 5.0)
+#: A column is a long tail when its 99.5th percentile is this many times its 5th (amounts,
+#: prices, durations): equal bins would put almost every row in the first one.
+TAIL_RATIO = 100
+
+
+def _log_edges(finite: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray | None, list[str]]:
+    """Edges growing by ×2 or ×2.5 from ``lo`` to ``hi``, or ``None`` when the column has no
+    long tail (or values at or below zero in its bulk)."""
+    q05 = float(np.quantile(finite, 0.05))
+    if q05 <= 0 or hi / q05 < TAIL_RATIO:
+        return None, []
+    low = max(lo, q05 / 10)
+    power = math.floor(math.log10(low))
+    edges: list[float] = []
+    while not edges or edges[-1] <= hi:
+        for factor in _STEPS:
+            edge = factor * 10.0**power
+            if edge * 2.5 > low and (not edges or edges[-1] <= hi):
+                edges.append(edge)
+        power += 1
+    texts = [f"{e:,.{max(0, -math.floor(math.log10(e)))}f}" for e in edges]
+    return np.asarray(edges), texts
 
 
 def _standing(finite: np.ndarray, marks: dict[str, float]) -> str:

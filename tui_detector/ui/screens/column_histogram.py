@@ -84,6 +84,11 @@ class ColumnHistogramScreen(Screen[None]):
     """The distribution of one column; ``escape`` (or ``H`` again) goes back."""
 
     SUB_TITLE = "Column histogram"
+    DEFAULT_CSS = """
+    ColumnHistogramScreen #histogram-title { padding: 0 1 1 1; }
+    ColumnHistogramScreen #histogram-body { padding: 0 1; }
+    ColumnHistogramScreen #histogram-note { padding-top: 1; }
+    """
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("H", "close", "Back", show=False),
@@ -108,7 +113,12 @@ class ColumnHistogramScreen(Screen[None]):
     def _title(self) -> Text:
         d = self.distribution
         title = Text(d.column, style="bold")
-        what = {"numbers": "in equal bins", "dates": "in equal spans of time", "values": "its most frequent values"}[d.kind]
+        what = {
+            "numbers": "in equal bins",
+            "numbers, long tail": "in bins that grow ×2–×2.5 (a long tail)",
+            "dates": "in equal spans of time",
+            "values": "its most frequent values",
+        }[d.kind]
         title.append(f" · all {d.rows:,} rows of the sheet, {what}")
         if d.missing:
             title.append(f" · {d.missing:,} empty")
@@ -118,7 +128,10 @@ class ColumnHistogramScreen(Screen[None]):
             title.append("\n")
             title.append(f"◀ {mark}", style=MARK_STYLES.get(mark, "bold"))
             shown = format_value(value) if not isinstance(value, str) else value
-            label = {"actual": f" value of row {self.row}" if self.row is not None else " value", "expected": " value (what the model predicted for this row from its other columns)"}.get(mark, "")
+            label = {
+                "actual": f" value of row {self.row}" if self.row is not None else " value",
+                "expected": " value (the model's guess from the row's other columns)",
+            }.get(mark, "")
             title.append(f"{label}: ")
             title.append(shown or '""', style="bold")
         return title

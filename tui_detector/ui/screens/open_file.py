@@ -62,6 +62,12 @@ def can_open(path: Path) -> bool:
 class DataFileTree(VimTreeKeys, DirectoryTree):
     """Folders and files the reader opens only; no hidden files, no Excel lock files (``~$…``)."""
 
+    async def watch_path(self) -> None:
+        await super().watch_path()
+        # The root is named like the folders in the heading: "name/".
+        path = Path(self.path)
+        self.root.set_label(Text(f"{path.name or path}/"))
+
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         for path in paths:
             name = path.name
@@ -140,7 +146,6 @@ class OpenFileScreen(Screen[Path | None]):
         tree = self.query_one("#tree", DataFileTree)
         tree.path = self.directory
         self.query_one("#tree-title", Label).update(self._heading())
-        self.call_after_refresh(tree.root.set_label, Text(f"{self.directory.name or self.directory}/"))
 
     def action_up(self) -> None:
         parent = self.directory.parent

@@ -117,6 +117,10 @@ class ResultsScreen(Screen[None]):
         text = Text()
         text.append("all rows" if model.all_rows else "anomalies only", style="bold")
         text.append(f" · {len(model.view):,} rows shown")
+        if model.row_filter is not None:
+            text.append(" · filter: ")
+            text.append(model.row_filter.text, style="bold")
+            text.append(f" ({model.filter_matches:,} of {model.rows:,} rows match)")
         if model.sort_key is not None:
             label = model.column(model.sort_key).label
             text.append(" · sorted by ")
@@ -127,10 +131,6 @@ class ResultsScreen(Screen[None]):
         if model.query:
             text.append(" · search: ")
             text.append(model.query, style="bold")
-        if model.row_filter is not None:
-            text.append(" · filter: ")
-            text.append(model.row_filter.text, style="bold")
-            text.append(f" ({model.filter_matches:,} of {model.rows:,} rows match)")
         text.append("  —  top features: ", style="dim")
         text.append(" 1st ", style="on dark_red")
         text.append(" 2nd ", style="black on dark_orange3")

@@ -66,7 +66,7 @@ class RowDetailScreen(Screen[None]):
         title.append("flagged as anomalous" if flagged else "not flagged", style="bold red" if flagged else "green")
         position = self.position
         if position is not None:
-            title.append(f" · {position + 1:,} of {len(self.model.view):,} in the table ([ ]: previous / next)", style="dim")
+            title.append(f" · {position + 1:,} of {len(self.model.view):,} in the table", style="dim")
         self._explained = explained
         self.query_one("#row-title", Static).update(title)
 
