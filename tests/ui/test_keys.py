@@ -187,6 +187,9 @@ async def test_row_details_steps_through_the_tables_order_and_filter(orders, tmp
         await pilot.press("right_square_bracket")
         values = {str(full.get_row_at(i)[0]): str(full.get_row_at(i)[1]) for i in range(full.row_count)}
         assert values["order_id"] == f"ORD-{view[1]:06d}"
+        await pilot.press("right_square_bracket")
+        await pilot.press("escape")  # back in the table, on the row looked at last
+        assert app.screen is results and results.table.current_row == view[2] and results.table.cursor_row == 2
 
 
 @pytest.mark.slow

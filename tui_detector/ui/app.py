@@ -110,7 +110,15 @@ class AnomalyApp(App[None]):
     def open_row(self, model: ResultsModel, row: int) -> None:
         from .screens.row_detail import RowDetailScreen  # noqa: PLC0415 - see show_results
 
-        self.push_screen(RowDetailScreen(model, row))
+        results = self.screen
+
+        def back(last: int | None) -> None:
+            # After stepping with [ ], the table's cursor is on the row looked at last.
+            show = getattr(results, "show_row", None)
+            if last is not None and show is not None:
+                show(last)
+
+        self.push_screen(RowDetailScreen(model, row), back)
 
     def open_histogram(self, message: OpenHistogram) -> None:
         """A column's distribution, on top of the screen that asked (escape goes back to it)."""

@@ -147,6 +147,10 @@ class ResultsScreen(Screen[None]):
     def _sorted(self) -> None:
         self._refresh_text()
 
+    def show_row(self, row: int) -> None:
+        """Put the table's cursor on data row ``row`` (when the view shows it)."""
+        self.table.reload(keep_row=row)
+
     @on(ScoreTable.RowChosen)
     def _chosen(self, event: ScoreTable.RowChosen) -> None:
         self.post_message(OpenRow(self.model, event.row))

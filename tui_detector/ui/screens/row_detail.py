@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 TOP_STYLES = ("bold white on dark_red", "bold black on dark_orange3", "bold on grey35")
 
 
-class RowDetailScreen(Screen[None]):
+class RowDetailScreen(Screen[int]):
+    """One row; ``escape`` dismisses with the row shown last (``[`` ``]`` step through the table)."""
+
     SUB_TITLE = "Row details"
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -104,7 +106,7 @@ class RowDetailScreen(Screen[None]):
         features.focus()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(self.row)
 
     # -- walking the table's rows without going back to it ----------------------------------
 
