@@ -60,6 +60,7 @@ def rows(expression: str) -> list[int]:
         ('currency = ""', [3, 5]),  # missing and empty cells
         ('currency != ""', [0, 1, 2, 4]),
         ('amount = ""', [3]),
+        ("country != Bosnia's", [0, 1, 2, 3, 4, 5]),  # a quote inside a word is a letter
         ("mixed = a", [0, 3]),
         ("mixed = 7", [1]),
         ("mixed > 7", [4]),

@@ -127,9 +127,10 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
             out.append(("and" if ch == "&" else "or", None))
             i = j + 1
             continue
-        # A bare word runs to the next space, quote or operator character.
+        # A bare word runs to the next space or operator character; a quote inside it is a
+        # letter (O'Brien), only one that starts a word opens a quoted name or value.
         j = i
-        while j < n and not text[j].isspace() and text[j] not in _OP_CHARS and text[j] not in _QUOTES and text[j] not in "&|":
+        while j < n and not text[j].isspace() and text[j] not in _OP_CHARS and text[j] not in "&|":
             if text[j] == "," and not (0 < j < n - 1 and text[j - 1].isdigit() and text[j + 1].isdigit()):
                 break
             j += 1
