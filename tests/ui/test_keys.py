@@ -158,6 +158,8 @@ async def test_the_column_filter_combines_with_the_toggle_and_says_what_is_wrong
         await pilot.press("escape")  # then escape clears it
         assert model.row_filter is None and len(model.view) == 300
         assert app.screen is results
+        await pilot.press("vertical_line")  # | opens it too, empty now
+        assert typed.display and typed.value == ""
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
 
 #: Keys that are not bindings of those classes, per section.
 EXTRA: dict[str, list[tuple[str, str]]] = {
-    "Everywhere": [("tab  shift+tab", "next / previous field")],
+    "Everywhere": [("escape", "back (each screen says where)"), ("tab  shift+tab", "next / previous field")],
     "Open file": [("↑ ↓  enter", "move in the tree or the recent files; open"), ("space", "open or close a folder")],
     "Set up": [("↑ ↓", "move in the columns")],
     "Results": [("click a header", "sort by that column")],
