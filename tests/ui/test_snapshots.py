@@ -129,3 +129,65 @@ class TestScreens:
             await pilot.press("question_mark")
 
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.slow
+class TestFilterAndHistogram:
+    """The column filter being typed, and a column's histogram, at 80×24 and 120×40."""
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+    def test_filter_typed(self, snap_compare, data_dir, size):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("a", "f", *"segment = north and amount > 30")
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+    def test_filter_applied(self, snap_compare, data_dir, size):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("a", "f", *"segment = north and amount > 30", "enter")
+            await settle(pilot, lambda: pilot.app.screen.model.row_filter is not None)
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+    def test_column_histogram(self, snap_compare, data_dir, size):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("a")
+            screen = pilot.app.screen
+            table = screen.table
+            table.cursor_row = [int(r) for r in screen.model.view].index(17)
+            table.cursor_column = [c.label for c in table.all_columns].index("amount")
+            await pilot.press("H")
+            await settle(pilot, screen_is(pilot, "Column histogram"))
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+    def test_column_histogram_of_text(self, snap_compare, data_dir, size):
+        app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
+
+        async def run_before(pilot):
+            await _results(pilot)
+            await pilot.press("enter")  # Row details of the top row, then its segment column
+            await settle(pilot, screen_is(pilot, "Row details"))
+            full = pilot.app.screen.query_one("#full-row")
+            full.focus()
+            full.move_cursor(row=[str(full.get_row_at(i)[0]) for i in range(full.row_count)].index("segment"))
+            await pilot.press("H")
+            await settle(pilot, screen_is(pilot, "Column histogram"))
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -1,4 +1,4 @@
-"""Set up names the totals rows it will leave out of the model, `k` keeps them, and Results
+"""Set up names the totals rows it will leave out of the model, `o` keeps them, and Results
 says how many were left out (issue 14)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def write_with_total(directory):
     return path
 
 
-async def test_setup_names_the_totals_row_and_k_keeps_it(tmp_path):
+async def test_setup_names_the_totals_row_and_o_keeps_it(tmp_path):
     path = write_with_total(tmp_path)
     app = make_app(path, model="iforest", workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -34,10 +34,10 @@ async def test_setup_names_the_totals_row_and_k_keeps_it(tmp_path):
         setup = app.screen
         assert "1 totals row left out of the model: row 300 ('Grand total')" in screen_text(app)
         assert not setup.settings().keep_totals
-        await pilot.press("k")
+        await pilot.press("o")
         assert setup.settings().keep_totals
         assert "1 totals row kept in the table" in screen_text(app)
-        await pilot.press("k")
+        await pilot.press("o")
         await pilot.press("t")
         await settle(pilot, screen_is(pilot, "Results"))
         run = app.screen.run

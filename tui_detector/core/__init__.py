@@ -61,6 +61,11 @@ _EXPORTS: dict[str, str] = {
     # Another file scored with this model.
     "SchemaMismatch": "tui_detector.core.baseline",
     "annotate_unseen": "tui_detector.core.baseline",
+    # The results table's column filter (pure data: parsed by hand, evaluated on whole columns).
+    "FilterError": "tui_detector.core.filter",
+    "RowFilter": "tui_detector.core.filter",
+    "filter_mask": "tui_detector.core.filter",
+    "parse_filter": "tui_detector.core.filter",
     # Writing results.
     "OutputExistsError": "tui_detector.core.atomic",
     "build_export": "tui_detector.core.export",
@@ -77,6 +82,7 @@ if TYPE_CHECKING:
     from .baseline import SchemaMismatch, annotate_unseen
     from .cache import ModelCache
     from .env import prewarm_tensorflow
+    from .filter import FilterError, RowFilter, filter_mask, parse_filter
     from .export import build_export, default_export_name, explained_anomalies, write_export
     from .io.formats import SUPPORTED_EXTENSIONS
     from .errors import AnomalyTuiError

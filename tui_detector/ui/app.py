@@ -20,7 +20,7 @@ from textual.binding import Binding
 
 from tui_detector import core
 
-from .journey import BackToFiles, OpenFile, OpenRow, ScoreAnother, ShowResults, StartTraining, TrainingJob
+from .journey import BackToFiles, OpenFile, OpenHistogram, OpenRow, ScoreAnother, ShowResults, StartTraining, TrainingJob
 from .screens.dialogs import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.open_file import OpenFileScreen
@@ -88,8 +88,12 @@ class AnomalyApp(App[None]):
         """Leave Set up for the picker it came from, or a new one in the file's folder."""
         if len(self.screen_stack) > 2:
             self.pop_screen()
-        else:
-            self.switch_screen(OpenFileScreen(path.resolve().parent))
+            return
+        folder = path.resolve().parent
+        if _out_of_sight(folder):
+            # The demo's workbook lives in the user cache (a hidden folder): start where the user is.
+            folder = self.workdir
+        self.switch_screen(OpenFileScreen(folder))
 
     def start_training(self, job: TrainingJob) -> None:
         """Train on top of Set up, so that cancelling goes back to it."""
@@ -106,7 +110,25 @@ class AnomalyApp(App[None]):
     def open_row(self, model: ResultsModel, row: int) -> None:
         from .screens.row_detail import RowDetailScreen  # noqa: PLC0415 - see show_results
 
-        self.push_screen(RowDetailScreen(model, row))
+        results = self.screen
+
+        def back(last: int | None) -> None:
+            # After stepping with [ ], the table's cursor is on the row looked at last.
+            show = getattr(results, "show_row", None)
+            if last is not None and show is not None:
+                show(last)
+
+        self.push_screen(RowDetailScreen(model, row), back)
+
+    def open_histogram(self, message: OpenHistogram) -> None:
+        """A column's distribution, on top of the screen that asked (escape goes back to it)."""
+        from .screens.column_histogram import column_histogram  # noqa: PLC0415 - see show_results
+
+        screen = column_histogram(message.model, message.row, message.key, expected=message.expected)
+        if isinstance(screen, str):
+            self.notify(screen, severity="warning", markup=False)
+        else:
+            self.push_screen(screen)
 
     def score_another(self, run: DetectionRun) -> None:
         """Pick a file, then score it with the model of ``run`` (escape in the picker: back)."""
@@ -146,6 +168,10 @@ class AnomalyApp(App[None]):
     def _open_row(self, message: OpenRow) -> None:
         self.open_row(message.model, message.row)
 
+    @on(OpenHistogram)
+    def _open_histogram(self, message: OpenHistogram) -> None:
+        self.open_histogram(message)
+
     @on(ScoreAnother)
     def _score_another(self, message: ScoreAnother) -> None:
         self.score_another(message.run)
@@ -176,7 +202,15 @@ class AnomalyApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen.sub_title))
+
+
+def _out_of_sight(folder: Path) -> bool:
+    """Whether ``folder`` is hidden or in this app's cache, where no user keeps their files."""
+    import platformdirs  # noqa: PLC0415 - small, and only needed when leaving Set up
+
+    cache = Path(platformdirs.user_cache_dir("anomaly-tui")).resolve()
+    return any(part.startswith(".") for part in folder.parts) or folder.is_relative_to(cache)
 
 
 def make_app(path: Path | None = None, **options: Any) -> AnomalyApp:

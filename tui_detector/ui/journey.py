@@ -71,6 +71,17 @@ class OpenRow(Message):
 
 
 @dataclass
+class OpenHistogram(Message):
+    """A column's distribution over the sheet, with ``row`` marked (``key``: a table column
+    key; ``expected``: the model's expected value, when the asking screen has it)."""
+
+    model: ResultsModel
+    row: int | None
+    key: str
+    expected: object = None
+
+
+@dataclass
 class ScoreAnother(Message):
     """Score another file with the model of ``run``."""
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tui_detector import core
+
 from .explain import TopFeatures
 from .values import ColumnFormat, format_value, score_text
 
@@ -94,6 +96,9 @@ class ResultsModel:
         self.descending = False
         self.query = ""
         self._match: np.ndarray | None = None
+        #: The column filter in force (``core.RowFilter``) and the rows it keeps, or ``None``.
+        self.row_filter: Any = None
+        self._kept: np.ndarray | None = None
         self._ranks: dict[str, np.ndarray] = {}
         self.view = np.empty(0, dtype=np.int64)
         self.columns = self._columns()
@@ -146,6 +151,8 @@ class ResultsModel:
         base = np.arange(self.rows, dtype=np.int64) if self.all_rows else np.flatnonzero(self.flags)
         if self._match is not None:
             base = base[self._match[base]]
+        if self._kept is not None:
+            base = base[self._kept[base]]
         self.view = self._ordered(base)
 
     def _ordered(self, rows: np.ndarray) -> np.ndarray:
@@ -233,6 +240,26 @@ class ResultsModel:
                 mask[start : start + SEARCH_CHUNK] |= text.str.contains(wanted, regex=False, na=False).to_numpy()
         return mask
 
+    # -- the column filter ------------------------------------------------------------------
+
+    def parse_filter(self, text: str) -> Any:
+        """``text`` as a ``core.RowFilter`` over this table's columns; ``core.FilterError`` if not."""
+        return core.parse_filter(text, self.names)
+
+    def filter_mask(self, row_filter: Any) -> np.ndarray:
+        """The rows ``row_filter`` keeps (vectorised over whole columns: fast on a million rows)."""
+        return core.filter_mask(row_filter, self.values)
+
+    def set_filter(self, row_filter: Any, kept: np.ndarray | None) -> None:
+        self.row_filter = row_filter
+        self._kept = kept
+        self.rebuild()
+
+    @property
+    def filter_matches(self) -> int:
+        """How many rows of the sheet the filter keeps (all of them when there is none)."""
+        return self.rows if self._kept is None else int(np.count_nonzero(self._kept))
+
     # -- cells -----------------------------------------------------------------------------
 
     def cell(self, row: int, column: Column) -> str:
@@ -257,6 +284,10 @@ class ResultsModel:
         if own:
             return self.formats[index](self.values[index][row])
         return self.formats[index](value, from_model=True)
+
+    def row_text(self, row: int) -> list[str]:
+        """The sheet's own cells of ``row``, in the file's column order (what ``Y`` copies)."""
+        return [self.cell(row, c) for c in self.columns if c.data_index is not None]
 
     def highlights(self, row: int) -> dict[int, int]:
         """Data column index → rank (0 = the feature that explains the row most)."""

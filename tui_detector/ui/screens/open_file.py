@@ -12,22 +12,62 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DirectoryTree, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_detector.core import SUPPORTED_EXTENSIONS, human_size
+from tui_detector import core
 
 from ..journey import OpenFile
 from ..recent import recent_files
 from ..widgets.path_label import cut_left, recent_width
+from ..widgets.vim_keys import VimOptionList, VimTreeKeys
 
 #: What the picker lists: the reader's formats (from a module that loads no pandas).
-EXTENSIONS = SUPPORTED_EXTENSIONS
+EXTENSIONS = core.SUPPORTED_EXTENSIONS
+#: Extensions used for prose as often as for tables: listed only when the file looks like one.
+PROSE_EXTENSIONS = (".txt",)
+#: How much of such a file is looked at, and the separators a table of text would use.
+SNIFF_BYTES = 4096
+SEPARATORS = (",", "\t", ";", "|")
 
 
-class DataFileTree(DirectoryTree):
-    """Folders and supported files only; no hidden files, no Excel lock files (``~$…``)."""
+def looks_like_a_table(path: Path) -> bool:
+    """Whether a text file's first lines share a column separator (a note does not): the reader
+    would open ``notes.txt`` as one column of sentences, which is no table to learn from."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if len(head) == SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # possibly cut in the middle
+    if len(lines) < 2:
+        return False
+    return any(lines[0].count(sep) >= 1 and all(line.count(sep) == lines[0].count(sep) for line in lines[1:]) for sep in SEPARATORS)
+
+
+def can_open(path: Path) -> bool:
+    """Whether the picker lists ``path``: a folder, or a file in a format the reader opens."""
+    if path.is_dir():
+        return True
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        return False
+    return suffix not in PROSE_EXTENSIONS or looks_like_a_table(path)
+
+
+class DataFileTree(VimTreeKeys, DirectoryTree):
+    """Folders and files the reader opens only; no hidden files, no Excel lock files (``~$…``)."""
+
+    async def watch_path(self) -> None:
+        await super().watch_path()
+        # The root is named like the folders in the heading: "name/".
+        path = Path(self.path)
+        self.root.set_label(Text(f"{path.name or path}/"))
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         for path in paths:
@@ -35,10 +75,23 @@ class DataFileTree(DirectoryTree):
             if name.startswith((".", "~$")):
                 continue
             try:
-                if path.is_dir() or path.suffix.lower() in EXTENSIONS:
+                if can_open(path):
                     yield path
             except OSError:
                 continue
+
+
+class PathInput(Input):
+    """The typed path; ``backspace`` with nothing typed goes up a folder."""
+
+    class Up(Message):
+        """Go up a folder."""
+
+    def action_delete_left(self) -> None:
+        if not self.value:
+            self.post_message(self.Up())
+            return
+        super().action_delete_left()
 
 
 class OpenFileScreen(Screen[Path | None]):
@@ -47,7 +100,10 @@ class OpenFileScreen(Screen[Path | None]):
     ``escape``) instead."""
 
     SUB_TITLE = "Open file"
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("backspace", "up", "Up a folder", key_display="⌫"),
+    ]
 
     def __init__(self, directory: Path, *, purpose: str | None = None) -> None:
         super().__init__()
@@ -60,14 +116,14 @@ class OpenFileScreen(Screen[Path | None]):
             yield Static(Text(self.purpose, style="bold"), id="purpose")
         with Horizontal(id="open-body"):
             with Vertical(id="tree-pane"):
-                yield Label(Text(f"Files in {self.directory.name or self.directory}/"), classes="pane-title")
+                yield Label(self._heading(), classes="pane-title", id="tree-title")
                 yield DataFileTree(self.directory, id="tree")
             with Vertical(id="side-pane"):
                 yield Label("Selected file", classes="pane-title")
                 yield Static(Text("Highlight a file to see its size and date.", style="dim"), id="file-info")
                 yield Label("Recently opened", classes="pane-title")
-                yield OptionList(id="recent")
-        yield Input(placeholder="…or type a path and press enter", id="path")
+                yield VimOptionList(id="recent")
+        yield PathInput(placeholder="…or type a path (or ..) and press enter; backspace: up a folder", id="path")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -80,6 +136,28 @@ class OpenFileScreen(Screen[Path | None]):
         tree = self.query_one("#tree", DataFileTree)
         tree.root.set_label(Text(f"{self.directory.name or self.directory}/"))
         tree.focus()
+
+    def _heading(self) -> Text:
+        # The folder's name, not its whole path: the tree below starts there.
+        return Text(f"Files in {self.directory.name or self.directory}/")
+
+    def go_to(self, directory: Path) -> None:
+        """Show ``directory`` in the tree; the heading always names the folder shown."""
+        self.directory = directory.resolve()
+        tree = self.query_one("#tree", DataFileTree)
+        tree.path = self.directory
+        self.query_one("#tree-title", Label).update(self._heading())
+
+    def action_up(self) -> None:
+        parent = self.directory.parent
+        if parent == self.directory:
+            self.notify("This is the top folder.", severity="warning")
+            return
+        self.go_to(parent)
+
+    @on(PathInput.Up)
+    def _up(self) -> None:
+        self.action_up()
 
     @on(DirectoryTree.NodeHighlighted)
     def _highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
@@ -97,9 +175,11 @@ class OpenFileScreen(Screen[Path | None]):
             info.update(Text(f"{path.name}/\nfolder"))
             return
         when = dt.datetime.fromtimestamp(stat.st_mtime).strftime("%Y-%m-%d %H:%M")
-        info.update(Text(f"{path.name}\n{human_size(stat.st_size)} · modified {when}"))
+        info.update(Text(f"{path.name}\n{core.human_size(stat.st_size)} · modified {when}"))
 
     def _open(self, path: Path) -> None:
+        # Forget what was typed: after a failed open, going back must not offer it again.
+        self.query_one("#path", Input).value = ""
         if self.purpose:
             self.dismiss(path)
         else:
@@ -123,7 +203,8 @@ class OpenFileScreen(Screen[Path | None]):
         if not path.is_absolute():
             path = self.directory / path
         if path.is_dir():
-            self.query_one("#tree", DataFileTree).path = path
+            event.input.value = ""
+            self.go_to(path)
             return
         if not path.is_file():
             self.notify(f"No such file: {path}", severity="error", markup=False)

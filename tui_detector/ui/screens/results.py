@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.text import Text
@@ -17,7 +17,7 @@ from textual.widgets import Header, Input, Static
 
 from tui_detector import core
 
-from ..journey import OpenRow, ScoreAnother
+from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..text import trained_on_text
 from ..values import score_text
@@ -43,6 +43,8 @@ class ResultsScreen(Screen[None]):
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
         Binding("slash", "search", "Search", key_display="/"),
+        Binding("f,vertical_line", "filter", "Filter", key_display="f"),
+        Binding("H", "histogram", "Histogram", show=False),
         # One footer entry for both directions: the footer's room is short at 80 columns.
         Binding("plus,equals_sign", "threshold(1)", "Threshold", key_display="+/-"),
         Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
@@ -55,6 +57,11 @@ class ResultsScreen(Screen[None]):
     @dataclass
     class Searched(Message):
         query: str
+        mask: np.ndarray
+
+    @dataclass
+    class Filtered(Message):
+        row_filter: Any
         mask: np.ndarray
 
     @dataclass
@@ -79,11 +86,13 @@ class ResultsScreen(Screen[None]):
         yield ScoreHistogram(self.run.detection.scores, self.run.detection.threshold, id="histogram")
         yield ScoreTable(self.model, id="table")
         yield Input(placeholder="search every cell (enter: find, escape: clear)", id="search")
+        yield Input(placeholder="filter: currency = CHF and amount > 1000 (enter: apply, empty: clear, escape: cancel)", id="filter")
         yield Static(self._status(), id="table-status")
         yield KeyFooter(*MAIN_KEYS)
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
+        self.query_one("#filter", Input).display = False
         self.query_one(ScoreTable).focus()
 
     @property
@@ -125,6 +134,10 @@ class ResultsScreen(Screen[None]):
         text.append("all rows" if model.all_rows else "anomalies only", style="bold")
         shown = len(model.view)
         text.append(f" · {shown:,} {'row' if shown == 1 else 'rows'} shown")
+        if model.row_filter is not None:
+            text.append(" · filter: ")
+            text.append(model.row_filter.text, style="bold")
+            text.append(f" ({model.filter_matches:,} of {model.rows:,} rows match)")
         if model.sort_key is not None:
             label = model.column(model.sort_key).label
             text.append(" · sorted by ")
@@ -159,6 +172,10 @@ class ResultsScreen(Screen[None]):
         if event.cut != self._cut_cell:
             self._cut_cell = event.cut
             self.query_one("#table-status", Static).update(self._status())
+
+    def show_row(self, row: int) -> None:
+        """Put the table's cursor on data row ``row`` (when the view shows it)."""
+        self.table.reload(keep_row=row)
 
     @on(ScoreTable.RowChosen)
     def _chosen(self, event: ScoreTable.RowChosen) -> None:
@@ -230,10 +247,81 @@ class ResultsScreen(Screen[None]):
             self._clear_search()
             self.table.focus()
             return
+        typed = self.query_one("#filter", Input)
+        if typed.display:  # escape while typing a filter: cancel the typing, keep the filter
+            typed.display = False
+            self.table.focus()
+            return
         if self.model.query:
             self._clear_search()
             return
+        if self.model.row_filter is not None:
+            self._clear_filter()
+            return
         self.app.pop_screen()
+
+    # -- the column filter ------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        typed = self.query_one("#filter", Input)
+        typed.display = True
+        typed.value = "" if self.model.row_filter is None else self.model.row_filter.text
+        typed.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            event.input.display = False
+            self.table.focus()
+            self._clear_filter()
+            return
+        try:
+            row_filter = self.model.parse_filter(text)
+        except core.FilterError as exc:
+            # The input stays open with the text, so that the mistake can be fixed in place.
+            self.notify(f"Filter not applied: {exc}", severity="error", markup=False, timeout=8)
+            return
+        event.input.display = False
+        self.table.focus()
+        self.query_one("#table-status", Static).update(Text("filtering …"))
+        self.apply_filter(row_filter)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="filter")
+    def apply_filter(self, row_filter: Any) -> None:
+        try:
+            mask = self.model.filter_mask(row_filter)
+        except core.FilterError as exc:
+            self.app.call_from_thread(self._filter_failed, row_filter.text, str(exc))
+            return
+        self.post_message(self.Filtered(row_filter, mask))
+
+    def _filter_failed(self, text: str, message: str) -> None:
+        self.notify(f"Filter not applied: {message}", severity="error", markup=False, timeout=8)
+        self._refresh_text()
+        self.action_filter()
+        self.query_one("#filter", Input).value = text  # back to the text, to be fixed in place
+
+    @on(Filtered)
+    def _filtered(self, message: Filtered) -> None:
+        self.model.set_filter(message.row_filter, message.mask)
+        self.table.reload()
+        self._refresh_text()
+        if not len(self.model.view):
+            hint = " (showing anomalies only: a shows all rows)" if not self.model.all_rows else ""
+            self.notify(f"No row matches the filter{hint}.", severity="warning")
+
+    def _clear_filter(self) -> None:
+        if self.model.row_filter is not None:
+            self.model.set_filter(None, None)
+            self.table.reload(keep_row=self.table.current_row)
+            self._refresh_text()
+            self.notify("Filter cleared.")
+
+    # -- the column histogram -------------------------------------------------------------
+
+    def action_histogram(self) -> None:
+        self.post_message(OpenHistogram(self.model, self.table.current_row, self.table.current_column.key))
 
     # -- another file, this model ----------------------------------------------------------
 

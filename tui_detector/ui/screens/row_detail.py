@@ -15,6 +15,8 @@ from tui_detector import core
 
 from ..values import score_text
 from ..widgets.palette import palette_for
+from ..journey import OpenHistogram
+from ..widgets.vim_keys import VimTable
 
 if TYPE_CHECKING:
     from ..results_model import ResultsModel
@@ -25,9 +27,16 @@ EXPECTED_HINT = "expected value: what the model predicts here from the rest of t
 NOTE_WIDTH = 30
 
 
-class RowDetailScreen(Screen[None]):
+class RowDetailScreen(Screen[int]):
+    """One row; ``escape`` dismisses with the row shown last (``[`` ``]`` step through the table)."""
+
     SUB_TITLE = "Row details"
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("right_square_bracket,n", "step(1)", "Next row", key_display="]"),
+        Binding("left_square_bracket,p", "step(-1)", "Previous row", key_display="["),
+        Binding("H", "histogram", "Histogram"),
+    ]
 
     def __init__(self, model: ResultsModel, row: int) -> None:
         super().__init__()
@@ -38,14 +47,17 @@ class RowDetailScreen(Screen[None]):
         yield Header()
         yield Static(id="row-title")
         yield Label("Why this row is strange", classes="pane-title")
-        yield DataTable(id="features", cursor_type="row", zebra_stripes=True)
+        yield VimTable(id="features", cursor_type="row", zebra_stripes=True)
         yield Static(id="notes", classes="hint")
         yield Static(Text(EXPECTED_HINT, style="dim"), id="expected-hint", classes="hint")
         yield Label("The whole row", classes="pane-title")
-        yield DataTable(id="full-row", cursor_type="row", zebra_stripes=True)
+        yield VimTable(id="full-row", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
         run = self.model.run
         detection = run.detection
         row = self.row
@@ -62,6 +74,10 @@ class RowDetailScreen(Screen[None]):
             title.append(f" · sheet row {int(self.model.excel_rows[row])}")
         title.append(f" · score {score_text(detection.scores[row])} · threshold {score_text(detection.threshold)} · ")
         title.append("flagged as anomalous" if flagged else "not flagged", style="bold red" if flagged else "green")
+        position = self.position
+        if position is not None:
+            title.append(f" · {position + 1:,} of {len(self.model.view):,} in the table", style="dim")
+        self._explained = explained
         self.query_one("#row-title", Static).update(title)
 
         features = self.query_one("#features", DataTable)
@@ -119,7 +135,49 @@ class RowDetailScreen(Screen[None]):
         features.focus()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(self.row)
+
+    # -- walking the table's rows without going back to it ----------------------------------
+
+    @property
+    def position(self) -> int | None:
+        """Where this row is in the table's current order and filter (``None``: not shown there)."""
+        hits = (self.model.view == self.row).nonzero()[0]
+        return int(hits[0]) if hits.size else None
+
+    def action_step(self, by: int) -> None:
+        view = self.model.view
+        position = self.position
+        if position is None:
+            if not len(view):
+                self.notify("The table shows no rows to step through.", severity="warning")
+                return
+            target = 0
+        else:
+            target = position + by
+        if not 0 <= target < len(view):
+            self.notify(f"This is the {'last' if by > 0 else 'first'} row of the table.", severity="warning")
+            return
+        self.row = int(view[target])
+        for table in self.query(DataTable):
+            table.clear(columns=True)
+        self._fill()
+
+    # -- the column histogram -------------------------------------------------------------
+
+    def action_histogram(self) -> None:
+        table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#features", DataTable)
+        if not table.row_count:
+            return
+        name = str(table.get_row_at(table.cursor_row)[1 if table.id == "features" else 0])
+        key = next((c.key for c in self.model.columns if c.data_index is not None and self.model.names[c.data_index] == name), None)
+        if key is None:
+            self.notify(f"No column named {name} in the table.", severity="warning", markup=False)
+            return
+        expected = next(
+            (f["expected_value"] for f in self._explained["anomalous_features"] if str(f["feature_name"]) == name), None
+        )
+        self.post_message(OpenHistogram(self.model, self.row, key, expected))
 
 
 def _weight(feature: dict) -> float:

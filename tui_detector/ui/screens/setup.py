@@ -39,7 +39,7 @@ class SetupScreen(Screen[None]):
         Binding("t", "train", "Train"),
         Binding("r", "retrain", "Retrain", show=False),
         Binding("space", "toggle_column", "Include/exclude"),
-        Binding("k", "keep_totals", "Keep/leave out totals", show=False),
+        Binding("o", "keep_totals", "Keep/leave out totals", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -147,9 +147,9 @@ class SetupScreen(Screen[None]):
         count = f"{len(self.totals)} totals row{'s' if len(self.totals) != 1 else ''}"
         text = Text(count, style="bold")
         if self.keep_totals:
-            text.append(f" kept in the table: {where} · k: leave out")
+            text.append(f" kept in the table: {where} · o: leave out")
         else:
-            text.append(f" left out of the model: {where} — {self.totals[0].reason()} · k: keep")
+            text.append(f" left out of the model: {where} — {self.totals[0].reason()} · o: keep")
         line.update(text)
 
     def action_keep_totals(self) -> None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
-
 from tui_detector import core
+
+from .vim_keys import VimTable
 
 if TYPE_CHECKING:
     from tui_detector.core import ColumnProfile
@@ -20,10 +20,11 @@ LABELS = ("column", "role", "used", "distinct", "missing", "why")
 WHY_WIDTH = 24
 
 
-class RolesTable(DataTable[Text]):
+class RolesTable(VimTable):
     """One row per column. :meth:`toggle` includes or excludes the highlighted one by the
     core's policy (:func:`tui_detector.core.toggle_column`) and keeps the user's choices as
-    ``overrides`` (column -> role), the roles the detector is given."""
+    ``overrides`` (column -> role), the roles the detector is given. Walked with the arrows or
+    vim-style keys."""
 
     @dataclass
     class Changed(Message):

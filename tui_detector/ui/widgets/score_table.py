@@ -56,16 +56,21 @@ class ScoreTable(ScrollView, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("up", "cursor(-1, 0)", "Up", show=False),
-        Binding("down", "cursor(1, 0)", "Down", show=False),
-        Binding("left", "cursor(0, -1)", "Left", show=False),
-        Binding("right", "cursor(0, 1)", "Right", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First row", show=False),
-        Binding("end", "jump(-1)", "Last row", show=False),
+        # The arrows and their vim-style twins (the keys VisiData and less users reach for).
+        Binding("up,k", "cursor(-1, 0)", "Up", show=False),
+        Binding("down,j", "cursor(1, 0)", "Down", show=False),
+        Binding("left,h", "cursor(0, -1)", "Left", show=False),
+        Binding("right,l", "cursor(0, 1)", "Right", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("ctrl+u", "half_page(-1)", "Half a page up", show=False),
+        Binding("ctrl+d", "half_page(1)", "Half a page down", show=False),
+        Binding("home,g", "jump(0)", "First row", show=False),
+        Binding("end,G", "jump(-1)", "Last row", show=False),
         Binding("s", "sort_column", "Sort"),
         Binding("enter", "choose", "Open row"),
+        Binding("y", "copy_cell", "Copy cell", show=False),
+        Binding("Y", "copy_row", "Copy row", show=False),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -206,6 +211,9 @@ class ScoreTable(ScrollView, can_focus=True):
     def action_page(self, direction: int) -> None:
         self.cursor_row += direction * self.page_rows
 
+    def action_half_page(self, direction: int) -> None:
+        self.cursor_row += direction * max(1, self.page_rows // 2)
+
     def action_jump(self, where: int) -> None:
         self.cursor_row = 0 if where == 0 else len(self.model.view) - 1
 
@@ -222,10 +230,31 @@ class ScoreTable(ScrollView, can_focus=True):
         if refusal:
             self.notify(refusal, severity="warning", markup=False)
             return
-        keep = self.current_row
         self.model.sort(key, descending)
-        self.reload(keep_row=keep)
+        # A new order is read from its top: "sorted by row (ascending)" shows row 0 first.
+        self.reload()
+        self.scroll_to(y=0, animate=False, immediate=True)
         self.post_message(self.Sorted())
+
+    # -- copying (OSC 52, through Textual's clipboard support) -----------------------------
+
+    def action_copy_cell(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        column = self.current_column
+        text = self.model.cell(row, column)
+        self.app.copy_to_clipboard(text)
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        self.notify(f"Copied {column.label} of row {row}: {shown}", markup=False)
+
+    def action_copy_row(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        cells = self.model.row_text(row)
+        self.app.copy_to_clipboard("\t".join(cells))
+        self.notify(f"Copied row {row}: {len(cells)} cells, tab-separated", markup=False)
 
     # -- mouse ------------------------------------------------------------------------------
 
