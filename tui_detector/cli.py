@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import sys
@@ -185,13 +186,59 @@ def _guarded(command: Any) -> int:
             raise
         from .core.io.reader import ReadError  # noqa: PLC0415
 
-        if isinstance(exc, (ReadError, ValueError)):
+        memory = _out_of_memory(exc)
+        if memory is not None:
+            _error(memory)
+        elif isinstance(exc, (ReadError, ValueError)):
             _error(str(exc))
-        elif isinstance(exc, MemoryError):
-            _error("not enough memory for this table")
         else:
             _error(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
         return EXIT_INPUT
+
+
+def _out_of_memory(exc: BaseException) -> str | None:
+    """The ``not enough memory: …`` sentence when ``exc`` means this process (or its reader
+    child) ran out of memory, else None. Under an address-space limit (``ulimit -v``) a failed
+    allocation can also surface as a library that cannot be mapped, or a child that cannot start."""
+    from .core.io.child import ReadOutOfMemory  # noqa: PLC0415
+
+    if isinstance(exc, ReadOutOfMemory):
+        what = str(exc)
+    elif isinstance(exc, MemoryError):
+        what = "the table does not fit in the memory this process may use"
+    elif isinstance(exc, ImportError) and "failed to map segment" in str(exc):
+        what = f"a library could not be loaded ({Path(str(exc).split(':')[0]).name})"
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        what = exc.strerror or "cannot allocate memory"
+    else:
+        return None
+    limit = _address_space_limit()
+    if limit is not None:
+        what += f"; this process may use {human_size(limit)} of address space (ulimit -v)"
+    return f"not enough memory: {what}"
+
+
+def _address_space_limit() -> int | None:
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _cache_problem(note: str) -> str | None:
+    """The one line to tell about the model cache after a run, or None when all went as usual
+    (a hit, a miss that was stored, --no-cache)."""
+    if note.startswith("could not store: "):
+        return f"the model was not cached ({note.removeprefix('could not store: ')}); results are unaffected"
+    if note.startswith("miss: ") and not note.startswith("miss: damaged entry replaced"):
+        return f"the cached model was not used: {note.removeprefix('miss: ').removesuffix('; stored')}"
+    return None
+
+
+def _note(message: str) -> None:
+    print(f"note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:
@@ -357,6 +404,10 @@ def detect_command(args: argparse.Namespace) -> int:
     cached = ", model from cache" if run.from_cache else ""
     if run.drift is not None:
         cached += f"; {run.drift['verdict']}"
+    problem = _cache_problem(run.cache_note)
+    progress.done()
+    if problem is not None:
+        _note(problem)
     progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
     if args.output is None:
         _write_stdout(dumps(document))
@@ -415,7 +466,12 @@ def train_command(args: argparse.Namespace) -> int:
             _write(lambda: save_model(model, args.save), args.save)
     progress.done()
     detector = model.detector
+    problem = _cache_problem(model.cache_note)
+    if problem is not None:
+        _note(problem)
     where = "from the cache" if model.from_cache else ("trained and cached" if settings.use_cache else "trained")
+    if model.cache_note.startswith("could not store"):
+        where = "trained (not cached)"
     saved = f"; saved to {args.save}" if args.save is not None else ""
     print(
         f"{detector.model_kind_} model for {path.name} ({model.trained_on['rows']:,} rows, "
@@ -493,7 +549,9 @@ def cache_command(args: argparse.Namespace) -> int:
         source = e.source_name or "?"
         if e.sheet:
             source += f" [{e.sheet}]"
-        if not e.readable:
+        if e.newer:
+            source = "(written by a newer anomaly-tui: kept)"
+        elif not e.readable:
             source = "(unreadable: removed on next use)"
         used = dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
         print(f"{e.key[:12]:<12}  {human_size(e.size_bytes):>9}  {used:<16}  {(e.model_kind or '?'):<11}  {_printable(source)}")

@@ -11,6 +11,12 @@ Rules that keep it safe to share between processes and to survive crashes:
   half an entry;
 - anything wrong with an entry (missing file, bad JSON, checksum mismatch, other key, other
   format) makes it a miss; the entry is removed and the caller trains again;
+- an entry written by a newer anomaly-tui (a higher format version than this one reads) is a
+  miss too, but it is left in place: the newer version sharing this data directory still wants it;
+- leftovers of a writer that was killed (``.tmp-*`` staging and ``.trash-*`` folders, nothing
+  else) are swept on the first look-up of each process once they are old enough to be nobody's;
+- an unusable data directory (read-only, missing and uncreatable, full) is never an error:
+  :func:`data_dir_problem` says what is wrong, and the caller goes on without caching;
 - the cache never makes a detection fail: a failure to store is reported, not raised;
 - the total size is capped (default 1 GB); the least recently used entries go first.
 """
@@ -39,7 +45,9 @@ ENTRY_FORMAT = "anomaly-tui-cache-entry"
 ENTRY_FORMAT_VERSION = 1
 DEFAULT_MAX_BYTES = 1_000_000_000
 #: Leftovers of a writer that died (staging or trash directories) older than this are removed.
-STALE_SECONDS = 3600
+#: A writer touches its staging folder within seconds of making it; a quarter of an hour is
+#: far beyond any live writer, and short enough that a killed one's leftovers go soon.
+STALE_SECONDS = 15 * 60
 #: entry.json is small; a huge one is not ours.
 MAX_ENTRY_JSON_BYTES = 1 << 20
 
@@ -55,6 +63,45 @@ def data_dir() -> Path:
     import platformdirs  # noqa: PLC0415 - only the cache needs it
 
     return Path(platformdirs.user_data_dir("anomaly-tui", appauthor=False))
+
+
+def data_dir_problem(root: str | os.PathLike[str] | None = None) -> str | None:
+    """Why the data directory (or ``root``) cannot hold the cache, recent files and logs, in
+    words ("/x: Read-only file system"), or None when a file can be made and removed there.
+
+    Creates the directory (0700) when it is missing, as the cache would. The probe file carries
+    the cache's own staging prefix, so a probe cut short is swept like any other leftover.
+    """
+    where = Path(root) if root is not None else data_dir()
+    try:
+        _make_private_dirs(where)
+        probe = where / f".tmp-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                probe.unlink()
+    except OSError as exc:
+        return f"{where}: {exc.strerror or exc}"
+    return None
+
+
+def _make_private_dirs(path: Path) -> None:
+    # Trained models embed category values and row statistics from the user's data: folders
+    # this creates are 0700 at birth.
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+
+
+class NewerEntry(ModelFileError):
+    """The entry was written by a newer anomaly-tui: not ours to read, nor to remove."""
+
+
+class KeyTaken(OSError):
+    """A newer version's entry holds this key; the model is not stored over it."""
 
 
 def default_max_bytes() -> int:
@@ -137,6 +184,8 @@ class CacheEntry:
     sheet: str | None
     model_kind: str | None
     readable: bool
+    #: Written by a newer anomaly-tui: unreadable here, and kept.
+    newer: bool = False
 
 
 class ModelCache:
@@ -147,15 +196,12 @@ class ModelCache:
         self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
         #: Why the last :meth:`get` missed ("absent", or what was wrong with the entry).
         self.last_miss: str | None = None
+        self._swept = False
 
     # -- layout -----------------------------------------------------------------------------
 
     def _ensure_root(self) -> None:
-        # Private: trained models embed category values and row statistics from the user's data.
-        # Directories this creates (the data dir too, on first use) are 0700 at birth.
-        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
-        for directory in reversed(missing):
-            directory.mkdir(mode=0o700, exist_ok=True)
+        _make_private_dirs(self.root)  # the data dir too, on first use
         if self.root.stat().st_mode & 0o077:
             os.chmod(self.root, 0o700)
 
@@ -181,11 +227,23 @@ class ModelCache:
         """The cached detector for these inputs, or None (and the reason in ``last_miss``)."""
         key = cache_key(inputs)
         path = self.entry_path(key)
+        if not self._swept:
+            # A process killed while it wrote an entry left its staging folder behind.
+            self._swept = True
+            with contextlib.suppress(OSError):
+                self._sweep_leftovers()
         if not path.exists() and not path.is_symlink():
             self.last_miss = "absent"
             return None
         try:
             detector = self._load(path, key, inputs)
+        except NewerEntry as exc:
+            self.last_miss = f"{exc}; left in place"
+            return None
+        except PermissionError as exc:
+            # Not the entry's fault: a data directory this user may not read is left alone.
+            self.last_miss = f"cannot read the cache ({exc.strerror or exc})"
+            return None
         except (ModelFileError, OSError, ValueError) as exc:
             self.last_miss = f"damaged entry replaced ({exc})"
             self._discard(path)
@@ -199,6 +257,7 @@ class ModelCache:
         if path.is_symlink() or not path.is_dir():
             raise ModelFileError("not a directory")
         entry = _read_entry(path)
+        _refuse_newer_manifest(path)
         if entry.get("key") != key or entry.get("inputs") != json.loads(json.dumps(inputs)):
             raise ModelFileError("the entry belongs to other data or settings")
         manifest_bytes = (path / MANIFEST).read_bytes()
@@ -256,10 +315,13 @@ class ModelCache:
                 if not final.exists() and not final.is_symlink():
                     raise
             # Another writer got there first (or a damaged entry sits there). A good entry
-            # for the same key is as good as ours; anything else is moved away and we retry.
+            # for the same key is as good as ours; a newer version's is kept; anything else
+            # is moved away and we retry.
             try:
                 self._load(final, key, inputs)
                 return
+            except NewerEntry as exc:
+                raise KeyTaken(f"{exc}; it is kept, this model is not stored over it") from None
             except (ModelFileError, OSError, ValueError):
                 self._discard(final)
         raise OSError(f"could not place the cache entry at {final}")
@@ -308,6 +370,8 @@ class ModelCache:
                         readable=True,
                     )
                 )
+            except NewerEntry:
+                out.append(CacheEntry(path.name, path, size, stat.st_mtime, None, None, None, None, None, False, newer=True))
             except (ModelFileError, OSError, ValueError):
                 out.append(CacheEntry(path.name, path, size, stat.st_mtime, None, None, None, None, None, False))
         out.sort(key=lambda e: e.last_used, reverse=True)
@@ -367,13 +431,32 @@ def _read_entry(path: Path) -> dict[str, Any]:
         entry = json.loads(file.read_bytes())
     except (ValueError, UnicodeDecodeError):
         raise ModelFileError("entry.json is not valid JSON") from None
-    if (
-        not isinstance(entry, dict)
-        or entry.get("format") != ENTRY_FORMAT
-        or entry.get("format_version") != ENTRY_FORMAT_VERSION
-    ):
+    if not isinstance(entry, dict) or entry.get("format") != ENTRY_FORMAT:
+        raise ModelFileError("entry.json is not an anomaly-tui cache entry")
+    version = entry.get("format_version")
+    if _is_newer(version, ENTRY_FORMAT_VERSION):
+        raise NewerEntry(f"the entry was written by a newer anomaly-tui (entry format {version}; this one reads {ENTRY_FORMAT_VERSION})")
+    if version != ENTRY_FORMAT_VERSION:
         raise ModelFileError("entry.json is not an anomaly-tui cache entry of this version")
     return entry
+
+
+def _refuse_newer_manifest(path: Path) -> None:
+    """Raise :class:`NewerEntry` when the model's manifest is of a later format than this
+    version reads (anything else wrong with it is the model loader's to say)."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_bytes()[:MAX_ENTRY_JSON_BYTES])
+    except (OSError, ValueError):
+        return
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if _is_newer(version, MODEL_FORMAT_VERSION):
+        raise NewerEntry(
+            f"the cached model was written by a newer anomaly-tui (model format {version}; this one reads {MODEL_FORMAT_VERSION})"
+        )
+
+
+def _is_newer(version: Any, ours: int) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > ours
 
 
 def _tree_size(path: Path) -> int:
