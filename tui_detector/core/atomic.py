@@ -77,6 +77,7 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _fsync_file(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)
         if overwrite:
             os.replace(tmp, target)
@@ -85,6 +86,20 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fsync_file(path: Path) -> None:
+    """Force the finished temporary file to the disk before its rename publishes it.
+
+    Writers that do not sync (xlsxwriter, the CSV writer) would otherwise leave a crash right
+    after the rename with an empty file under the target's name; and a full disk often shows
+    only here (delayed allocation, network filesystems), while the old file is still intact.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _place_without_clobbering(tmp: Path, target: Path) -> None:

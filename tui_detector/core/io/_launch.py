@@ -42,7 +42,7 @@ def _limit(memory: int, cpu: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Be killed when the process that started us dies, however it dies (SIGKILL included:
     its atexit handler, which kills every child, never runs then). Linux only; elsewhere a
     killed parent's child ends when it next writes to the closed pipe."""
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     if module not in CHILDREN:
         sys.stderr.write(f"not a child module: {module}\n")
         return 2
-    _die_with_parent(int(rest[0]) if rest else 0)
+    die_with_parent(int(rest[0]) if rest else 0)
     _limit(int(memory), int(cpu))
     return int(importlib.import_module(module).main())
 

@@ -80,11 +80,9 @@ def wanted(p: Path) -> bool:
 
 
 _PREFIX = "anomaly-tui-read-"
-#: A hand-over folder this old was left by a process that was killed mid-read (its owner's
-#: process number may have been reused since, so age alone decides).
+#: A hand-over folder this old was left by a process that was killed mid-read, even if its
+#: owner's process number has been reused since and looks alive.
 _LEFTOVER_SECONDS = 24 * 3600
-#: A folder younger than this is never swept, whoever made it: it may be in the making.
-_GRACE_SECONDS = 60
 
 
 def _owner_gone(folder: Path) -> bool:
@@ -118,8 +116,7 @@ def _sweep_leftovers() -> None:
             st = folder.lstat()
             if folder.is_symlink() or st.st_uid != os.getuid():
                 continue
-            age = now - st.st_mtime
-            if age < _GRACE_SECONDS or (age < _LEFTOVER_SECONDS and not _owner_gone(folder)):
+            if now - st.st_mtime < _LEFTOVER_SECONDS and not _owner_gone(folder):
                 continue
         except OSError:
             continue
