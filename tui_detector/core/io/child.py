@@ -99,7 +99,17 @@ def _owner_gone(folder: Path) -> bool:
         return True
     except OSError:
         return False  # alive, someone else's
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Dead, but not yet reaped by whoever adopted it (Linux; elsewhere: not known)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] == "Z"
 
 
 def _sweep_leftovers() -> None:
