@@ -203,7 +203,11 @@ def _watched(args: list[str]) -> int:
     # The child writes a byte here once it has finished in its own words (even an error
     # line); an ending without it was cut short where Python could not speak.
     said, tell = os.pipe()
+    from .core.io.sandbox import package_root  # noqa: PLC0415
+
     env = dict(os.environ, **{WATCHED_ENV: f"{os.getpid()}:{tell}"})
+    # This very package first on the child's path, however this process found it.
+    env["PYTHONPATH"] = package_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         child = subprocess.Popen([sys.executable, "-m", "tui_detector", *args], env=env, pass_fds=(tell,))
     except OSError as exc:
@@ -548,14 +552,17 @@ def detect_command(args: argparse.Namespace) -> int:
 
 
 def _import_model_libraries() -> None:
-    """Import scikit-learn (and the SciPy it loads) before the table takes the memory.
+    """Under an address-space limit, import scikit-learn (and the SciPy it loads) before the
+    table takes the memory.
 
-    Every model needs it, so this moves the import, it adds none. Under an address-space
-    limit, SciPy's native start-up can spin for ever instead of failing when the table has
-    left it no room; imported first, it always fits, and the table's own allocations fail
-    later with a MemoryError that becomes the ``not enough memory`` line.
+    SciPy's native start-up can spin for ever instead of failing when the table has left it no
+    room; imported first, it fits, and the table's own allocations fail later with a
+    MemoryError that becomes the ``not enough memory`` line. Every model needs it, so this
+    only moves the import; without a limit it stays where it was, and a file refused at once
+    is refused without waiting for it.
     """
-    import sklearn.ensemble  # noqa: F401, PLC0415
+    if _address_space_limit() is not None:
+        import sklearn.ensemble  # noqa: F401, PLC0415
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -677,6 +684,7 @@ def cache_command(args: argparse.Namespace) -> int:
                             "last_used": _iso(e.last_used),
                             "size_bytes": e.size_bytes,
                             "readable": e.readable,
+                            "newer": e.newer,
                         }
                         for e in entries
                     ],

@@ -112,14 +112,17 @@ class AnomalyApp(App[None]):
         # A thread: the data directory can sit on a slow or hung network mount.
         problem = core.data_dir_problem()
         if problem is not None:
-            self.call_from_thread(self.tell_no_cache, f"The data folder cannot be written ({problem})")
+            self.call_from_thread(
+                self.tell_no_cache,
+                f"The data folder cannot be written ({problem}): models are not cached and recent files are not kept; everything else works.",
+            )
 
-    def tell_no_cache(self, why: str) -> None:
-        """Say once per session that models are not cached and recent files not kept."""
+    def tell_no_cache(self, message: str) -> None:
+        """Say, once per session, that models are not being cached (and why)."""
         if self.told_no_cache:
             return
         self.told_no_cache = True
-        self.notify(f"{why}: models are not cached and recent files are not kept; everything else works.", severity="warning", markup=False, timeout=10)
+        self.notify(message, severity="warning", markup=False, timeout=10)
 
     def run_detection(self, *args: Any, **kwargs: Any) -> DetectionRun:
         """The pipeline (or the injected runner); called from the training worker."""
@@ -153,7 +156,7 @@ class AnomalyApp(App[None]):
         self.switch_screen(ResultsScreen(run, workdir=self.workdir))
         note = getattr(run, "cache_note", "")
         if note.startswith("could not store: "):
-            self.tell_no_cache(f"The model could not be cached ({note.removeprefix('could not store: ')})")
+            self.tell_no_cache(f"The model could not be cached ({note.removeprefix('could not store: ')}); the results are unaffected.")
 
     def open_row(self, model: ResultsModel, row: int) -> None:
         from .screens.row_detail import RowDetailScreen  # noqa: PLC0415 - see show_results
