@@ -158,7 +158,9 @@ def test_sighup_while_training_exits_cleanly(tmp_path):
         assert wait_until(lambda: _collect(master, seen) and "trains a model" in _plain(seen), timeout=120), _plain(seen)[-300:]
         os.write(master, b"t")
         seen.clear()
-        assert wait_until(lambda: _collect(master, seen) and "· batch" in _plain(seen), timeout=120), _plain(seen)[-300:]
+        # The training screen is up (its stage line, or already an epoch's progress).
+        on_screen = re.compile(r"Starting …|Training …|epoch \d+/\d+ · batch")
+        assert wait_until(lambda: _collect(master, seen) and on_screen.search(_plain(seen)), timeout=120), _plain(seen)[-2000:]
         proc.send_signal(signal.SIGHUP)
         assert wait_until(lambda: _collect(master, seen) and proc.poll() is not None, timeout=60)
         assert proc.returncode == 129

@@ -355,6 +355,7 @@ class ModelCache:
                 continue
             try:
                 entry = _read_entry(path)
+                _refuse_newer_manifest(path)
                 source = entry.get("source") or {}
                 out.append(
                     CacheEntry(
