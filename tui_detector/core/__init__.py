@@ -54,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "score_with_baseline": "tui_detector.core.pipeline",
     "size_defaults": "tui_detector.core.pipeline",
     "ModelCache": "tui_detector.core.cache",
-    "data_dir_problem": "tui_detector.core.cache",
+    "data_dir_problem": "tui_detector.core.datadir",
     # Another file scored with this model.
     "SchemaMismatch": "tui_detector.core.baseline",
     "annotate_unseen": "tui_detector.core.baseline",
@@ -72,7 +72,8 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .atomic import OutputExistsError
     from .baseline import SchemaMismatch, annotate_unseen
-    from .cache import ModelCache, data_dir_problem
+    from .cache import ModelCache
+    from .datadir import data_dir_problem
     from .env import prewarm_tensorflow
     from .export import build_export, default_export_name, explained_anomalies, write_export
     from .io.formats import SUPPORTED_EXTENSIONS

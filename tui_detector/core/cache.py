@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import staged_directory
+from .datadir import DATA_DIR_ENV, data_dir, data_dir_problem, make_private_dirs  # noqa: F401 - re-exported
 from .model.detector import TabularAnomalyDetector
 from .model.persist import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, _package_version
 
@@ -51,49 +52,7 @@ STALE_SECONDS = 15 * 60
 #: entry.json is small; a huge one is not ours.
 MAX_ENTRY_JSON_BYTES = 1 << 20
 
-DATA_DIR_ENV = "ANOMALY_TUI_DATA_DIR"
 MAX_BYTES_ENV = "ANOMALY_TUI_CACHE_MAX_BYTES"
-
-
-def data_dir() -> Path:
-    """The user data directory (``$ANOMALY_TUI_DATA_DIR`` overrides it, e.g. for tests)."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs  # noqa: PLC0415 - only the cache needs it
-
-    return Path(platformdirs.user_data_dir("anomaly-tui", appauthor=False))
-
-
-def data_dir_problem(root: str | os.PathLike[str] | None = None) -> str | None:
-    """Why the data directory (or ``root``) cannot hold the cache, recent files and logs, in
-    words ("/x: Read-only file system"), or None when a file can be made and removed there.
-
-    Creates the directory (0700) when it is missing, as the cache would. The probe file carries
-    the cache's own staging prefix, so a probe cut short is swept like any other leftover.
-    """
-    where = Path(root) if root is not None else data_dir()
-    try:
-        _make_private_dirs(where)
-        probe = where / f".tmp-probe-{os.getpid()}-{secrets.token_hex(4)}"
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                probe.unlink()
-    except OSError as exc:
-        return f"{where}: {exc.strerror or exc}"
-    return None
-
-
-def _make_private_dirs(path: Path) -> None:
-    # Trained models embed category values and row statistics from the user's data: folders
-    # this creates are 0700 at birth.
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
 
 
 class NewerEntry(ModelFileError):
@@ -201,7 +160,7 @@ class ModelCache:
     # -- layout -----------------------------------------------------------------------------
 
     def _ensure_root(self) -> None:
-        _make_private_dirs(self.root)  # the data dir too, on first use
+        make_private_dirs(self.root)  # the data dir too, on first use
         if self.root.stat().st_mode & 0o077:
             os.chmod(self.root, 0o700)
 
