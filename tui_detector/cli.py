@@ -5,7 +5,9 @@
     anomaly-tui cache list|clear|path    the model cache
 
 Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no traceback),
-2 bad arguments.
+2 bad arguments. ``detect`` and ``train`` do their work in a child of a small watcher process,
+so that even a death Python cannot catch (a native library failing an allocation under a
+memory limit) ends in that one line; a problem with the model cache is one ``note: …`` line.
 """
 
 from __future__ import annotations

@@ -155,12 +155,15 @@ def test_sighup_while_training_exits_cleanly(tmp_path):
     os.close(slave)
     seen = bytearray()
     try:
-        assert wait_until(lambda: _collect(master, seen) and "trains a model" in _plain(seen), timeout=120), _plain(seen)[-300:]
-        os.write(master, b"t")
-        seen.clear()
-        # The training screen is up (its stage line, or already an epoch's progress).
+        # Press t until the training screen is up (its stage line, or an epoch's progress): a
+        # t pressed while the file is still being read is answered "not read yet".
         on_screen = re.compile(r"Starting …|Training …|epoch \d+/\d+ · batch")
-        assert wait_until(lambda: _collect(master, seen) and on_screen.search(_plain(seen)), timeout=120), _plain(seen)[-2000:]
+
+        def training() -> bool:
+            os.write(master, b"t")
+            return bool(wait_until(lambda: _collect(master, seen) and on_screen.search(_plain(seen)), timeout=1))
+
+        assert wait_until(training, timeout=180, step=0), _plain(seen)[-2000:]
         proc.send_signal(signal.SIGHUP)
         assert wait_until(lambda: _collect(master, seen) and proc.poll() is not None, timeout=60)
         assert proc.returncode == 129
