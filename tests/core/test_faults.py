@@ -16,6 +16,7 @@ or temporary file, no process). How each fault is made:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -180,6 +181,14 @@ def wait_until(predicate, timeout: float = 60, step: float = 0.02):
 
 def gone(pids, timeout: float = 30) -> bool:
     return bool(wait_until(lambda: not any(alive(p) for p in pids), timeout))
+
+
+def kill_survivors(pids) -> None:
+    """A failed test must not leave its paused processes behind."""
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def enospc(*_a, **_k):
@@ -499,6 +508,7 @@ def test_killed_during_training_leaves_no_process_and_the_next_run_starts_clean(
     data = tmp_path / "big.csv"
     mixed_table(3000, 0)[0].to_csv(data, index=False)
     proc, master = _run_on_pty(["detect", str(data), "--epochs", "400"])
+    workers: dict[int, str] = {}
     try:
         seen = _read_until(master, b"training  epoch")
         assert b"training  epoch" in seen, seen[-500:]
@@ -510,6 +520,7 @@ def test_killed_during_training_leaves_no_process_and_the_next_run_starts_clean(
         assert gone(workers), descendants(1)
     finally:
         os.close(master)
+        kill_survivors(workers)
     assert files_under(private_data_dir / "models") == []
     again = cli_run("detect", data, "--epochs", "2")
     assert again.returncode == 0 and again.stderr == "", again.stderr  # a plain miss: no note
@@ -531,6 +542,7 @@ def test_killed_during_a_big_read_no_reader_outlives_it_and_its_folder_is_swept(
         stderr=subprocess.DEVNULL,
         env={**os.environ, **env},
     )
+    tree: dict[int, str] = {}
     try:
         reader = wait_until(lambda: [p for p, c in descendants(proc.pid).items() if "_tablechild" in c and reading(p)], timeout=120, step=0.005)
         assert reader, "the read never reached a reader process"
@@ -542,6 +554,7 @@ def test_killed_during_a_big_read_no_reader_outlives_it_and_its_folder_is_swept(
     finally:
         if proc.poll() is None:
             proc.kill()
+        kill_survivors(tree)
     assert [p.name.startswith("anomaly-tui-read-") for p in private_tmp.iterdir()] == [True]
     again = cli_run("detect", data, "--model", "iforest", "--no-cache", env=env)
     assert again.returncode == 0, again.stderr

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.core.test_faults import alive, descendants, gone, reading, wait_until
+from tests.core.test_faults import descendants, gone, kill_survivors, reading, wait_until
 from tests.helpers import mixed_table
 from tests.ui.helpers import settle, screen_is
 from tui_detector.core import atomic
@@ -102,13 +102,14 @@ def test_sighup_while_reading_exits_cleanly_and_leaves_no_reader(tmp_path):
         start_new_session=True,
     )
     os.close(slave)
+    reader: list[int] = []
     try:
         # Keep the pty drained so the app never blocks on a full terminal.
         reader = wait_until(
             lambda: _drain(master) or [p for p, c in descendants(proc.pid).items() if "_tablechild" in c and reading(p)],
             timeout=120,
             step=0.01,
-        )
+        ) or []
         assert reader, "the app never started reading in a child"
         os.kill(reader[0], signal.SIGSTOP)  # mid-read for as long as it takes
         proc.send_signal(signal.SIGHUP)
@@ -119,9 +120,7 @@ def test_sighup_while_reading_exits_cleanly_and_leaves_no_reader(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in descendants(proc.pid):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_survivors([*reader, *descendants(proc.pid)])
         os.close(master)
 
 
