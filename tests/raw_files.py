@@ -289,3 +289,140 @@ def encrypt_ods(src: Path, dst: Path, seed: int = 0) -> Path:
             + "</manifest:manifest>",
         )
     return dst
+
+
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+#: Parts real workbooks carry that no table reader parses: (part name, content type, the
+#: workbook relationship's type, the bytes). The VBA project is an opaque compound file.
+PACKAGE_PARTS = {
+    "pivot_cache": [
+        (
+            "xl/pivotCache/pivotCacheDefinition1.xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheDefinition+xml",
+            f"{_REL}/pivotCacheDefinition",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<pivotCacheDefinition xmlns="{_MAIN}" '
+            f'xmlns:r="{_REL}" r:id="rId1" refreshOnLoad="1" recordCount="2"><cacheSource type="worksheet">'
+            '<worksheetSource ref="A1:C3" sheet="Data"/></cacheSource><cacheFields count="1">'
+            '<cacheField name="id" numFmtId="0"><sharedItems containsNumber="1" minValue="1" maxValue="2"/>'
+            "</cacheField></cacheFields></pivotCacheDefinition>",
+        ),
+        (
+            "xl/pivotCache/pivotCacheRecords1.xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheRecords+xml",
+            None,
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<pivotCacheRecords xmlns="{_MAIN}" count="2">'
+            '<r><n v="1"/></r><r><n v="2"/></r></pivotCacheRecords>',
+        ),
+    ],
+    "vba": [
+        (
+            "xl/vbaProject.bin",
+            "application/vnd.ms-office.vbaProject",
+            "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
+            None,  # built by vba_project()
+        ),
+    ],
+    "external_link": [
+        (
+            "xl/externalLinks/externalLink1.xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml",
+            f"{_REL}/externalLink",
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<externalLink xmlns="{_MAIN}" xmlns:r="{_REL}">'
+            '<externalBook r:id="rId1"><sheetNames><sheetName val="Rates"/></sheetNames></externalBook></externalLink>',
+        ),
+        (
+            "xl/externalLinks/_rels/externalLink1.xml.rels",
+            None,
+            None,
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{_REL}/externalLinkPath" Target="file:///C:/finance/rates.xlsx" '
+            'TargetMode="External"/></Relationships>',
+        ),
+    ],
+}
+
+
+def vba_project(seed: int = 0) -> bytes:
+    """What a macro workbook's ``vbaProject.bin`` is to a table reader: a compound file of
+    opaque streams (random bytes here; never run, never parsed)."""
+    import random
+
+    rng = random.Random(seed)
+    blob = lambda n: bytes(rng.getrandbits(8) for _ in range(n))  # noqa: E731
+    return cfb({"PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\nModule=Module1\r\n', "dir": blob(900), "Module1": blob(3000)})
+
+
+def with_package_parts(src: Path, dst: Path, kinds) -> Path:
+    """A copy of the xlsx package ``src`` carrying the ``kinds`` of :data:`PACKAGE_PARTS`, each
+    declared in ``[Content_Types].xml`` and related from the workbook as Excel relates them.
+    With ``vba`` the workbook's own content type becomes the macro-enabled one (an .xlsm)."""
+    import re
+
+    with zipfile.ZipFile(src) as zin:
+        members = {n: zin.read(n) for n in zin.namelist()}
+    types = members["[Content_Types].xml"].decode("utf-8")
+    rels_name = "xl/_rels/workbook.xml.rels"
+    rels = members[rels_name].decode("utf-8")
+    for n, kind in enumerate(sorted(kinds)):
+        for i, (name, content_type, rel_type, data) in enumerate(PACKAGE_PARTS[kind]):
+            members[name] = vba_project() if data is None else data.encode("utf-8")
+            if content_type:
+                types = types.replace("</Types>", f'<Override PartName="/{name}" ContentType="{content_type}"/></Types>')
+            if rel_type:
+                target = name.removeprefix("xl/")
+                rels = rels.replace(
+                    "</Relationships>",
+                    f'<Relationship Id="rIdExtra{n}{i}" Type="{rel_type}" Target="{target}"/></Relationships>',
+                )
+    if "vba" in kinds:
+        types = re.sub(
+            r'(PartName="/xl/workbook.xml" ContentType=")[^"]*"',
+            r'\1application/vnd.ms-excel.sheet.macroEnabled.main+xml"',
+            types,
+        )
+    members["[Content_Types].xml"] = types.encode("utf-8")
+    members[rels_name] = rels.encode("utf-8")
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def odfpy_sheet(path: Path, header: list[str], rows: list[list], *, repeated_blank: bool = False) -> Path:
+    """An .ods written cell by cell with odfpy, as LibreOffice-style writers do: typed cells
+    (``office:value-type``), text in ``text:p``; with ``repeated_blank``, a trailing run of
+    empty cells and rows given as ``number-columns/rows-repeated``, as LibreOffice saves them."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Data")
+
+    def cell(value):
+        if isinstance(value, bool) or value is None:
+            return TableCell()
+        if isinstance(value, (int, float)):
+            c = TableCell(valuetype="float", value=value)
+            c.addElement(P(text=str(value)))
+            return c
+        c = TableCell(valuetype="string")
+        c.addElement(P(text=str(value)))
+        return c
+
+    for values in [header, *rows]:
+        tr = TableRow()
+        for v in values:
+            tr.addElement(cell(v))
+        if repeated_blank:
+            tr.addElement(TableCell(numbercolumnsrepeated=1000))
+        table.addElement(tr)
+    if repeated_blank:
+        tail = TableRow(numberrowsrepeated=100000)
+        tail.addElement(TableCell(numbercolumnsrepeated=1024))
+        table.addElement(tail)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+    return path

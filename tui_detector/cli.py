@@ -5,7 +5,9 @@
     anomaly-tui cache list|clear|path    the model cache
 
 Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no traceback),
-2 bad arguments.
+2 bad arguments. ``detect`` and ``train`` do their work in a child of a small watcher process,
+so that even a death Python cannot catch (a native library failing an allocation under a
+memory limit) ends in that one line; a problem with the model cache is one ``note: …`` line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import sys
@@ -158,15 +161,150 @@ def build_cache_parser() -> argparse.ArgumentParser:
 # -- entry point ------------------------------------------------------------------------------
 
 
+#: Set (to the watcher's process id) in the environment of the process that does a headless
+#: command's work under a watcher.
+WATCHED_ENV = "ANOMALY_TUI_WATCHED"
+#: Deaths by these signals are a native library failing an allocation (or the kernel's memory
+#: killer); no Python code runs then, so only a watching process can still say so in one line.
+_CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGKILL", "SIGILL", "SIGFPE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "detect":
-        return _guarded(lambda: detect_command(build_detect_parser().parse_args(args[1:])))
-    if args and args[0] == "train":
-        return _guarded(lambda: train_command(build_train_parser().parse_args(args[1:])))
+    if argv is None and args and args[0] in ("detect", "train") and _can_watch():
+        return _watched(args)
+    watcher = _as_watched_child()
+    if args and args[0] in ("detect", "train"):
+        command = detect_command if args[0] == "detect" else train_command
+        parser = build_detect_parser if args[0] == "detect" else build_train_parser
+        try:
+            return _guarded(lambda: command(parser().parse_args(args[1:])))
+        finally:
+            _tell_watcher(watcher)
     if args and args[0] == "cache":
         return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
     return app_command(build_parser().parse_args(args))
+
+
+def _can_watch() -> bool:
+    return os.name == "posix" and WATCHED_ENV not in os.environ and not os.environ.get(DEBUG_ENV)
+
+
+def _watched(args: list[str]) -> int:
+    """Run a headless command in a child process with the same streams and wait for it.
+
+    Under a memory limit the work can die in native code (pandas or pyarrow failing an
+    allocation segfaults; a cgroup's memory killer sends SIGKILL) before Python can raise
+    anything. This small process survives that and turns it into the one ``error:`` line and
+    exit status 1 every other failure gets; the child never leaves a core file of the user's
+    data. ^C reaches the child from the terminal (same process group), so it is ignored here;
+    SIGTERM and SIGHUP are passed on.
+    """
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    # The child writes a byte here once it has finished in its own words (even an error
+    # line); an ending without it was cut short where Python could not speak.
+    said, tell = os.pipe()
+    from .core.io.sandbox import package_root  # noqa: PLC0415
+
+    env = dict(os.environ, **{WATCHED_ENV: f"{os.getpid()}:{tell}"})
+    # This very package first on the child's path, however this process found it.
+    env["PYTHONPATH"] = package_root() + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "tui_detector", *args], env=env, pass_fds=(tell,))
+    except OSError as exc:
+        os.close(said)
+        os.close(tell)
+        if exc.errno in (errno.ENOMEM, errno.EAGAIN):
+            _error(f"not enough memory: cannot start the work ({exc.strerror})")
+            return EXIT_INPUT
+        raise
+    os.close(tell)
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name)
+        previous[number] = signal.signal(number, lambda sig, _frame: _pass_on(child, sig))
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except InterruptedError:  # pragma: no cover - wait() retries on EINTR itself
+                continue
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        finished = _read_marker(said)
+    if code >= 0 and finished:
+        return code
+    limit = _address_space_limit()
+    if code >= 0:
+        # A native library that gave up on an allocation ends the process itself (OpenBLAS
+        # calls exit(1) after its retries), under a limit that is the only likely cause.
+        if limit is not None:
+            _error(f"not enough memory: a library gave up (exit status {code}) under an address-space limit of {human_size(limit)} (ulimit -v)")
+        else:
+            _error(f"the work stopped without saying why (exit status {code}); set {DEBUG_ENV}=1 to run it without this watch")
+        return EXIT_INPUT
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        return 128 - code
+    if name in _CRASH_SIGNALS:
+        if limit is not None or name == "SIGKILL":
+            where = f" under an address-space limit of {human_size(limit)} (ulimit -v)" if limit else ""
+            _error(f"not enough memory: the work stopped ({name}){where}; try a smaller sheet or a higher limit")
+            return EXIT_INPUT
+    _error(f"the work stopped unexpectedly ({name}); set {DEBUG_ENV}=1 to run it without this watch")
+    return EXIT_INPUT
+
+
+def _pass_on(child: Any, sig: int) -> None:
+    try:
+        child.send_signal(sig)
+    except OSError:
+        pass
+
+
+def _read_marker(fd: int) -> bool:
+    try:
+        return os.read(fd, 1) == b"1"
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _tell_watcher(fd: int | None) -> None:
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"1")
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _as_watched_child() -> int | None:
+    """In the process a watcher started: no core file (it would hold the user's data), no life
+    after the watcher's death; returns the descriptor on which to tell it we finished."""
+    watcher, _, fd = os.environ.pop(WATCHED_ENV, "").partition(":")
+    if not (watcher.isdigit() and fd.isdigit()):
+        return None
+    try:
+        import resource  # noqa: PLC0415
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    from .core.io._launch import die_with_parent  # noqa: PLC0415
+
+    die_with_parent(int(watcher))
+    return int(fd)
 
 
 def _guarded(command: Any) -> int:
@@ -186,13 +324,59 @@ def _guarded(command: Any) -> int:
             raise
         from .core.io.reader import ReadError  # noqa: PLC0415
 
-        if isinstance(exc, (ReadError, ValueError)):
+        memory = _out_of_memory(exc)
+        if memory is not None:
+            _error(memory)
+        elif isinstance(exc, (ReadError, ValueError)):
             _error(str(exc))
-        elif isinstance(exc, MemoryError):
-            _error("not enough memory for this table")
         else:
             _error(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
         return EXIT_INPUT
+
+
+def _out_of_memory(exc: BaseException) -> str | None:
+    """The ``not enough memory: …`` sentence when ``exc`` means this process (or its reader
+    child) ran out of memory, else None. Under an address-space limit (``ulimit -v``) a failed
+    allocation can also surface as a library that cannot be mapped, or a child that cannot start."""
+    from .core.io.child import ReadOutOfMemory  # noqa: PLC0415
+
+    if isinstance(exc, ReadOutOfMemory):
+        what = str(exc)
+    elif isinstance(exc, MemoryError):
+        what = "the table does not fit in the memory this process may use"
+    elif isinstance(exc, ImportError) and "failed to map segment" in str(exc):
+        what = f"a library could not be loaded ({Path(str(exc).split(':')[0]).name})"
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        what = exc.strerror or "cannot allocate memory"
+    else:
+        return None
+    limit = _address_space_limit()
+    if limit is not None:
+        what += f"; this process may use {human_size(limit)} of address space (ulimit -v)"
+    return f"not enough memory: {what}"
+
+
+def _address_space_limit() -> int | None:
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _cache_problem(note: str) -> str | None:
+    """The one line to tell about the model cache after a run, or None when all went as usual
+    (a hit, a miss that was stored, --no-cache)."""
+    if note.startswith("could not store: "):
+        return f"the model was not cached ({note.removeprefix('could not store: ')}); results are unaffected"
+    if note.startswith("miss: ") and not note.startswith("miss: damaged entry replaced"):
+        return f"the cached model was not used: {note.removeprefix('miss: ').removesuffix('; stored')}"
+    return None
+
+
+def _note(message: str) -> None:
+    print(f"note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:
@@ -212,8 +396,9 @@ def app_command(args: argparse.Namespace) -> int:
     from .ui.app import make_app, run_app  # noqa: PLC0415
 
     # run_app keeps TensorFlow's fd-2 logging off the screen (see tui_detector/ui/terminal.py).
-    run_app(make_app(path))
-    return EXIT_OK
+    app = make_app(path)
+    run_app(app)
+    return app.return_code or EXIT_OK
 
 
 # -- detect -----------------------------------------------------------------------------------
@@ -337,6 +522,7 @@ def detect_command(args: argparse.Namespace) -> int:
 
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)
+    _import_model_libraries()
     with progress.cleared_on_error():
         if args.model_from is not None or args.model_dir is not None:
             run = _run_with_baseline(args, settings, progress)
@@ -361,10 +547,28 @@ def detect_command(args: argparse.Namespace) -> int:
     cached = ", model from cache" if run.from_cache else ""
     if run.drift is not None:
         cached += f"; {run.drift['verdict']}"
+    problem = _cache_problem(run.cache_note)
+    progress.done()
+    if problem is not None:
+        _note(problem)
     progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
     if args.output is None:
         _write_stdout(dumps(document))
     return EXIT_OK
+
+
+def _import_model_libraries() -> None:
+    """Under an address-space limit, import scikit-learn (and the SciPy it loads) before the
+    table takes the memory.
+
+    SciPy's native start-up can spin for ever instead of failing when the table has left it no
+    room; imported first, it fits, and the table's own allocations fail later with a
+    MemoryError that becomes the ``not enough memory`` line. Every model needs it, so this
+    only moves the import; without a limit it stays where it was, and a file refused at once
+    is refused without waiting for it.
+    """
+    if _address_space_limit() is not None:
+        import sklearn.ensemble  # noqa: F401, PLC0415
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -412,6 +616,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)
+    _import_model_libraries()
     with progress.cleared_on_error():
         progress.stage(f"reading {path.name}")
         source = load_source(path, _resolve_sheet(path, args.sheet))
@@ -421,7 +626,12 @@ def train_command(args: argparse.Namespace) -> int:
             _write(lambda: save_model(model, args.save), args.save)
     progress.done()
     detector = model.detector
+    problem = _cache_problem(model.cache_note)
+    if problem is not None:
+        _note(problem)
     where = "from the cache" if model.from_cache else ("trained and cached" if settings.use_cache else "trained")
+    if model.cache_note.startswith("could not store"):
+        where = "trained (not cached)"
     saved = f"; saved to {args.save}" if args.save is not None else ""
     print(
         f"{detector.model_kind_} model for {path.name} ({model.trained_on['rows']:,} rows, "
@@ -482,6 +692,7 @@ def cache_command(args: argparse.Namespace) -> int:
                             "last_used": _iso(e.last_used),
                             "size_bytes": e.size_bytes,
                             "readable": e.readable,
+                            "newer": e.newer,
                         }
                         for e in entries
                     ],
@@ -499,7 +710,9 @@ def cache_command(args: argparse.Namespace) -> int:
         source = e.source_name or "?"
         if e.sheet:
             source += f" [{e.sheet}]"
-        if not e.readable:
+        if e.newer:
+            source = "(written by a newer anomaly-tui: kept)"
+        elif not e.readable:
             source = "(unreadable: removed on next use)"
         used = dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
         print(f"{e.key[:12]:<12}  {human_size(e.size_bytes):>9}  {used:<16}  {(e.model_kind or '?'):<11}  {_printable(source)}")

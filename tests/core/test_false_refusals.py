@@ -8,6 +8,7 @@ here in the unusual arrangement, so relocating a part is no way around a check.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -21,12 +22,15 @@ from hypothesis import strategies as st
 
 from tests.raw_files import (
     FAR_ROWS,
+    PACKAGE_PARTS,
     add_members,
     custom_xml_item,
     encrypt_ods,
+    odfpy_sheet,
     raw_xlsx,
     relocate_xlsx,
     sheet_xml,
+    with_package_parts,
 )
 from tui_detector.core.io import scan
 from tui_detector.core.io.guard import read_package
@@ -239,7 +243,11 @@ def test_password_protected_ods_says_so(tmp_path):
 # 5. Property: a valid workbook with any mix of extra parts reads like pandas reads it
 
 _PANDAS_NA = {"na", "nan", "null", "none", "n/a"}
-EXTRAS = ("custom_utf8", "custom_utf16", "comments", "drawing", "unreferenced")
+EXTRAS = ("custom_utf8", "custom_utf16", "comments", "drawing", "unreferenced", *PACKAGE_PARTS)
+#: How many generated examples each property tries beyond its fixed ones: a few in the quick
+#: loop and in CI (which replays the same ones), as many as asked for when exploring locally:
+#: ANOMALY_TUI_PROPERTY_EXAMPLES=500 python3 -m pytest tests/core/test_false_refusals.py
+EXAMPLES = int(os.environ.get("ANOMALY_TUI_PROPERTY_EXAMPLES", "12"))
 
 _cells = st.one_of(
     st.integers(-10**6, 10**6),
@@ -296,14 +304,18 @@ def _workbook(path: Path, writer: str, rows: list[list], extras: frozenset[str])
         members["customXml/item2.xml"] = custom_xml_item("utf-16")
     if "unreferenced" in extras:
         members["xl/extra/notes.xml"] = '<?xml version="1.0" encoding="UTF-8"?><notes><n>kept, never read</n></notes>'
+    parts = extras & set(PACKAGE_PARTS)
+    if parts:
+        # Pivot caches, a VBA project (the workbook becomes an .xlsm), external links.
+        path = with_package_parts(path, path.with_name("with_parts.xlsm" if "vba" in parts else "with_parts.xlsx"), parts)
     if not members:
         return path
-    return add_members(path, path.with_name("with_extras.xlsx"), members)
+    return add_members(path, path.with_name("with_extras" + path.suffix), members)
 
 
 # About 0.5 s with the fixed examples: in the quick loop. CI replays the same examples (the
 # "ci" profile derandomizes); a local run explores new ones each time.
-@settings(max_examples=12, deadline=None, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     writer=st.sampled_from(["openpyxl", "xlsxwriter"]),
@@ -316,9 +328,24 @@ def _workbook(path: Path, writer: str, rows: list[list], extras: frozenset[str])
 @example(writer="openpyxl", rows=[[1, "a", 2.5], [2, "b", -1]], extras=frozenset({"custom_utf16"}), relocated=True)
 @example(writer="xlsxwriter", rows=[[3, "c", 0]], extras=frozenset({"comments", "drawing"}), relocated=True)
 @example(writer="openpyxl", rows=[[0, "z", 1e5]], extras=frozenset(), relocated=False)
+@example(writer="openpyxl", rows=[[1, "a", 2.5]], extras=frozenset(PACKAGE_PARTS), relocated=True)
+@example(writer="xlsxwriter", rows=[[4, "d", 7]], extras=frozenset({"vba", "custom_utf16"}), relocated=False)
 def test_valid_workbook_with_extra_parts_reads_like_pandas(tmp_path_factory, writer, rows, extras, relocated):
     folder = tmp_path_factory.mktemp("wb")
     path = _workbook(folder / "book.xlsx", writer, rows, extras)
     if relocated:
-        path = relocate_xlsx(path, folder / "moved.xlsx")
+        path = relocate_xlsx(path, folder / ("moved" + path.suffix))
     assert_same_as_pandas(path)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=_tables, repeated_blank=st.booleans())
+@example(rows=[[1, "a", 2.5]], repeated_blank=False)
+@example(rows=[[1, "a", 2.5], [-3, "b", 0]], repeated_blank=True)
+def test_valid_ods_written_by_odfpy_reads_like_pandas(tmp_path_factory, rows, repeated_blank):
+    pytest.importorskip("odf", reason="odfpy (the test extra) writes the ODS files")
+    # Cell by cell with odfpy, as LibreOffice-style writers do (pandas' own ODS writer is
+    # covered by test_password_protected_ods_says_so's plain file).
+    path = odfpy_sheet(tmp_path_factory.mktemp("ods") / "book.ods", HEADER, rows, repeated_blank=repeated_blank)
+    assert_same_as_pandas(path, engine="odf")

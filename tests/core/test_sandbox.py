@@ -56,7 +56,7 @@ def test_a_child_gets_the_request_and_its_lines_arrive_whole(monkeypatch):
     assert ended.returncode == 0 and ended.stderr == b"said on stderr"
     assert json.loads(lines[0]) == {"echo": {"a": [1, "b"]}}
     assert lines[1] == b"x" * 3_000_000 and lines[2] == b"tail" and len(lines) == 3
-    assert commands == [[sys.executable, "-P", "-m", sandbox.LAUNCHER, "tui_detector.core.io._worker", str(2**31), "7"]]
+    assert commands == [[sys.executable, "-P", "-m", sandbox.LAUNCHER, "tui_detector.core.io._worker", str(2**31), "7", str(os.getpid())]]
     assert sandbox.live_children() == 0
 
 

@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "find_totals": "tui_detector.core.rowchecks",
     "small_table_warning": "tui_detector.core.rowchecks",
     "ModelCache": "tui_detector.core.cache",
+    "data_dir_problem": "tui_detector.core.datadir",
     # Another file scored with this model.
     "SchemaMismatch": "tui_detector.core.baseline",
     "annotate_unseen": "tui_detector.core.baseline",
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from .atomic import OutputExistsError
     from .baseline import SchemaMismatch, annotate_unseen
     from .cache import ModelCache
+    from .datadir import data_dir_problem
     from .env import prewarm_tensorflow
     from .filter import FilterError, RowFilter, filter_mask, parse_filter
     from .export import build_export, default_export_name, explained_anomalies, write_export

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from .errors import AnomalyTuiError
@@ -26,6 +28,38 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
+PART_SUFFIX = ".part"
+#: A temporary file of ours this old belongs to a writer that was killed (a live one finishes
+#: an export in seconds); younger ones are left alone, they may be another writer's at work.
+STALE_PART_SECONDS = 15 * 60
+
+
+def sweep_stale_parts(target: Path) -> list[Path]:
+    """Remove what killed writers of ``target`` left beside it: only files named as
+    :func:`atomic_path` names its temporary files (``.<name>.<random>.part``), only this
+    user's, only stale ones. Returns what was removed."""
+    removed = []
+    now = time.time()
+    prefix = f".{target.name}."
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(PART_SUFFIX)]
+    except OSError:
+        return removed
+    for path in candidates:
+        middle = path.name[len(prefix) : -len(PART_SUFFIX)]
+        if not 6 <= len(middle) <= 16 or not middle.replace("_", "a").isalnum():
+            continue  # not a name mkstemp makes
+        try:
+            st = path.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or now - st.st_mtime < STALE_PART_SECONDS:
+                continue
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; when the block ends cleanly it becomes ``target``.
@@ -37,11 +71,13 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[
     target = Path(target)
     if target.is_dir():
         raise IsADirectoryError(f"{target} is a folder, not a file")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    sweep_stale_parts(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _fsync_file(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)
         if overwrite:
             os.replace(tmp, target)
@@ -50,6 +86,20 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool) -> Iterator[
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fsync_file(path: Path) -> None:
+    """Force the finished temporary file to the disk before its rename publishes it.
+
+    Writers that do not sync (xlsxwriter, the CSV writer) would otherwise leave a crash right
+    after the rename with an empty file under the target's name; and a full disk often shows
+    only here (delayed allocation, network filesystems), while the old file is still intact.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _place_without_clobbering(tmp: Path, target: Path) -> None:

@@ -11,6 +11,12 @@ Rules that keep it safe to share between processes and to survive crashes:
   half an entry;
 - anything wrong with an entry (missing file, bad JSON, checksum mismatch, other key, other
   format) makes it a miss; the entry is removed and the caller trains again;
+- an entry written by a newer anomaly-tui (a higher format version than this one reads) is a
+  miss too, but it is left in place: the newer version sharing this data directory still wants it;
+- leftovers of a writer that was killed (``.tmp-*`` staging and ``.trash-*`` folders, nothing
+  else) are swept on the first look-up of each process once they are old enough to be nobody's;
+- an unusable data directory (read-only, missing and uncreatable, full) is never an error:
+  :func:`data_dir_problem` says what is wrong, and the caller goes on without caching;
 - the cache never makes a detection fail: a failure to store is reported, not raised;
 - the total size is capped (default 1 GB); the least recently used entries go first.
 """
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import staged_directory
+from .datadir import DATA_DIR_ENV, data_dir, data_dir_problem, make_private_dirs  # noqa: F401 - re-exported
 from .model.detector import TabularAnomalyDetector
 from .model.persist import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, _package_version
 
@@ -39,22 +46,21 @@ ENTRY_FORMAT = "anomaly-tui-cache-entry"
 ENTRY_FORMAT_VERSION = 1
 DEFAULT_MAX_BYTES = 1_000_000_000
 #: Leftovers of a writer that died (staging or trash directories) older than this are removed.
-STALE_SECONDS = 3600
+#: A writer touches its staging folder within seconds of making it; a quarter of an hour is
+#: far beyond any live writer, and short enough that a killed one's leftovers go soon.
+STALE_SECONDS = 15 * 60
 #: entry.json is small; a huge one is not ours.
 MAX_ENTRY_JSON_BYTES = 1 << 20
 
-DATA_DIR_ENV = "ANOMALY_TUI_DATA_DIR"
 MAX_BYTES_ENV = "ANOMALY_TUI_CACHE_MAX_BYTES"
 
 
-def data_dir() -> Path:
-    """The user data directory (``$ANOMALY_TUI_DATA_DIR`` overrides it, e.g. for tests)."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs  # noqa: PLC0415 - only the cache needs it
+class NewerEntry(ModelFileError):
+    """The entry was written by a newer anomaly-tui: not ours to read, nor to remove."""
 
-    return Path(platformdirs.user_data_dir("anomaly-tui", appauthor=False))
+
+class KeyTaken(OSError):
+    """A newer version's entry holds this key; the model is not stored over it."""
 
 
 def default_max_bytes() -> int:
@@ -141,6 +147,8 @@ class CacheEntry:
     sheet: str | None
     model_kind: str | None
     readable: bool
+    #: Written by a newer anomaly-tui: unreadable here, and kept.
+    newer: bool = False
 
 
 class ModelCache:
@@ -151,15 +159,12 @@ class ModelCache:
         self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
         #: Why the last :meth:`get` missed ("absent", or what was wrong with the entry).
         self.last_miss: str | None = None
+        self._swept = False
 
     # -- layout -----------------------------------------------------------------------------
 
     def _ensure_root(self) -> None:
-        # Private: trained models embed category values and row statistics from the user's data.
-        # Directories this creates (the data dir too, on first use) are 0700 at birth.
-        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
-        for directory in reversed(missing):
-            directory.mkdir(mode=0o700, exist_ok=True)
+        make_private_dirs(self.root)  # the data dir too, on first use
         if self.root.stat().st_mode & 0o077:
             os.chmod(self.root, 0o700)
 
@@ -185,11 +190,23 @@ class ModelCache:
         """The cached detector for these inputs, or None (and the reason in ``last_miss``)."""
         key = cache_key(inputs)
         path = self.entry_path(key)
+        if not self._swept:
+            # A process killed while it wrote an entry left its staging folder behind.
+            self._swept = True
+            with contextlib.suppress(OSError):
+                self._sweep_leftovers()
         if not path.exists() and not path.is_symlink():
             self.last_miss = "absent"
             return None
         try:
             detector = self._load(path, key, inputs)
+        except NewerEntry as exc:
+            self.last_miss = f"{exc}; left in place"
+            return None
+        except PermissionError as exc:
+            # Not the entry's fault: a data directory this user may not read is left alone.
+            self.last_miss = f"cannot read the cache ({exc.strerror or exc})"
+            return None
         except (ModelFileError, OSError, ValueError) as exc:
             self.last_miss = f"damaged entry replaced ({exc})"
             self._discard(path)
@@ -203,6 +220,7 @@ class ModelCache:
         if path.is_symlink() or not path.is_dir():
             raise ModelFileError("not a directory")
         entry = _read_entry(path)
+        _refuse_newer_manifest(path)
         if entry.get("key") != key or entry.get("inputs") != json.loads(json.dumps(inputs)):
             raise ModelFileError("the entry belongs to other data or settings")
         manifest_bytes = (path / MANIFEST).read_bytes()
@@ -260,10 +278,13 @@ class ModelCache:
                 if not final.exists() and not final.is_symlink():
                     raise
             # Another writer got there first (or a damaged entry sits there). A good entry
-            # for the same key is as good as ours; anything else is moved away and we retry.
+            # for the same key is as good as ours; a newer version's is kept; anything else
+            # is moved away and we retry.
             try:
                 self._load(final, key, inputs)
                 return
+            except NewerEntry as exc:
+                raise KeyTaken(f"{exc}; it is kept, this model is not stored over it") from None
             except (ModelFileError, OSError, ValueError):
                 self._discard(final)
         raise OSError(f"could not place the cache entry at {final}")
@@ -297,6 +318,7 @@ class ModelCache:
                 continue
             try:
                 entry = _read_entry(path)
+                _refuse_newer_manifest(path)
                 source = entry.get("source") or {}
                 out.append(
                     CacheEntry(
@@ -312,6 +334,8 @@ class ModelCache:
                         readable=True,
                     )
                 )
+            except NewerEntry:
+                out.append(CacheEntry(path.name, path, size, stat.st_mtime, None, None, None, None, None, False, newer=True))
             except (ModelFileError, OSError, ValueError):
                 out.append(CacheEntry(path.name, path, size, stat.st_mtime, None, None, None, None, None, False))
         out.sort(key=lambda e: e.last_used, reverse=True)
@@ -371,13 +395,32 @@ def _read_entry(path: Path) -> dict[str, Any]:
         entry = json.loads(file.read_bytes())
     except (ValueError, UnicodeDecodeError):
         raise ModelFileError("entry.json is not valid JSON") from None
-    if (
-        not isinstance(entry, dict)
-        or entry.get("format") != ENTRY_FORMAT
-        or entry.get("format_version") != ENTRY_FORMAT_VERSION
-    ):
+    if not isinstance(entry, dict) or entry.get("format") != ENTRY_FORMAT:
+        raise ModelFileError("entry.json is not an anomaly-tui cache entry")
+    version = entry.get("format_version")
+    if _is_newer(version, ENTRY_FORMAT_VERSION):
+        raise NewerEntry(f"the entry was written by a newer anomaly-tui (entry format {version}; this one reads {ENTRY_FORMAT_VERSION})")
+    if version != ENTRY_FORMAT_VERSION:
         raise ModelFileError("entry.json is not an anomaly-tui cache entry of this version")
     return entry
+
+
+def _refuse_newer_manifest(path: Path) -> None:
+    """Raise :class:`NewerEntry` when the model's manifest is of a later format than this
+    version reads (anything else wrong with it is the model loader's to say)."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_bytes()[:MAX_ENTRY_JSON_BYTES])
+    except (OSError, ValueError):
+        return
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if _is_newer(version, MODEL_FORMAT_VERSION):
+        raise NewerEntry(
+            f"the cached model was written by a newer anomaly-tui (model format {version}; this one reads {MODEL_FORMAT_VERSION})"
+        )
+
+
+def _is_newer(version: Any, ours: int) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > ours
 
 
 def _tree_size(path: Path) -> int:

@@ -11,10 +11,13 @@ was decided here.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
@@ -65,12 +68,61 @@ class AnomalyApp(App[None]):
         self.workdir = (workdir or Path.cwd()).resolve()
         #: The model the set-up screen proposes.
         self.default_model = model
+        #: Whether the user was told that models are not cached (said once per session).
+        self.told_no_cache = False
+        self._hang_up_handled = False
 
     def on_mount(self) -> None:
+        self._end_on_hang_up()
+        self._check_data_dir()
         if self.path is not None:
             self.open_file(self.path)
         else:
             self.push_screen(OpenFileScreen(self.workdir))
+
+    def on_unmount(self) -> None:
+        if self._hang_up_handled:
+            try:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            except (RuntimeError, ValueError, NotImplementedError):
+                pass
+
+    # -- the desktop around the app --------------------------------------------------------
+
+    def _end_on_hang_up(self) -> None:
+        """When the terminal goes away (SIGHUP) stop training and reading and exit, rather than
+        die in the middle of them: their threads end, their reader processes are killed."""
+        if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+        except (RuntimeError, ValueError, NotImplementedError):
+            return
+        self._hang_up_handled = True
+
+    def hang_up(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, TrainingScreen):
+                screen.cancel()
+        self._stop_reads()
+        self.exit(return_code=129)  # 128 + SIGHUP, as a shell reports a hang-up
+
+    @work(thread=True, exit_on_error=False, group="data-dir")
+    def _check_data_dir(self) -> None:
+        # A thread: the data directory can sit on a slow or hung network mount.
+        problem = core.data_dir_problem()
+        if problem is not None:
+            self.call_from_thread(
+                self.tell_no_cache,
+                f"The data folder cannot be written ({problem}): models are not cached and recent files are not kept; everything else works.",
+            )
+
+    def tell_no_cache(self, message: str) -> None:
+        """Say, once per session, that models are not being cached (and why)."""
+        if self.told_no_cache:
+            return
+        self.told_no_cache = True
+        self.notify(message, severity="warning", markup=False, timeout=10)
 
     def run_detection(self, *args: Any, **kwargs: Any) -> DetectionRun:
         """The pipeline (or the injected runner); called from the training worker."""
@@ -106,6 +158,9 @@ class AnomalyApp(App[None]):
         from .screens.results import ResultsScreen  # noqa: PLC0415
 
         self.switch_screen(ResultsScreen(run, workdir=self.workdir))
+        note = getattr(run, "cache_note", "")
+        if note.startswith("could not store: "):
+            self.tell_no_cache(f"The model could not be cached ({note.removeprefix('could not store: ')}); the results are unaffected.")
 
     def open_row(self, model: ResultsModel, row: int) -> None:
         from .screens.row_detail import RowDetailScreen  # noqa: PLC0415 - see show_results

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 KEEP = 10
@@ -29,14 +31,25 @@ def recent_files() -> list[Path]:
 
 
 def remember(path: Path) -> None:
-    """Put ``path`` first in the list (best effort: a read-only disk is not an error)."""
+    """Put ``path`` first in the list (best effort: a read-only or full disk is not an error,
+    and the app has said once that the data folder cannot be written)."""
     path = path.resolve()
     paths = [path, *(p for p in recent_files() if p != path)][:KEEP]
     store = _store()
+    tmp: Path | None = None
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_suffix(".tmp")
-        tmp.write_text(json.dumps([str(p) for p in paths], indent=1), encoding="utf-8")
+        # A name of its own: two app instances remembering at once must not interleave their
+        # writes in one temporary file and publish that.
+        fd, name = tempfile.mkstemp(prefix=".recent.", suffix=".part", dir=store.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps([str(p) for p in paths], indent=1))
         os.replace(tmp, store)
+        tmp = None
     except OSError:
         pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a full disk leaves no half-written list behind

@@ -1,6 +1,6 @@
-"""Where every child process starts: ``python -P -m tui_detector.core.io._launch MODULE MEMORY CPU``.
+"""Where every child process starts: ``python -P -m tui_detector.core.io._launch MODULE MEMORY CPU PARENT``.
 
-It limits its own address space (``MEMORY`` bytes) and CPU time (``CPU`` seconds; ``0`` leaves
+It arranges to die with its parent (``PARENT``, the starting process's id; Linux), limits its own address space (``MEMORY`` bytes) and CPU time (``CPU`` seconds; ``0`` leaves
 either as it is) and never writes a core file, then imports ``MODULE`` and runs its ``main()``:
 so the limits hold before the parser, or anything a hostile file can reach, is loaded. Setting
 them here rather than in a ``preexec_fn`` keeps :mod:`.sandbox` safe to call from threads.
@@ -38,11 +38,34 @@ def _limit(memory: int, cpu: int) -> None:
         pass
 
 
+#: PR_SET_PDEATHSIG, from <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the process that started us dies, however it dies (SIGKILL included:
+    its atexit handler, which kills every child, never runs then). Linux only; elsewhere a
+    killed parent's child ends when it next writes to the closed pipe."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0:  # 9: SIGKILL
+            return
+    except (OSError, AttributeError):
+        return
+    if parent and os.getppid() != parent:
+        os._exit(3)  # the parent died before the line above took effect: nobody wants us
+
+
 def main(argv: list[str]) -> int:
-    module, memory, cpu = argv
+    module, memory, cpu, *rest = argv
     if module not in CHILDREN:
         sys.stderr.write(f"not a child module: {module}\n")
         return 2
+    die_with_parent(int(rest[0]) if rest else 0)
     _limit(int(memory), int(cpu))
     return int(importlib.import_module(module).main())
 

@@ -33,7 +33,7 @@ from ..errors import AnomalyTuiError
 from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 from .tablewire import table_to_frame
 
-__all__ = ["CHILD_READ_BYTES", "ReaderUnavailable", "wanted", "read_in_child"]
+__all__ = ["CHILD_READ_BYTES", "ReadOutOfMemory", "ReaderUnavailable", "wanted", "read_in_child"]
 
 #: Files at least this large on disk are read in a child process: about 250k rows x 10 columns
 #: of xlsx, 4-5 s of reading. Below it the child's start-up and hand-over (~0.3-0.6 s) would
@@ -48,6 +48,11 @@ MODE_ENV = "ANOMALY_TUI_READ_CHILD"
 class ReaderUnavailable(AnomalyTuiError):
     """The reader process could not be started or could not finish for a reason of this machine
     (not of the file); the caller reads the file in-process instead."""
+
+
+class ReadOutOfMemory(ReadError):
+    """The reader process ran out of memory (a MemoryError, or killed the way the kernel kills
+    a process over its memory limit)."""
 
 
 def _arrow_available() -> bool:
@@ -75,14 +80,43 @@ def wanted(p: Path) -> bool:
 
 
 _PREFIX = "anomaly-tui-read-"
-#: A hand-over folder this old was left by a process that was killed mid-read.
+#: A hand-over folder this old was left by a process that was killed mid-read, even if its
+#: owner's process number has been reused since and looks alive.
 _LEFTOVER_SECONDS = 24 * 3600
+
+
+def _owner_gone(folder: Path) -> bool:
+    """Whether the process that made ``folder`` (named ``<prefix><pid>-<random>``) has ended."""
+    pid_text = folder.name[len(_PREFIX) :].partition("-")[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, someone else's
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Dead, but not yet reaped by whoever adopted it (Linux; elsewhere: not known)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] == "Z"
 
 
 def _sweep_leftovers() -> None:
     """Remove hand-over folders that a killed process left behind (each can hold a whole
-    table); only this user's, only old ones, never one in use."""
-    cutoff = time.time() - _LEFTOVER_SECONDS
+    table): only this user's, and only those whose process has ended or that are a day old,
+    never one in use."""
+    now = time.time()
     try:
         candidates = list(Path(tempfile.gettempdir()).glob(_PREFIX + "*"))
     except OSError:
@@ -90,7 +124,9 @@ def _sweep_leftovers() -> None:
     for folder in candidates:
         try:
             st = folder.lstat()
-            if folder.is_symlink() or st.st_uid != os.getuid() or st.st_mtime > cutoff:
+            if folder.is_symlink() or st.st_uid != os.getuid():
+                continue
+            if now - st.st_mtime < _LEFTOVER_SECONDS and not _owner_gone(folder):
                 continue
         except OSError:
             continue
@@ -129,7 +165,8 @@ def read_in_child(
     if isinstance(sheet, np.integer):
         sheet = int(sheet)
     _sweep_leftovers()
-    work = Path(tempfile.mkdtemp(prefix=_PREFIX))  # private: mode 0700
+    # private: mode 0700; the process number lets a later sweep see that its owner is gone
+    work = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     request = {
         "path": str(p),
         "sheet": sheet,
@@ -173,12 +210,18 @@ def read_in_child(
         except sandbox.Cancelled:
             raise ReadCancelled(f"reading '{display}' was cancelled") from None
         if result is None:
+            # SIGKILL: the kernel's answer to a process over its memory (cgroup, OOM killer);
+            # a Rust allocation that fails under an address-space limit aborts with this line.
+            if ended.returncode == -signal.SIGKILL or b"memory allocation of" in ended.stderr:
+                raise ReadOutOfMemory(f"reading '{display}' needs more memory than the reader process could have (it was killed)")
             raise ReadError(f"cannot read '{display}': the reader process stopped ({_why(ended.returncode)})")
         if "error" in result:
             message = str(result["error"])
             if result.get("kind") == "unavailable":
                 raise ReaderUnavailable(message)
-            if result.get("kind") in ("memory", "crash"):
+            if result.get("kind") == "memory":
+                raise ReadOutOfMemory(f"reading '{display}' needs more memory than the reader process could have")
+            if result.get("kind") == "crash":
                 message = f"cannot read '{display}': {message}"
             raise ReadError(message)
         loaded = _load(work, result)

@@ -9,7 +9,10 @@ on stdout; :func:`run` hands each line over as it arrives and returns the exit s
 the child wrote on stderr.
 
 Cancelling (a :class:`threading.Event`) and the wall-clock timeout both kill the group, within
-:data:`TICK` seconds. Every child is killed when this process exits, too.
+:data:`TICK` seconds. Every child is killed when this process exits, too, and on Linux a child
+dies with this process even when it is killed outright (SIGKILL, SIGHUP), so none is orphaned.
+That death signal follows the thread that started the child, and :func:`run` returns only once
+its child is gone, so a worker thread ending is never what sets it off.
 """
 
 from __future__ import annotations
@@ -129,7 +132,7 @@ def _end(proc: subprocess.Popen) -> None:
 
 
 def _command(module: str, limits: Limits) -> list[str]:
-    return [sys.executable, "-P", "-m", LAUNCHER, module, str(limits.memory or 0), str(limits.cpu or 0)]
+    return [sys.executable, "-P", "-m", LAUNCHER, module, str(limits.memory or 0), str(limits.cpu or 0), str(os.getpid())]
 
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
