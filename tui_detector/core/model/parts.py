@@ -193,9 +193,15 @@ def column_residuals(
             out[fits, j] = relative[fits, feature]
     # Which customer (employee, warehouse) a row belongs to cannot be told from the rest of the
     # row, and is no claim to check: an entity is judged through the columns that depend on it.
-    # Only a value never seen (or, in a column of many values, one of the rare ones) counts.
+    # Only a value never seen counts, and only in a column of few values (a new warehouse); in a
+    # column of many (customers) new values arrive every month, and their rows are judged
+    # through the columns that depend on them.
     for j, other in _entity_columns(preprocessor):
-        out[:, j] = relative[:, other]
+        encoder = preprocessor.encoders[j]
+        if encoder.state.get("capped"):
+            out[:, j] = 0.0
+        else:
+            out[:, j] = np.where(_unseen(encoder, matrix), relative[:, other], 0.0)
     return out
 
 

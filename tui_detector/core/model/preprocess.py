@@ -553,7 +553,8 @@ def _iso_many(ns: np.ndarray) -> list[str | None]:
     out: list[str | None] = [None] * ns.size
     ok = np.flatnonzero(np.isfinite(ns) & (np.abs(ns) < 9.2e18))
     if ok.size:
-        seconds = np.floor(ns[ok] / 1e9).astype(np.int64)
+        # Rounded, not floored: sums of float nanoseconds land a hair under the whole second.
+        seconds = np.rint(ns[ok] / 1e9).astype(np.int64)
         text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
         midnight = seconds % 86_400 == 0
         for i, t, m in zip(ok.tolist(), text.tolist(), midnight.tolist(), strict=True):
