@@ -43,11 +43,12 @@ async def _results(pilot) -> None:
 
 
 class TestScreens:
-    def test_open_file(self, snap_compare, data_dir):
+    @SIZES
+    def test_open_file(self, snap_compare, data_dir, size):
         async def run_before(pilot):
             await settle(pilot, lambda: len(pilot.app.screen.query_one("#tree").root.children) > 0)
 
-        assert snap_compare(make_app(None, workdir=data_dir), terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(make_app(None, workdir=data_dir), terminal_size=size, run_before=run_before)
 
     @SIZES
     def test_set_up(self, snap_compare, data_dir, size):
@@ -107,7 +108,8 @@ class TestScreens:
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
     @pytest.mark.slow
-    def test_score_with_this_model(self, snap_compare, data_dir):
+    @SIZES
+    def test_score_with_this_model(self, snap_compare, data_dir, size):
         next_month = write_orders(data_dir, rows=200, name="orders-next.csv", seed=2)
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
@@ -119,16 +121,17 @@ class TestScreens:
             await settle(pilot, lambda: pilot.app.screen.scored is not None)
             await pilot.pause()
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
 
-    def test_help(self, snap_compare, data_dir):
+    @SIZES
+    def test_help(self, snap_compare, data_dir, size):
         app = make_app(data_dir / "orders.csv", model="iforest", workdir=data_dir)
 
         async def run_before(pilot):
             await _setup_ready(pilot)
             await pilot.press("question_mark")
 
-        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.slow
