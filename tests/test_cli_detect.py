@@ -300,3 +300,36 @@ def test_baseline_usage_errors(workbook, tmp_path):
 @pytest.mark.slow
 def test_model_dir_that_is_not_a_model(workbook, tmp_path):
     assert_one_error_line(run("detect", workbook, "--model-dir", tmp_path), "is not a saved model")
+
+
+@pytest.mark.slow
+def test_a_totals_row_is_left_out_and_listed_unless_kept(tmp_path):
+    import pandas as pd  # noqa: PLC0415
+
+    frame, _ = mixed_table(300, seed=4)
+    total = {c: None for c in frame.columns}
+    total["segment"] = "TOTAL"
+    for column in ("units", "revenue", "amount"):
+        total[column] = round(float(frame[column].sum()), 2)
+    path = tmp_path / "with_total.csv"
+    pd.concat([frame, pd.DataFrame([total])], ignore_index=True).to_csv(path, index=False)
+
+    proc = run("detect", path, "--model", "iforest", "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, schema())
+    diagnostics = doc["diagnostics"]
+    assert diagnostics["rows_in"] == 301 and diagnostics["rows_scored"] == 300
+    (dropped,) = [d for d in diagnostics["rows_dropped"] if d["reason"].startswith("totals row")]
+    assert dropped["count"] == 1 and dropped["rows"][0]["row_index"] == 300 and dropped["rows"][0]["label"] == "TOTAL"
+    assert all(a["raw_data"]["segment"] != "TOTAL" for a in doc["anomalies"])
+    assert diagnostics["small_table"] is None
+    # Each listed reason holds something other than what was expected, ranked by its contribution.
+    for anomaly in doc["anomalies"]:
+        features = anomaly["anomalous_features"]
+        assert all(f["actual_value"] != f["expected_value"] for f in features)
+        assert [f["contribution"] for f in features] == sorted((f["contribution"] for f in features), reverse=True)
+
+    kept = json.loads(run("detect", path, "--model", "iforest", "--no-cache", "--keep-totals").stdout)
+    assert kept["diagnostics"]["rows_scored"] == 301
+    assert not [d for d in kept["diagnostics"]["rows_dropped"] if d["reason"].startswith("totals row")]

@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "TotalsRow": "tui_detector.core.rowchecks",
     "find_totals": "tui_detector.core.rowchecks",
     "small_table_warning": "tui_detector.core.rowchecks",
+    "totals_of": "tui_detector.core.rowchecks",
     "ModelCache": "tui_detector.core.cache",
     "data_dir_problem": "tui_detector.core.datadir",
     # Another file scored with this model.
@@ -113,7 +114,7 @@ if TYPE_CHECKING:
         size_defaults,
         without_totals,
     )
-    from .rowchecks import TotalsRow, find_totals, small_table_warning
+    from .rowchecks import TotalsRow, find_totals, small_table_warning, totals_of
     from .presets import DEFAULT_PERCENTILE, DEFAULT_PRESET, PRESETS, check_percentile, preset_for
     from .scored_copy import write_scored_copy
     from .units import human_size

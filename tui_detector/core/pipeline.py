@@ -25,7 +25,7 @@ from .model.detector import Detection, TabularAnomalyDetector
 from .model.progress import ProgressCallback, StopCallback
 from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
 from .model.threshold import Threshold
-from .rowchecks import describe as describe_totals, find_totals, leave_out_totals, small_table_warning
+from .rowchecks import describe as describe_totals, leave_out_totals, small_table_warning, totals_of
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
 StageCallback = Callable[[str], None]
@@ -165,7 +165,7 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
         header_row=loaded.report.header_row,
         detector=settings.detector(len(loaded.frame)),
         train_options=settings.train_options(len(loaded.frame)),
-        left_out=list(loaded.left_out) or ([] if settings.keep_totals else [t.position for t in find_totals(loaded.frame)]),
+        left_out=list(loaded.left_out) or ([] if settings.keep_totals else [t.position for t in totals_of(loaded)]),
     )
 
 
@@ -233,9 +233,9 @@ def obtain_model(
 ) -> TrainedModel:
     """The cached model for this table and settings, or a newly trained (and cached) one."""
     stage = on_stage or (lambda _message: None)
-    if not source[0].left_out:
-        # Called on its own (a baseline, `train`): totals rows are no more to learn from here.
-        source, _ = without_totals(source, settings.keep_totals)
+    # Called on its own (a baseline, `train`) as from run_detection: totals rows are no more to
+    # learn from here (a table already without them is looked at no further).
+    source, _ = without_totals(source, settings.keep_totals)
     loaded, digest = source
     frame = loaded.frame
     if len(frame) == 0:

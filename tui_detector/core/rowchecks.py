@@ -115,9 +115,17 @@ def find_totals(frame: pd.DataFrame) -> list[TotalsRow]:
     return totals
 
 
+def totals_of(loaded: LoadedTable) -> tuple[TotalsRow, ...]:
+    """:func:`find_totals` of the table, looked for once per table (Set up's cache note, the
+    cache key and training all ask)."""
+    if loaded.totals_found is None:
+        loaded.totals_found = tuple(find_totals(loaded.frame))
+    return loaded.totals_found
+
+
 def leave_out_totals(loaded: LoadedTable) -> tuple[LoadedTable, list[TotalsRow]]:
     """``loaded`` without its totals rows (the rows keep their sheet row numbers), and them."""
-    found = find_totals(loaded.frame)
+    found = list(totals_of(loaded))
     if not found:
         return loaded, []
     keep = np.ones(len(loaded.frame), dtype=bool)
@@ -126,7 +134,7 @@ def leave_out_totals(loaded: LoadedTable) -> tuple[LoadedTable, list[TotalsRow]]
     rows = loaded.excel_rows[keep] if loaded.excel_rows is not None else None
     report = replace(loaded.report, rows=len(frame))
     left_out = tuple(t.position for t in found)
-    return replace(loaded, frame=frame, report=report, excel_rows=rows, left_out=left_out), found
+    return replace(loaded, frame=frame, report=report, excel_rows=rows, left_out=left_out, totals_found=()), found
 
 
 def describe(found: list[TotalsRow], loaded: LoadedTable) -> list[dict[str, object]]:

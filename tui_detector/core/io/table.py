@@ -67,8 +67,10 @@ class LoadedTable:
     frame: pd.DataFrame
     report: LoadReport
     excel_rows: np.ndarray | None
-    #: Positions (in the table as read) of rows left out as totals rows (see core.totals).
+    #: Positions (in the table as read) of rows left out as totals rows (see core.rowchecks).
     left_out: tuple[int, ...] = ()
+    #: The totals rows found in this table (core.rowchecks.totals_of); None: not looked for yet.
+    totals_found: tuple | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .network import DenseNetwork
-from .preprocess import TabularPreprocessor
+from .preprocess import ColumnEncoder, TabularPreprocessor
 from .roles import Role
 
 #: Scaled inputs are clipped here before the network sees them (see train_autoencoder).
@@ -420,7 +420,7 @@ def attribute(
     return errors, surprise, contribution
 
 
-def _unseen(encoder, matrix: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a ColumnEncoder
+def _unseen(encoder: ColumnEncoder, matrix: np.ndarray) -> np.ndarray:
     """Rows whose value of this categorical column was never seen in training."""
     state = encoder.state
     if state.get("capped"):

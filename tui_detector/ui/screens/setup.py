@@ -124,7 +124,7 @@ class SetupScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup-totals")
     def _find_totals(self, loaded: LoadedTable) -> None:
         # A scan of every text column: off the screen's thread on a big sheet.
-        found = core.find_totals(loaded.frame)
+        found = list(core.totals_of(loaded))
         self.app.call_from_thread(self._found_totals, loaded, found)
 
     def _found_totals(self, loaded: LoadedTable, found: list) -> None:
