@@ -291,6 +291,17 @@ async def test_a_path_that_failed_to_open_is_forgotten(tmp_path):
         assert app.screen is picker
 
 
+async def test_typing_a_path_on_the_tree_goes_to_the_path_field(orders, tmp_path):
+    app = make_app(None, workdir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#tree").has_focus
+        # "/" can only start a path: it and the rest land in the field, not in the tree's keys.
+        await pilot.press(*str(orders), "enter")
+        await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
+        assert app.screen.path == orders
+
+
 async def test_leaving_a_set_up_in_a_hidden_folder_opens_the_picker_where_the_user_is(tmp_path):
     hidden = tmp_path / ".cache" / "anomaly-tui" / "demo"
     hidden.mkdir(parents=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -123,7 +123,8 @@ class OpenFileScreen(Screen[Path | None]):
                 yield Static(Text("Highlight a file to see its size and date.", style="dim"), id="file-info")
                 yield Label("Recently opened", classes="pane-title")
                 yield VimOptionList(id="recent")
-        yield PathInput(placeholder="…or type a path (or ..) and press enter; backspace: up a folder", id="path")
+        # Not selected on focus: a path begun on the tree goes on in the field (see on_key).
+        yield PathInput(placeholder="…or type a path (or ..) and press enter; backspace: up a folder", id="path", select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -136,6 +137,19 @@ class OpenFileScreen(Screen[Path | None]):
         tree = self.query_one("#tree", DataFileTree)
         tree.root.set_label(Text(f"{self.directory.name or self.directory}/"))
         tree.focus()
+
+    #: Keys that can only start a typed path: pressed on the tree or the list, they go to the
+    #: path field (the letters stay the lists' movement keys).
+    PATH_STARTS = frozenset("/~.")
+
+    def on_key(self, event: events.Key) -> None:
+        path = self.query_one("#path", Input)
+        if event.character in self.PATH_STARTS and not path.has_focus:
+            event.stop()
+            event.prevent_default()
+            path.focus()
+            path.value = event.character
+            path.cursor_position = len(path.value)
 
     def _heading(self) -> Text:
         # The folder's name, not its whole path: the tree below starts there.
