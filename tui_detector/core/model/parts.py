@@ -395,10 +395,14 @@ def attribute(
     repaired = np.repeat(matrix, m, axis=0)
     tried = candidates.reshape(-1)
     owner = np.repeat(np.arange(n), m)
-    for j, encoder in enumerate(preprocessor.encoders):
-        rows = np.flatnonzero(tried == j)
-        if rows.size:
-            repaired[rows, encoder.start : encoder.stop] = recon[owner[rows], encoder.start : encoder.stop]
+    # (copies, their owners, the column's features) for every column tried on some row.
+    repairs = [
+        (rows, owner[rows], slice(e.start, e.stop))
+        for j, e in enumerate(preprocessor.encoders)
+        if (rows := np.flatnonzero(tried == j)).size
+    ]
+    for rows, owners, block in repairs:
+        repaired[rows, block] = recon[owners, block]
     # The other candidates are restored again; the repaired column's own restoration does not
     # depend on its value (it is blanked for it), so it stays what it was: no error left.
     wanted = np.zeros((n * m, columns), dtype=bool)
@@ -406,10 +410,8 @@ def attribute(
     wanted[np.arange(n * m), tried] = False
     clipped = np.clip(repaired, -INPUT_CLIP, INPUT_CLIP)
     again = reconstruct(network, clipped, preprocessor, wanted)
-    for j, encoder in enumerate(preprocessor.encoders):
-        rows = np.flatnonzero(tried == j)
-        if rows.size:
-            again[rows, encoder.start : encoder.stop] = recon[owner[rows], encoder.start : encoder.stop]
+    for rows, owners, block in repairs:
+        again[rows, block] = recon[owners, block]
     after_errors = column_residuals(repaired, again, scales(repaired), preprocessor)
     after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
     drop = np.maximum(before[owner] - after, 0.0)

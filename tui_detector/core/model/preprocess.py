@@ -181,7 +181,7 @@ class ColumnEncoder:
             if profile and context is not None:
                 # What the rest of the row suggests, unless that is far from what this entity
                 # usually has (an amount that follows an equally wrong fee): then the usual.
-                usual = _entity_medians(context, profile)
+                usual, _ = _entity_usual(context, profile)
                 far = np.isfinite(usual) & (np.abs(scaled - usual) > 2.0 * profile["spread"])
                 scaled = np.where(far, usual, scaled)
             values = _inverse_numeric(scaled, state)
@@ -220,9 +220,8 @@ class ColumnEncoder:
         if self.role is Role.NUMERIC:
             values = as_numeric(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
             want = np.array([np.nan if w is None else float(w) for w in expected], dtype=np.float64)
-            decimals = 0 if self.state.get("integral") else max(int(self.state.get("decimals", 2)), 2)
             with np.errstate(invalid="ignore"):
-                return np.round(values, decimals) == want
+                return np.round(values, _decimals_of(self.state)) == want
         if self.role is Role.BOOLEAN:
             values = _as_bool_float(actual)[0].to_numpy(dtype=np.float64, na_value=np.nan)
             want = np.array([bool(w) for w in expected], dtype=bool)
@@ -393,12 +392,17 @@ def _inverse_numeric(scaled: np.ndarray, state: dict[str, Any]) -> np.ndarray:
     return values
 
 
+def _decimals_of(state: dict[str, Any]) -> int:
+    """The decimals an expected value is given to, and a cell compared with it at."""
+    return 0 if state.get("integral") else max(int(state.get("decimals", 2)), 2)
+
+
 def _round_like(value: float, state: dict[str, Any]) -> float | int:
     if not math.isfinite(value):
         return None  # type: ignore[return-value]
     if state.get("integral"):
         return int(round(value))
-    return round(float(value), max(int(state.get("decimals", 2)), 2))
+    return round(float(value), _decimals_of(state))
 
 
 # -- boolean ---------------------------------------------------------------------------------
@@ -776,14 +780,17 @@ def _median_noise(rows: int) -> float:
     return math.sqrt(1.0 + (math.pi / 2.0) / max(rows, 1))
 
 
-def _entity_medians(context: pd.Series, profile: dict[str, Any], widen: bool = False) -> np.ndarray:
-    """Per row, its entity's usual value (NaN for an entity not seen); with ``widen``, the
-    entity's yardstick instead (the pooled spread widened by _median_noise)."""
+def _entity_usual(context: pd.Series, profile: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, its entity's usual value and the yardstick for a distance from it (the pooled
+    spread widened by _median_noise); NaN for an entity not seen in training."""
     codes, keys = pd.factorize(_category_keys(context.reset_index(drop=True)), use_na_sentinel=True)
     medians = profile["medians"]
-    pick = (lambda v: profile["spread"] * _median_noise(v[1])) if widen else (lambda v: v[0])
-    table = np.array([pick(medians[k]) if k in medians else np.nan for k in keys] + [np.nan], dtype=np.float64)
-    return table[codes]
+    table = np.full((len(keys) + 1, 2), np.nan)
+    for i, key in enumerate(keys):
+        if key in medians:
+            median, rows = medians[key]
+            table[i] = (median, profile["spread"] * _median_noise(rows))
+    return table[codes, 0], table[codes, 1]
 
 
 def _off_entity_usual(scaled: np.ndarray, context: pd.Series | None, profile: dict[str, Any]) -> np.ndarray:
@@ -791,9 +798,9 @@ def _off_entity_usual(scaled: np.ndarray, context: pd.Series | None, profile: di
     evidence (a missing cell, an entity not seen in training)."""
     if context is None:
         return np.zeros(scaled.shape[0])
-    usual = _entity_medians(context, profile)
+    usual, yardstick = _entity_usual(context, profile)
     with np.errstate(invalid="ignore"):
-        out = (scaled - usual) / _entity_medians(context, profile, widen=True)
+        out = (scaled - usual) / yardstick
     return np.clip(np.where(np.isfinite(out), out, 0.0), -CLIP, CLIP)
 
 
