@@ -67,7 +67,7 @@ class RowDetailScreen(Screen[int]):
             core.annotate_unseen(run.detector, [explained])
         # One measure ranks the columns, gives their share and is shown: how much of the row's
         # strangeness each accounts for (the core's "contribution").
-        total = sum(_weight(f) for f in explained["anomalous_features"]) or 1.0
+        total = sum(float(f["contribution"]) for f in explained["anomalous_features"]) or 1.0
         flagged = bool(detection.flags[row])
         title = Text(f"row {row}", style="bold")
         if self.model.excel_rows is not None:
@@ -90,14 +90,14 @@ class RowDetailScreen(Screen[int]):
             name = str(item["feature_name"])
             if rank < 3:
                 ranks[name] = rank
-            share = _weight(item) / total
+            share = float(item["contribution"]) / total
             bar = "█" * int(round(share * 10))
             cells = [
                 Text(str(rank + 1), style=top_styles[rank] if rank < 3 else ""),
                 Text(name, style="bold"),
                 Text(model.value_text(row, name, item["actual_value"])),
                 Text(model.value_text(row, name, item["expected_value"], own=False)),
-                Text(score_text(_weight(item)), justify="right"),
+                Text(score_text(item["contribution"]), justify="right"),
                 Text(f"{share:6.1%} ") + Text(bar, style="red"),
             ]
             rows.append(cells)
@@ -179,7 +179,3 @@ class RowDetailScreen(Screen[int]):
         )
         self.post_message(OpenHistogram(self.model, self.row, key, expected))
 
-
-def _weight(feature: dict) -> float:
-    """A feature's contribution (models saved before it existed: its error)."""
-    return float(feature.get("contribution", feature["reconstruction_error"]))

@@ -139,11 +139,13 @@ class SetupScreen(Screen[None]):
         if not self.totals or self.loaded is None:
             return
         rows = self.loaded.excel_rows
-        where = ", ".join(
-            f"{'sheet row ' + format(int(rows[t.position]), ',') if rows is not None else 'row ' + format(t.position, ',')}"
-            + (f" ({t.label!r})" if t.label else "")
-            for t in self.totals[:3]
-        ) + (" …" if len(self.totals) > 3 else "")
+
+        def named(t: core.TotalsRow) -> str:
+            # The sheet's own row number where the file has one (a CSV has none: its position).
+            where = f"sheet row {int(rows[t.position]):,}" if rows is not None else f"row {t.position:,}"
+            return where + (f" ({t.label!r})" if t.label else "")
+
+        where = ", ".join(named(t) for t in self.totals[:3]) + (" …" if len(self.totals) > 3 else "")
         count = f"{len(self.totals)} totals row{'s' if len(self.totals) != 1 else ''}"
         text = Text(count, style="bold")
         if self.keep_totals:
