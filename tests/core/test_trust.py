@@ -12,7 +12,8 @@ import pytest
 from tui_detector import TabularAnomalyDetector
 from tui_detector.core import find_totals, small_table_warning
 from tui_detector.core.io.table import LoadedTable, LoadReport
-from tui_detector.core.pipeline import without_totals
+from tui_detector.core.export import build_export
+from tui_detector.core.pipeline import DetectionSettings, run_detection, without_totals
 
 
 CURRENCY = {"Germany": "EUR", "Switzerland": "CHF", "Canada": "CAD", "Japan": "JPY", "United Kingdom": "GBP"}
@@ -43,19 +44,18 @@ def payments(month: int, rows: int = 1500, seed: int = 5) -> pd.DataFrame:
     })
 
 
-#: A German customer's payment.
-EXTREME = 0
+def first_row_of(frame: pd.DataFrame, country: str) -> int:
+    return int(frame.index[frame["country"] == country][0])
 
 
 @pytest.fixture(scope="module")
 def october() -> pd.DataFrame:
     frame = payments(0)
-    global EXTREME
-    EXTREME = int(frame.index[frame["country"] == "Germany"][0])
-    # One Swiss customer's payment in the wrong currency; one amount 400x its customer's usual.
-    swiss = frame.index[frame["country"] == "Switzerland"]
-    frame.loc[swiss[0], "currency"] = "CAD"
-    frame.loc[EXTREME, "amount"] = round(float(frame.loc[EXTREME, "amount"]) * 400, 2)
+    # One Swiss customer's payment in the wrong currency; one German payment 400x its
+    # customer's usual amount.
+    frame.loc[first_row_of(frame, "Switzerland"), "currency"] = "CAD"
+    extreme = first_row_of(frame, "Germany")
+    frame.loc[extreme, "amount"] = round(float(frame.loc[extreme, "amount"]) * 400, 2)
     return frame
 
 
@@ -93,10 +93,11 @@ def test_one_wrong_row_does_not_make_its_entitys_ordinary_rows_strange(model, oc
 
 def test_an_extreme_amount_is_explained_by_the_amount(model, october):
     detection = model.detect(october)
-    assert detection.flags[EXTREME]
+    extreme = first_row_of(october, "Germany")
+    assert detection.flags[extreme]
     # Ranked among the very strangest rows, and the amount named first, not its currency.
-    assert (detection.scores > detection.scores[EXTREME]).sum() < 3
-    first = model.explain(october, detection, [EXTREME])[0]["anomalous_features"][0]
+    assert (detection.scores > detection.scores[extreme]).sum() < 3
+    first = model.explain(october, detection, [extreme])[0]["anomalous_features"][0]
     assert first["feature_name"] == "amount"
     # The expected amount is one the column holds, near the customer's usual one.
     assert october["amount"].min() <= first["expected_value"] <= october["amount"].max()
@@ -153,6 +154,12 @@ def test_subtotals_and_an_unlabelled_sum_row_are_found_but_a_row_that_merely_men
     assert find_totals(shop) == []
 
 
-def test_a_tiny_table_gets_a_plain_warning():
-    assert "only 3 rows" in small_table_warning(3)
+def test_a_tiny_table_gets_a_plain_warning_in_the_export(tmp_path):
     assert small_table_warning(5000) is None
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}).to_csv(path, index=False)
+    run = run_detection(path, DetectionSettings(model="iforest", use_cache=False))
+    doc = build_export(run)
+    warning = doc["diagnostics"]["small_table"]
+    assert warning is not None and warning.startswith("only 3 rows: too few")
+    assert warning in doc["diagnostics"]["warnings"]

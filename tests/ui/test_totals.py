@@ -1,5 +1,5 @@
 """Set up names the totals rows it will leave out of the model, `o` keeps them, and Results
-says how many were left out (issue 14)."""
+says how many were left out, and warns plainly on a tiny table (issue 14)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,14 @@ async def test_setup_names_the_totals_row_and_o_keeps_it(tmp_path):
         run = app.screen.run
         assert len(run.frame) == 300 and [t["label"] for t in run.totals] == ["Grand total"]
         assert "1 totals row left out" in str(app.screen._summary())
+
+
+async def test_results_warn_plainly_on_a_tiny_table(tmp_path):
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0, 40.0], "b": ["x", "y", "z", "x"]}).to_csv(path, index=False)
+    app = make_app(path, model="iforest", workdir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
+        await pilot.press("t")
+        await settle(pilot, screen_is(pilot, "Results"))
+        assert "only 4 rows: too few for the statistics to mean much" in str(app.screen._summary())
