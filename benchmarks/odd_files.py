@@ -121,6 +121,17 @@ def _csv_text(rows: list[list], delimiter: str = ",", decimal_comma: bool = Fals
     return buf.getvalue()
 
 
+def _recorder(folder: Path, made: list[tuple[Path, str]]):  # noqa: ANN202 - a small closure
+    """``add(name, what)``: the path to write in ``folder``, recorded with what it is."""
+
+    def add(name: str, what: str) -> Path:
+        path = folder / name
+        made.append((path, what))
+        return path
+
+    return add
+
+
 def build(folder: Path) -> list[tuple[Path, str]]:
     """Write every odd file; returns (path, what it is)."""
     if folder.exists():
@@ -128,11 +139,7 @@ def build(folder: Path) -> list[tuple[Path, str]]:
     folder.mkdir(parents=True)
     data = [HEADER] + _table()
     made: list[tuple[Path, str]] = []
-
-    def add(name: str, what: str) -> Path:
-        p = folder / name
-        made.append((p, what))
-        return p
+    add = _recorder(folder, made)
 
     _xlsx(add("title_rows.xlsx", "report title, date line and a blank row above the header"), data,
           title=[["Quarterly orders report"], ["prepared 2025-04-01 by finance"], []])
@@ -230,11 +237,7 @@ def build_benign(folder: Path) -> list[tuple[Path, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     data = [HEADER] + _table()
     made: list[tuple[Path, str]] = []
-
-    def add(name: str, what: str) -> Path:
-        p = folder / name
-        made.append((p, what))
-        return p
+    add = _recorder(folder, made)
 
     plain = folder / "_plain.xlsx"
     _xlsx(plain, data)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .model.detector import Detection, TabularAnomalyDetector
-from .model.preprocess import _category_keys
+from .model.preprocess import _NS_PER_DAY, _category_keys
 from .model.threshold import QUANTILE_GRID
 from .model.roles import Role, as_datetime, as_numeric, infer_role
 from .errors import AnomalyTuiError
@@ -220,7 +220,7 @@ def _period_shift(trained: list[float], scored: tuple[float, float]) -> dict[str
     """How far a date column's period moved, in lengths of the training period."""
     lo, hi = trained
     new_lo, new_hi = scored
-    length = max(hi - lo, 86_400e9)
+    length = max(hi - lo, float(_NS_PER_DAY))
     shift = abs((new_lo + new_hi) / 2 - (lo + hi) / 2) / length
     entry: dict[str, Any] = {
         "measure": "period shift (training periods)",
