@@ -226,6 +226,24 @@ def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: 
     return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
 
 
+#: Cells of the group-indicator matrix built at once when ModeScales measures its candidates.
+INDICATOR_CELLS = 4_000_000
+
+
+def _candidate_batches(candidates: list[tuple[int, int]], rows: int):  # noqa: ANN202 - a generator
+    """The candidates in consecutive runs whose indicator matrices stay near INDICATOR_CELLS."""
+    batch: list[tuple[int, int]] = []
+    width = 0
+    for candidate in candidates:
+        if batch and (width + candidate[1]) * rows > INDICATOR_CELLS:
+            yield batch
+            batch, width = [], 0
+        batch.append(candidate)
+        width += candidate[1]
+    if batch:
+        yield batch
+
+
 def mode_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     """(column position, number of groups) of the columns that may split a table into kinds."""
     out = []
@@ -268,27 +286,51 @@ class ModeScales:
         width = max([g for _, g in candidates], default=1)
         table = np.tile(base[:, None], (1, width))
         mode_column = np.full(len(encoders), -1, dtype=np.int64)
-        groups = {j: _mode_groups(preprocessor, matrix, j) for j, _ in candidates}
+        if not candidates:
+            return cls(mode_column, table)
+        n = max(squared.shape[0], 1)
+        starts = np.array([e.start for e in encoders])
         log_base = np.log(base)
+        # Each column's cost under its single yardstick: the mean over rows of the Gaussian
+        # negative log-likelihood, summed over its features.
+        single = np.add.reduceat(np.mean(log_base + squared / base, axis=0), starts)
+        # The same cost under a split depends on the rows only through each group's count and
+        # its sum of squared errors (mean of log k_g + e / k_g = sum_g (count_g log k_g +
+        # sum_g / k_g) / n), so every candidate's group sums come from one product of group
+        # indicators with the errors, taken a batch of candidates at a time: a wide table
+        # then costs matrix products, not a Python loop over column pairs.
+        gains = np.full((len(candidates), len(encoders)), -np.inf)
+        row = 0
+        for batch in _candidate_batches(candidates, squared.shape[0]):
+            groups = [_mode_groups(preprocessor, matrix, j) for j, _ in batch]
+            offsets = np.cumsum([0] + [g for _, g in batch])
+            indicator = np.zeros((squared.shape[0], int(offsets[-1])))
+            for (_, _), g, offset in zip(batch, groups, offsets[:-1], strict=False):
+                indicator[np.arange(g.size), offset + g] = 1.0
+            sums_all = indicator.T @ squared
+            counts_all = indicator.sum(axis=0)
+            for (j, _), lo, hi in zip(batch, offsets[:-1], offsets[1:], strict=False):
+                counts, sums = counts_all[lo:hi], sums_all[lo:hi]
+                kinds = np.maximum((sums + MODE_PRIOR * base) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR)
+                cost = (counts @ np.log(kinds) + np.sum(sums / kinds, axis=0)) / n
+                gains[row] = single - np.add.reduceat(cost, starts)
+                gains[row, j] = -np.inf  # a column does not explain itself
+                row += 1
+        # The first best candidate wins a tie, as candidates are listed in column order.
+        best = np.argmax(gains, axis=0)
         for target, encoder in enumerate(encoders):
+            c = int(best[target])
+            if not gains[c, target] > 0.0:
+                continue
+            j, n_groups = candidates[c]
             lo, hi = encoder.start, encoder.stop
-            errors = squared[:, lo:hi]
-            single = np.mean(log_base[lo:hi] + errors / base[lo:hi], axis=0).sum()
-            best = 0.0
-            for j, n_groups in candidates:
-                if j == target:
-                    continue
-                g = groups[j]
-                counts = np.bincount(g, minlength=n_groups).astype(np.float64)
-                sums = np.stack([np.bincount(g, weights=errors[:, f], minlength=n_groups) for f in range(hi - lo)], axis=1)
-                kinds = np.maximum((sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR)
-                per_row = kinds[g]
-                gain = single - np.mean(np.log(per_row) + errors / per_row, axis=0).sum()
-                if gain > best:
-                    best = gain
-                    mode_column[target] = j
-                    table[lo:hi] = base[lo:hi, None]
-                    table[lo:hi, :n_groups] = kinds.T
+            g = _mode_groups(preprocessor, matrix, j)
+            counts = np.bincount(g, minlength=n_groups).astype(np.float64)
+            sums = np.stack([np.bincount(g, weights=squared[:, f], minlength=n_groups) for f in range(lo, hi)], axis=1)
+            mode_column[target] = j
+            table[lo:hi, :n_groups] = np.maximum(
+                (sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR
+            ).T
         return cls(mode_column, table)
 
     def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, base: np.ndarray) -> np.ndarray:
