@@ -62,7 +62,7 @@ class QuantileTails:
 
     @classmethod
     def fit(cls, matrix: np.ndarray) -> QuantileTails:
-        return cls(np.quantile(matrix, cls.GRID, axis=0), matrix.shape[0])
+        return cls(_quantile_grid(matrix, cls.GRID), matrix.shape[0])
 
     def per_feature(self, matrix: np.ndarray) -> np.ndarray:
         out = np.empty(matrix.shape, dtype=np.float64)
@@ -346,6 +346,27 @@ class ModeScales:
             lo, hi = encoder.start, encoder.stop
             out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
         return out
+
+
+def _quantile_grid(matrix: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``np.quantile(matrix, grid, axis=0)`` (linear method, the same numbers to the bit) from one
+    sort per column: numpy selects each of the 1,001 quantiles with its own partition pass, which
+    on a wide table cost seconds."""
+    n = matrix.shape[0]
+    if n == 0 or np.isnan(matrix).any():
+        return np.quantile(matrix, grid, axis=0)
+    ordered = np.sort(matrix, axis=0)
+    virtual = grid * (n - 1)
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    gamma = (virtual - below)[:, None]
+    low, high = ordered[below], ordered[above]
+    step = high - low
+    out = low + step * gamma
+    # numpy interpolates from the nearer end, which rounds differently past the midpoint.
+    upper = np.broadcast_to(gamma >= 0.5, out.shape)
+    out[upper] = (high - step * (1.0 - gamma))[upper]
+    return out
 
 
 def autoencoder_part(per_column_surprise: np.ndarray) -> np.ndarray:

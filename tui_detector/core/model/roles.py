@@ -117,7 +117,10 @@ def _bool_series(series: pd.Series) -> pd.Series | None:
         return series.astype("boolean")
     if pd.api.types.is_numeric_dtype(values.dtype):
         if set(np.unique(values.to_numpy(dtype=float))) <= {0.0, 1.0}:
-            return series.map(lambda v: None if pd.isna(v) else bool(v)).astype("boolean")
+            numbers = series.to_numpy(dtype=float, na_value=np.nan)
+            flags = pd.array(numbers == 1.0, dtype="boolean")
+            flags[np.isnan(numbers)] = pd.NA
+            return pd.Series(flags, index=series.index, name=series.name)
         return None
     if pd.api.types.is_datetime64_any_dtype(values.dtype) or isinstance(values.dtype, pd.PeriodDtype):
         return None  # dates are never yes/no (and a million distinct ones are slow to look at)
