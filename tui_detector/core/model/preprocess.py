@@ -425,6 +425,13 @@ def _as_bool_float(series: pd.Series) -> tuple[pd.Series, int]:
     # million-row map held the interpreter lock long enough to stall the app's screen.
     if pd.api.types.is_bool_dtype(series.dtype):
         values = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
+    elif pd.api.types.is_numeric_dtype(series.dtype):
+        # 0/1 numbers in NumPy (a wide table of flags has thousands of such columns): anything
+        # else is no answer, as in convert.
+        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+        answers = np.where((numbers == 0.0) | (numbers == 1.0), numbers, np.nan)
+        coerced = int(np.count_nonzero(~np.isnan(numbers)) - np.count_nonzero(~np.isnan(answers)))
+        return pd.Series(answers, index=series.index), coerced
     else:
         try:
             codes, uniques = pd.factorize(series, use_na_sentinel=True)
