@@ -88,18 +88,43 @@ class DenseNetwork:
             rows = np.asarray(x[start : start + chunk], dtype=np.float32)
             # Blanking a block only removes its share of the first layer's input.
             first = rows @ weights[0] + biases[0]
+            # A block already 0 on a row (a "no" flag, an unused slot) is blanked already: there
+            # the network's plain output is the answer. A wide table of flags is mostly such
+            # cells, and restoring only the other rows makes its cost follow the filled cells.
+            plain: np.ndarray | None = None
+            target = out[start : start + chunk]
             for lo, hi in blocks:
-                out[start : start + chunk, lo:hi] = self._restore(rows, first, lo, hi, weights, biases)
+                filled = np.any(rows[:, lo:hi] != 0.0, axis=1)
+                count = int(np.count_nonzero(filled))
+                if count == filled.size:
+                    target[:, lo:hi] = self._restore(rows, first, lo, hi, weights, biases)
+                    continue
+                if plain is None:
+                    plain = self._restore(rows, first, 0, 0, weights, biases, whole=True)
+                target[:, lo:hi] = plain[:, lo:hi]
+                if count:
+                    picked = np.flatnonzero(filled)
+                    target[picked, lo:hi] = self._restore(rows[picked], first[picked], lo, hi, weights, biases)
         return out
 
     def _restore(
-        self, rows: np.ndarray, first: np.ndarray, lo: int, hi: int, weights: list[np.ndarray], biases: list[np.ndarray]
+        self,
+        rows: np.ndarray,
+        first: np.ndarray,
+        lo: int,
+        hi: int,
+        weights: list[np.ndarray],
+        biases: list[np.ndarray],
+        whole: bool = False,
     ) -> np.ndarray:
-        """Block ``lo:hi`` restored with it blanked, from the first layer's full input ``first``."""
-        h = first - rows[:, lo:hi] @ weights[0][lo:hi]
+        """Block ``lo:hi`` restored with it blanked, from the first layer's full input ``first``
+        (``whole``: every output, nothing blanked)."""
+        h = first.copy() if whole else first - rows[:, lo:hi] @ weights[0][lo:hi]
         last = len(weights) - 1
         for i, (w, b, act) in enumerate(zip(weights, biases, self.activations, strict=True)):
-            if i == last:
+            if i == last and whole:
+                h = h @ w + b
+            elif i == last:
                 # Only this block's outputs are kept: compute just those columns (the output
                 # layer is the widest, and there is one pass per column).
                 h = h @ w[:, lo:hi] + b[lo:hi]
