@@ -93,8 +93,9 @@ class DenseNetwork:
             # cells, and restoring only the other rows makes its cost follow the filled cells.
             plain: np.ndarray | None = None
             target = out[start : start + chunk]
-            for lo, hi in blocks:
-                filled = np.any(rows[:, lo:hi] != 0.0, axis=1)
+            filled_rows = _filled(rows, blocks)
+            for b, (lo, hi) in enumerate(blocks):
+                filled = filled_rows[:, b]
                 count = int(np.count_nonzero(filled))
                 if count == filled.size:
                     target[:, lo:hi] = self._restore(rows, first, lo, hi, weights, biases)
@@ -152,6 +153,16 @@ class DenseNetwork:
         except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"network weights are unreadable ({exc})") from None
         return cls(weights, biases, list(activations))
+
+
+def _filled(rows: np.ndarray, blocks: list[tuple[int, int]]) -> np.ndarray:
+    """(rows x blocks) whether each block holds a non-zero input on each row."""
+    nonzero = rows != 0.0
+    starts = [lo for lo, _ in blocks]
+    if blocks and all(hi == following for (_, hi), following in zip(blocks, [*starts[1:], rows.shape[1]], strict=True)):
+        # Blocks that tile the row (as the encoder lays columns out): one pass for all of them.
+        return np.add.reduceat(nonzero, starts, axis=1) > 0
+    return np.stack([nonzero[:, lo:hi].any(axis=1) for lo, hi in blocks], axis=1) if blocks else nonzero[:, :0]
 
 
 # -- training in NumPy -----------------------------------------------------------------------
