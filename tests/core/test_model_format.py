@@ -44,11 +44,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_3_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_4_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 3
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 4
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -86,6 +86,54 @@ def test_a_directory_written_to_the_format_description_loads_and_scores_alike(ki
     loaded = TabularAnomalyDetector.load(target)
     assert loaded.model_kind_ == kind and loaded.threshold_ == detector.threshold_
     np.testing.assert_allclose(loaded.score_samples(frame), detector.score_samples(frame), rtol=1e-6, atol=1e-9)
+
+
+def test_a_model_cached_for_its_table_keeps_that_tables_results(tiny_auto, planted, tmp_path):
+    """``scores.npz`` (arrays parts, rows, recon; the matrix digest in the manifest's ensemble)
+    gives the same table the same scores without scoring it, and nothing to another table."""
+    frame, _ = planted
+    table = frame.iloc[:400].reset_index(drop=True)
+    detection = tiny_auto.detect(table)
+    twin = TabularAnomalyDetector.load(tiny_auto.save(tmp_path / "plain"))
+    assert twin.keep_results(twin.detect(table))
+    path = twin.save(tmp_path / "kept")
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    assert sorted(manifest["files"]) == [*FILES["auto"], "scores.npz"]
+    assert list(manifest["ensemble"]) == [*ENSEMBLE_KEYS, "kept_digest"]
+    with np.load(path / "scores.npz", allow_pickle=False) as data:
+        assert data.files == ["parts", "rows", "recon"]
+        assert data["parts"].shape == (4, len(table))
+        np.testing.assert_array_equal(data["rows"], np.sort(detection.anomaly_rows))
+    loaded = TabularAnomalyDetector.load(path)
+    again = loaded.detect(table)
+    np.testing.assert_array_equal(again.scores, detection.scores)
+    np.testing.assert_array_equal(again.raw_parts, detection.raw_parts)
+    assert loaded.explain(table, again, again.anomaly_rows) == tiny_auto.explain(table, detection, detection.anomaly_rows)
+    # Another table (one row changed) is scored as ever.
+    other = table.copy()
+    other.iloc[0, 1] = other.iloc[1, 1]
+    np.testing.assert_allclose(loaded.detect(other).scores, tiny_auto.detect(other).scores, rtol=1e-6, atol=1e-9)
+
+
+def test_kept_results_that_do_not_fit_the_model_are_refused(tiny_auto, planted, tmp_path):
+    from tui_detector.core.model.persist import ModelFileError  # noqa: PLC0415
+
+    frame, _ = planted
+    table = frame.iloc[:400].reset_index(drop=True)
+    twin = TabularAnomalyDetector.load(tiny_auto.save(tmp_path / "plain"))
+    twin.keep_results(twin.detect(table))
+    path = twin.save(tmp_path / "kept")
+    with np.load(path / "scores.npz", allow_pickle=False) as data:
+        arrays = {key: np.array(data[key]) for key in data.files}
+    arrays["rows"] = arrays["rows"][::-1].copy()  # not sorted: not what this version writes
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (path / "scores.npz").write_bytes(buffer.getvalue())
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"]["scores.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="kept scores"):
+        TabularAnomalyDetector.load(path)
 
 
 def test_a_version_2_model_is_still_read_and_scores_dates_as_it_was_trained(tmp_path):

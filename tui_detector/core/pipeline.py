@@ -219,6 +219,25 @@ class TrainedModel:
     timings: dict[str, float] = field(default_factory=dict)
     #: What it was trained on: file name, sha256, sheet, rows, when.
     trained_on: dict[str, Any] = field(default_factory=dict)
+    #: Trained now and to be cached once its table is scored (see run_detection).
+    unstored: tuple[ModelCache, dict[str, Any], str] | None = None
+
+    def store(self, detection: Any = None) -> None:
+        """Cache the model trained now, with ``detection``'s results kept if given."""
+        if self.unstored is None:
+            return
+        cache, inputs, name = self.unstored
+        self.unstored = None
+        if detection is not None:
+            self.detector.keep_results(detection)
+        t0 = time.perf_counter()
+        try:
+            cache.put(inputs, self.detector, source_name=name)
+            self.cache_note = "stored" if self.cache_note == "miss" else f"{self.cache_note}; stored"
+        except OSError as exc:
+            self.cache_note = f"could not store: {exc.strerror or exc}"
+            self.warnings.append(f"the model could not be cached ({exc.strerror or exc}); results are unaffected")
+        self.timings["cache_store"] = time.perf_counter() - t0
 
 
 def obtain_model(
@@ -230,8 +249,12 @@ def obtain_model(
     on_stage: StageCallback | None = None,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
+    store: bool = True,
 ) -> TrainedModel:
-    """The cached model for this table and settings, or a newly trained (and cached) one."""
+    """The cached model for this table and settings, or a newly trained (and cached) one.
+
+    ``store=False``: a newly trained model is cached by :meth:`TrainedModel.store`, once the
+    caller has scored the table (and can keep its results with it)."""
     stage = on_stage or (lambda _message: None)
     # Called on its own (a baseline, `train`) as from run_detection: totals rows are no more to
     # learn from here (a table already without them is looked at no further).
@@ -274,15 +297,6 @@ def obtain_model(
             )
         run_warnings.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning)))
         timings["train"] = time.perf_counter() - t0
-        if settings.use_cache and cache is not None and inputs is not None:
-            t0 = time.perf_counter()
-            try:
-                cache.put(inputs, detector, source_name=Path(path).name)
-                note = "stored" if note == "miss" else f"{note}; stored"
-            except OSError as exc:
-                note = f"could not store: {exc.strerror or exc}"
-                run_warnings.append(f"the model could not be cached ({exc.strerror or exc}); results are unaffected")
-            timings["cache_store"] = time.perf_counter() - t0
     trained_on = {
         "file": Path(path).name,
         "sha256": digest,
@@ -290,7 +304,12 @@ def obtain_model(
         "rows": int(detector.training_params_.get("rows") or len(frame)),
         "trained_at": detector.trained_at_,
     }
-    return TrainedModel(detector, from_cache, key, note, run_warnings, timings, trained_on)
+    model = TrainedModel(detector, from_cache, key, note, run_warnings, timings, trained_on)
+    if not from_cache and settings.use_cache and cache is not None and inputs is not None:
+        model.unstored = (cache, inputs, Path(path).name)
+        if store:
+            model.store()
+    return model
 
 
 def run_detection(
@@ -320,9 +339,15 @@ def run_detection(
     read_seconds = time.perf_counter() - started
     source, totals = without_totals(source, settings.keep_totals)
     model = obtain_model(
-        path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop
+        path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop, store=False
     )
     run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage, should_stop=should_stop)
+    if model.unstored is not None:
+        # Cached with this table's results, so reopening the same file scores nothing again.
+        known = len(model.warnings)
+        model.store(run.detection)
+        run.cache_note = model.cache_note
+        run.warnings.extend(model.warnings[known:])
     run.totals = totals
     run.timings = {"read": read_seconds, **model.timings, **run.timings, "total": time.perf_counter() - started}
     return run

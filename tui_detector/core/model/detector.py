@@ -83,7 +83,11 @@ class Detection:
     cut: Threshold
     report: TransformReport
     matrix: np.ndarray = field(repr=False)
+    #: rows x features; for a table whose results were kept with the model, an object read the
+    #: same way (``[rows]``, ``.shape``) that restores the rows it does not hold when asked.
     reconstruction: np.ndarray = field(repr=False)
+    #: The ensemble's raw parts (parts x rows), where the model has them.
+    raw_parts: np.ndarray | None = field(default=None, repr=False)
     #: Rows above the threshold.
     flags: np.ndarray = field(init=False, repr=False)
 
@@ -339,9 +343,25 @@ class TabularAnomalyDetector(EstimatorParams):
             cut = Threshold(None, float(threshold))
         frame = _string_columns(df)
         matrix, report = self.preprocessor_.transform(frame)
+        parts = None
         with _one_blas_thread():
-            scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
-        return Detection(scores, cut, report, matrix, recon)
+            if isinstance(self.scorer_, EnsembleScorer):
+                scores, recon, parts = self.scorer_.score_parts(
+                    self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored
+                )
+            else:
+                scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
+        return Detection(scores, cut, report, matrix, recon, parts)
+
+    def keep_results(self, detection: Detection) -> bool:
+        """Keep ``detection`` (of the table this model is about to be cached for) with the model,
+        so that the same table scored again later costs no scoring. False where the model
+        cannot keep results (only the "auto" ensemble does)."""
+        self._require_fitted()
+        if not isinstance(self.scorer_, EnsembleScorer) or detection.raw_parts is None:
+            return False
+        self.scorer_.keep(detection.matrix, detection.raw_parts, detection.anomaly_rows, detection.reconstruction)
+        return True
 
     def explain(self, df: pd.DataFrame, detection: Detection, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
         """Seed-format dicts for the given row positions, with the top columns that explain each."""

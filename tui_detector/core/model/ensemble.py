@@ -8,7 +8,6 @@ each column's error is judged against that column's usual error on rows of the s
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from . import sizing
 from .forest import ForestArrays
+from .kept import KEPT_FILE, KeptReconstruction, KeptScores, matrix_digest
 from .network import DenseNetwork, train_numpy_autoencoder
 from .persist import ModelFileError
 from .parts import (
@@ -57,8 +57,6 @@ FOREST_TREES = 200
 MASK_RATE = 0.2
 
 
-def digest(matrix: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(matrix).view(np.uint8), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class TrainingScores:
     reconstruction: np.ndarray  # float32, read-only
 
     def matches(self, matrix: np.ndarray) -> bool:
-        return self.reconstruction.shape == matrix.shape and self.digest == digest(matrix)
+        return self.reconstruction.shape == matrix.shape and self.digest == matrix_digest(matrix)
 
 
 @dataclass(eq=False)  # holds arrays: compared by identity
@@ -101,6 +99,8 @@ class EnsembleScorer:
     scale: list[float]
     trim_share: float = TRIM_SHARE
     training: TrainingScores | None = None
+    #: The results of the table this model was cached for (see :mod:`.kept`).
+    kept: KeptScores | None = None
 
     kind = "auto"
     input_clip: float | None = INPUT_CLIP
@@ -172,7 +172,7 @@ class EnsembleScorer:
         recon.flags.writeable = False
         # The reconstruction is large (rows x features); it is shared with the detections of
         # this table, never copied, and never saved with the model.
-        scorer.training = TrainingScores(digest(matrix), tuple(others), parts[0] if sampled else None, recon)
+        scorer.training = TrainingScores(matrix_digest(matrix), tuple(others), parts[0] if sampled else None, recon)
         return scorer, Fitted(history, scorer.combine(parts), int(fit_rows.size))
 
     # -- scoring ----------------------------------------------------------------------------
@@ -247,12 +247,41 @@ class EnsembleScorer:
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        scores, recon, _ = self.score_parts(preprocessor, matrix, should_stop=should_stop, on_scored=on_scored)
+        return scores, recon
+
+    def score_parts(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        *,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | KeptReconstruction, np.ndarray]:
+        """Scores, reconstruction and the raw parts (parts x rows) of every row."""
         training = self.training if self.training is not None and self.training.matches(matrix) else None
+        if training is None and self.kept is not None and self.kept.matches(matrix):
+            parts = self.kept.parts
+            if on_scored is not None:
+                on_scored(matrix.shape[0], matrix.shape[0])
+
+            def restore(rows: np.ndarray) -> np.ndarray:
+                clipped = np.clip(matrix[rows], -INPUT_CLIP, INPUT_CLIP)
+                return reconstruct(self.network, clipped, preprocessor).astype(np.float32)
+
+            return self.combine(list(parts)), KeptReconstruction(self.kept, matrix.shape[1], restore), parts
         if training is not None:
             recon = training.reconstruction
         else:
             recon = np.empty(matrix.shape, dtype=np.float32)
-        return self.combine(self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored)), recon
+        parts = np.stack(self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored))
+        return self.combine(list(parts)), recon, parts
+
+    def keep(self, matrix: np.ndarray, parts: np.ndarray, rows: np.ndarray, recon: np.ndarray) -> None:
+        """Keep a scored table's results with the model (saved as ``scores.npz``)."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        kept_recon = np.asarray(recon[rows], dtype=np.float32)
+        self.kept = KeptScores(matrix_digest(matrix), np.asarray(parts, dtype=np.float64), rows, kept_recon)
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
@@ -274,6 +303,7 @@ class EnsembleScorer:
             "parts": list(ENSEMBLE_PARTS),
             "centre": list(self.centre),
             "scale": list(self.scale),
+            **({"kept_digest": self.kept.digest} if self.kept is not None else {}),
         }
 
     def to_arrays(self) -> dict[str, bytes]:
@@ -293,6 +323,7 @@ class EnsembleScorer:
             "network.npz": self.network.to_npz_bytes(),
             "forest.npz": self.forest.to_npz_bytes(),
             "ensemble.npz": buffer.getvalue(),
+            **({KEPT_FILE: self.kept.to_bytes()} if self.kept is not None else {}),
         }
 
     @classmethod
@@ -336,6 +367,11 @@ class EnsembleScorer:
             centre=list(ensemble["centre"]),
             scale=list(ensemble["scale"]),
             trim_share=ensemble["trim_share"],
+            kept=(
+                KeptScores.from_npz(path / KEPT_FILE, ensemble.get("kept_digest"), parts, n_features)
+                if KEPT_FILE in manifest.get("files", {})
+                else None
+            ),
         )
 
 
