@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import staged_directory
+from .tablestore import read_table, write_table
 from .datadir import DATA_DIR_ENV, data_dir, data_dir_problem, make_private_dirs  # noqa: F401 - re-exported
+from .io.table import LoadedTable
 from .model.detector import TabularAnomalyDetector
 from .model.persist import MANIFEST, MODEL_FORMAT_VERSION, ModelFileError, _package_version
 
@@ -228,6 +230,35 @@ class ModelCache:
             raise ModelFileError("the manifest does not match its checksum")
         return TabularAnomalyDetector.load(path)
 
+    def find_table(self, sha256: str, request: dict[str, Any], path: Path) -> LoadedTable | None:
+        """The table kept by an entry for the file with this content, read as ``request`` asks
+        (see :mod:`.tablestore`), as if ``path`` had just been read; None when none is kept.
+        A damaged copy is passed over (the model beside it is :meth:`get`'s to judge)."""
+        wanted = json.loads(json.dumps(request))
+        candidates = []
+        try:
+            listing = list(self.root.iterdir()) if self.root.is_dir() else []
+        except OSError:
+            return None  # an unreadable data directory: the file is read as ever
+        for entry_dir in listing:
+            if entry_dir.name.startswith(".") or entry_dir.is_symlink() or not entry_dir.is_dir():
+                continue
+            try:
+                entry = _read_entry(entry_dir)
+            except (ModelFileError, OSError, ValueError):
+                continue
+            record = entry.get("table")
+            source = entry.get("source") or {}
+            if isinstance(record, dict) and source.get("sha256") == sha256 and wanted in (record.get("requests") or []):
+                with contextlib.suppress(OSError):
+                    candidates.append((entry_dir.stat().st_mtime, entry_dir, record))
+        for _, entry_dir, record in sorted(candidates, key=lambda c: c[0], reverse=True):
+            try:
+                return read_table(entry_dir, record, path)
+            except (OSError, ValueError):
+                continue
+        return None
+
     # -- writing ----------------------------------------------------------------------------
 
     def put(
@@ -236,8 +267,11 @@ class ModelCache:
         detector: TabularAnomalyDetector,
         *,
         source_name: str | None = None,
+        table: LoadedTable | None = None,
+        requests: list[dict[str, Any]] | None = None,
     ) -> Path:
-        """Store a trained detector; returns the entry's path.
+        """Store a trained detector (and ``table``, the table as read, found again by any of
+        ``requests``: see :mod:`.tablestore`); returns the entry's path.
 
         Raises OSError (disk full, permissions) for the caller to report; the caller's results
         stay valid either way.
@@ -248,6 +282,7 @@ class ModelCache:
         # ".tmp-" marks a writer's staging folder for _sweep_leftovers.
         with staged_directory(self.root, ".tmp-") as staging_root:
             staged = detector.save(staging_root / "entry")
+            kept = write_table(staged, table, requests or []) if table is not None else None
             manifest_bytes = (staged / MANIFEST).read_bytes()
             manifest = json.loads(manifest_bytes)
             entry = {
@@ -263,6 +298,7 @@ class ModelCache:
                 },
                 "model_kind": manifest.get("model_kind"),
                 "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+                **({"table": kept} if kept is not None else {}),
             }
             (staged / ENTRY_FILE).write_text(json.dumps(entry, indent=1, allow_nan=False), encoding="utf-8")
             self._install(staged, final, key, inputs)

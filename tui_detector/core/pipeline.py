@@ -25,6 +25,7 @@ from .model.detector import Detection, TabularAnomalyDetector
 from .model.progress import ProgressCallback, StopCallback
 from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
 from .model.threshold import Threshold
+from .tablestore import request_of, requests_for
 from .rowchecks import describe as describe_totals, leave_out_totals, small_table_warning, totals_of
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
 
@@ -185,11 +186,18 @@ def load_source(
     *,
     cancel: threading.Event | None = None,
     on_stage: Callable[[str], None] | None = None,
+    cache: ModelCache | None = None,
 ) -> tuple[LoadedTable, str]:
     """Read one sheet and hash the file (the hash keys the cache and goes in the export).
 
-    ``cancel`` stops a big file's read (:class:`~.reader.ReadCancelled`)."""
+    ``cancel`` stops a big file's read (:class:`~.reader.ReadCancelled`). With ``cache``, a
+    table kept in it for a file of the same content, asked for alike, is taken instead of
+    reading the file again (see :mod:`.tablestore`)."""
     digest = file_sha256(path)
+    if cache is not None:
+        kept = cache.find_table(digest, request_of(sheet), Path(path))
+        if kept is not None:
+            return kept, digest
     loaded = read_table(path, sheet, cancel=cancel, on_stage=on_stage)
     return loaded, digest
 
@@ -222,22 +230,27 @@ class TrainedModel:
     #: Trained now and to be cached once its table is scored (see run_detection).
     unstored: tuple[ModelCache, dict[str, Any], str] | None = None
 
-    def store(self, detection: Any = None) -> None:
-        """Cache the model trained now, with ``detection``'s results kept if given."""
+    def store(
+        self, detection: Detection | None = None, table: LoadedTable | None = None, requests: list[dict] | None = None
+    ) -> Detection | None:
+        """Cache the model trained now, with ``detection``'s results kept if given (returned as
+        the detection to use from then on, see ``keep_results``), and ``table`` (the table as
+        read, found again by ``requests``) if given."""
         if self.unstored is None:
-            return
+            return detection
         cache, inputs, name = self.unstored
         self.unstored = None
         if detection is not None:
-            self.detector.keep_results(detection)
+            detection = self.detector.keep_results(detection) or detection
         t0 = time.perf_counter()
         try:
-            cache.put(inputs, self.detector, source_name=name)
+            cache.put(inputs, self.detector, source_name=name, table=table, requests=requests)
             self.cache_note = "stored" if self.cache_note == "miss" else f"{self.cache_note}; stored"
         except OSError as exc:
             self.cache_note = f"could not store: {exc.strerror or exc}"
             self.warnings.append(f"the model could not be cached ({exc.strerror or exc}); results are unaffected")
         self.timings["cache_store"] = time.perf_counter() - t0
+        return detection
 
 
 def obtain_model(
@@ -333,9 +346,12 @@ def run_detection(
     stage = on_stage or (lambda _message: None)
     path = Path(path)
     started = time.perf_counter()
+    if settings.use_cache:
+        cache = cache or ModelCache()
+    as_read, read_here = source, source is None
     if source is None:
         stage(f"reading {path.name}")
-        source = load_source(path, sheet)
+        as_read = source = load_source(path, sheet, cache=cache if settings.use_cache else None)
     read_seconds = time.perf_counter() - started
     source, totals = without_totals(source, settings.keep_totals)
     model = obtain_model(
@@ -345,7 +361,11 @@ def run_detection(
     if model.unstored is not None:
         # Cached with this table's results, so reopening the same file scores nothing again.
         known = len(model.warnings)
-        model.store(run.detection)
+        loaded = as_read[0]
+        # A table handed in was asked for by a request not known here: it is found by its sheet.
+        run.detection = model.store(
+            run.detection, loaded, requests_for(sheet if read_here else loaded.report.sheet, loaded)
+        )
         run.cache_note = model.cache_note
         run.warnings.extend(model.warnings[known:])
     run.totals = totals

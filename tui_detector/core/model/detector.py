@@ -28,6 +28,7 @@ from ..errors import AnomalyTuiError
 from ..jsonsafe import json_rows, json_value
 from ..presets import check_percentile
 from .ensemble import EnsembleScorer
+from .kept import KeptReconstruction
 from .estimator import EstimatorParams
 from .forest import ForestScorer
 from .persist import (
@@ -353,15 +354,20 @@ class TabularAnomalyDetector(EstimatorParams):
                 scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
         return Detection(scores, cut, report, matrix, recon, parts)
 
-    def keep_results(self, detection: Detection) -> bool:
+    def keep_results(self, detection: Detection) -> Detection | None:
         """Keep ``detection`` (of the table this model is about to be cached for) with the model,
-        so that the same table scored again later costs no scoring. False where the model
-        cannot keep results (only the "auto" ensemble does)."""
+        so that the same table scored and explained again later costs neither. Returns the
+        detection reading its flagged rows' explanations from what is kept (the same numbers
+        a later run gives); None where the model cannot keep results (only "auto" does)."""
         self._require_fitted()
         if not isinstance(self.scorer_, EnsembleScorer) or detection.raw_parts is None:
-            return False
-        self.scorer_.keep(detection.matrix, detection.raw_parts, detection.anomaly_rows, detection.reconstruction)
-        return True
+            return None
+        full = detection.reconstruction
+        kept = self.scorer_.keep(
+            self.preprocessor_, detection.matrix, detection.raw_parts, detection.anomaly_rows, full
+        )
+        recon = KeptReconstruction(kept, detection.matrix.shape[1], lambda rows: np.asarray(full[rows]))
+        return dataclasses.replace(detection, reconstruction=recon)
 
     def explain(self, df: pd.DataFrame, detection: Detection, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
         """Seed-format dicts for the given row positions, with the top columns that explain each."""
@@ -373,9 +379,11 @@ class TabularAnomalyDetector(EstimatorParams):
         if rows.size == 0:
             return []
         recon = np.asarray(detection.reconstruction[rows])
-        per_column, ranking, contribution = self.scorer_.column_errors(
-            self.preprocessor_, detection.matrix[rows], recon
-        )
+        kept = getattr(detection.reconstruction, "column_errors", None)
+        explained = kept(rows) if kept is not None else None
+        if explained is None:
+            explained = self.scorer_.column_errors(self.preprocessor_, detection.matrix[rows], recon)
+        per_column, ranking, contribution = explained
         subset = frame.iloc[rows]
         periods = detection.report.periods if detection.report is not None else {}
         expected: dict[str, list[Any]] = {}

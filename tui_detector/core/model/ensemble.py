@@ -277,11 +277,18 @@ class EnsembleScorer:
         parts = np.stack(self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored))
         return self.combine(list(parts)), recon, parts
 
-    def keep(self, matrix: np.ndarray, parts: np.ndarray, rows: np.ndarray, recon: np.ndarray) -> None:
-        """Keep a scored table's results with the model (saved as ``scores.npz``)."""
+    def keep(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, parts: np.ndarray, rows: np.ndarray, recon: Any
+    ) -> KeptScores:
+        """Keep a scored table's results with the model (saved as ``scores.npz``): every row's
+        parts, and the reconstruction and column errors of ``rows`` (those a user explains)."""
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         kept_recon = np.asarray(recon[rows], dtype=np.float32)
-        self.kept = KeptScores(matrix_digest(matrix), np.asarray(parts, dtype=np.float64), rows, kept_recon)
+        errors = self.column_errors(preprocessor, matrix[rows], kept_recon)
+        self.kept = KeptScores(
+            matrix_digest(matrix), np.asarray(parts, dtype=np.float64), rows, kept_recon, *errors
+        )
+        return self.kept
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
@@ -368,7 +375,9 @@ class EnsembleScorer:
             scale=list(ensemble["scale"]),
             trim_share=ensemble["trim_share"],
             kept=(
-                KeptScores.from_npz(path / KEPT_FILE, ensemble.get("kept_digest"), parts, n_features)
+                KeptScores.from_npz(
+                    path / KEPT_FILE, ensemble.get("kept_digest"), parts, n_features, len(preprocessor.encoders)
+                )
                 if KEPT_FILE in manifest.get("files", {})
                 else None
             ),

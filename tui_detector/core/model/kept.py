@@ -39,23 +39,36 @@ class KeptScores:
     #: Sorted row positions whose reconstruction is kept, and that reconstruction (float32).
     rows: np.ndarray
     recon: np.ndarray
+    #: Of those rows (rows x columns): ``EnsembleScorer.column_errors``' three arrays.
+    errors: np.ndarray
+    ranking: np.ndarray
+    contribution: np.ndarray
 
     def matches(self, matrix: np.ndarray) -> bool:
         return self.parts.shape[1] == matrix.shape[0] and self.digest == matrix_digest(matrix)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez(buffer, parts=self.parts, rows=self.rows, recon=self.recon)
+        np.savez(
+            buffer,
+            parts=self.parts,
+            rows=self.rows,
+            recon=self.recon,
+            errors=self.errors,
+            ranking=self.ranking,
+            contribution=self.contribution,
+        )
         return buffer.getvalue()
 
     @classmethod
-    def from_npz(cls, path: Path, digest: str, n_parts: int, n_features: int) -> KeptScores:
+    def from_npz(cls, path: Path, digest: str, n_parts: int, n_features: int, n_columns: int) -> KeptScores:
         """Raises ModelFileError when the file does not fit the model."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 parts = np.array(data["parts"], dtype=np.float64)
                 rows = np.array(data["rows"], dtype=np.int64)
                 recon = np.array(data["recon"], dtype=np.float32)
+                explained = [np.array(data[k], dtype=np.float64) for k in ("errors", "ranking", "contribution")]
         except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelFileError(f"{path} is unreadable ({exc})") from None
         n = parts.shape[1] if parts.ndim == 2 else -1
@@ -67,9 +80,10 @@ class KeptScores:
             or recon.shape != (rows.size, n_features)
             or (rows.size and (rows.min() < 0 or rows.max() >= n or np.any(np.diff(rows) <= 0)))
             or not np.all(np.isfinite(parts))
+            or any(a.shape != (rows.size, n_columns) for a in explained)
         ):
             raise ModelFileError(f"{path}: the kept scores do not fit the model")
-        return cls(digest, parts, rows, recon)
+        return cls(digest, parts, rows, recon, *explained)
 
 
 class KeptReconstruction:
@@ -92,3 +106,11 @@ class KeptReconstruction:
         if not have.all():
             out[~have] = self._restore(rows[~have])
         return out
+
+    def column_errors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The kept column errors of ``rows``; None unless every one of them is kept."""
+        at = self._where[np.asarray(rows, dtype=np.int64).reshape(-1)]
+        if not np.all(at >= 0):
+            return None
+        kept = self._kept
+        return kept.errors[at], kept.ranking[at], kept.contribution[at]

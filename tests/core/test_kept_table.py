@@ -1,0 +1,94 @@
+"""Reopening a file whose model is cached takes the table kept beside the model, not a new read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.fixtures_tables import write_tricky_xlsx
+from tui_detector.core import pipeline
+from tui_detector.core.cache import ModelCache
+from tui_detector.core.pipeline import DetectionSettings, run_detection
+from tui_detector.core.tablestore import TABLE_FILE
+
+FAST = DetectionSettings(model="iforest")
+
+
+class ReadAgain(AssertionError):
+    pass
+
+
+def _report(run):
+    return {k: v for k, v in vars(run.loaded.report).items() if k not in ("path", "seconds")}
+
+
+def test_a_cached_file_is_reopened_from_its_kept_table(tmp_path, monkeypatch):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cold = run_detection(first, FAST)
+    elsewhere = tmp_path / "copy" / "renamed.xlsx"
+    elsewhere.parent.mkdir()
+    shutil.copy(first, elsewhere)
+    def refuse(*_args, **_kwargs):
+        raise ReadAgain("the file was read again")
+
+    monkeypatch.setattr(pipeline, "read_table", refuse)
+    for path, sheet in ((first, None), (elsewhere, None), (first, cold.loaded.report.sheet)):
+        warm = run_detection(path, FAST, sheet=sheet)
+        assert warm.from_cache
+        pd.testing.assert_frame_equal(warm.frame, cold.frame)
+        assert _report(warm) == _report(cold) and warm.loaded.report.path == str(path)
+        np.testing.assert_array_equal(warm.loaded.excel_rows, cold.loaded.excel_rows)
+        np.testing.assert_array_equal(warm.detection.scores, cold.detection.scores)
+        assert warm.totals == cold.totals
+
+
+def test_only_what_was_kept_is_taken(tmp_path, monkeypatch):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    run_detection(first, FAST, sheet="Other")
+    reads = []
+    real = pipeline.read_table
+    monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: reads.append(a) or real(*a, **k))
+    run_detection(first, FAST, sheet="Other")
+    assert reads == []
+    run_detection(first, FAST)  # the first sheet was never kept
+    assert len(reads) == 1
+    changed = tmp_path / "q3-changed.xlsx"
+    shutil.copy(first, changed)
+    with open(changed, "ab") as fh:
+        fh.write(b"\0")  # other bytes: another file, whatever its sheets say
+    run_detection(changed, FAST, sheet="Other")  # a zip reader skips the trailing byte
+    assert len(reads) == 2
+
+
+def test_a_damaged_kept_table_is_passed_over(tmp_path, monkeypatch):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cold = run_detection(first, FAST)
+    (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
+    kept = entry / TABLE_FILE
+    kept.write_bytes(kept.read_bytes()[:-100])
+    reads = []
+    real = pipeline.read_table
+    monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: reads.append(a) or real(*a, **k))
+    warm = run_detection(first, FAST)
+    assert len(reads) == 1 and warm.from_cache
+    pd.testing.assert_frame_equal(warm.frame, cold.frame)
+
+
+def test_no_cache_keeps_nothing(tmp_path):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    run_detection(first, DetectionSettings(model="iforest", use_cache=False))
+    root = ModelCache().root
+    assert not root.exists() or not any(root.iterdir())
+
+
+def test_the_entry_records_the_kept_table(tmp_path):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cold = run_detection(first, FAST)
+    (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
+    record = json.loads((entry / "entry.json").read_text())["table"]
+    assert record["requests"] == [{"sheet": None}, {"sheet": cold.loaded.report.sheet}]
+    assert set(record) == {"requests", "sha256", "rows_sha256", "report"}

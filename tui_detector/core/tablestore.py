@@ -1,0 +1,104 @@
+"""A read table kept in the model cache entry trained on it, so reopening the same file reads
+nothing but the kept copy.
+
+Reading a workbook is most of what a cached reopen costs (parsing the sheet's XML, the checks
+that guard against hostile files, typing the cells). The bytes of the file decide the table
+(given the same sheet and reading options), so the table read once is kept beside the model as
+an Arrow file (the reader process's own hand-over format, :mod:`.io.tablewire`: data only,
+nothing executable) with its SHA-256 and the read's report, and is found again by the file's
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io.table import LoadedTable, LoadReport
+
+TABLE_FILE = "table.arrow"
+ROWS_FILE = "table-rows.npy"
+#: Bigger tables are not kept: a copy of a full-size sheet would crowd the models out of the
+#: cache for a saving its own reader makes up in seconds.
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+
+
+def request_of(sheet: str | int | None) -> dict[str, Any]:
+    """How a table was asked for: the sheet as given (name, position or first), default options."""
+    return {"sheet": sheet if sheet is None or isinstance(sheet, str) else int(sheet)}
+
+
+def requests_for(sheet: str | int | None, loaded: LoadedTable) -> list[dict[str, Any]]:
+    """The requests that read ``loaded``: the one made, and the sheet asked for by its name."""
+    made = request_of(sheet)
+    named = request_of(loaded.report.sheet) if loaded.report.sheet is not None else made
+    return [made] if named == made else [made, named]
+
+
+def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Write ``loaded`` into ``directory``; the record for the entry, or None when not kept."""
+    import pyarrow as pa  # noqa: PLC0415 - a dependency, needed only when a table is kept
+    import pyarrow.ipc  # noqa: PLC0415
+
+    from .io.tablewire import frame_to_table  # noqa: PLC0415
+
+    table = frame_to_table(loaded.frame)
+    if table.nbytes > MAX_TABLE_BYTES:
+        return None
+    path = directory / TABLE_FILE
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    if loaded.excel_rows is not None:
+        np.save(directory / ROWS_FILE, np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)
+    report = {k: v for k, v in vars(loaded.report).items() if k not in ("path", "seconds")}
+    return {
+        "requests": requests,
+        "sha256": _sha256(path),
+        "rows_sha256": _sha256(directory / ROWS_FILE) if loaded.excel_rows is not None else None,
+        "report": report,
+    }
+
+
+def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTable:
+    """The kept table, as if ``path`` had just been read.
+
+    Raises ValueError (with the reason) when the kept copy is damaged or does not fit its record.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.ipc  # noqa: PLC0415
+
+    from .io.tablewire import table_to_frame  # noqa: PLC0415
+
+    started = time.perf_counter()
+    file = directory / TABLE_FILE
+    if _sha256(file) != record.get("sha256"):
+        raise ValueError("the kept table does not match its checksum")
+    rows = None
+    if record.get("rows_sha256") is not None:
+        if _sha256(directory / ROWS_FILE) != record["rows_sha256"]:
+            raise ValueError("the kept table's row numbers do not match their checksum")
+        rows = np.load(directory / ROWS_FILE, allow_pickle=False)
+    try:
+        with pa.OSFile(str(file), "rb") as source:
+            frame = table_to_frame(pa.ipc.open_file(source).read_all().combine_chunks())
+        report = LoadReport(path=str(path), seconds=0.0, **record["report"])
+    except (OSError, TypeError, KeyError, pa.ArrowException) as exc:
+        raise ValueError(f"the kept table is unreadable ({type(exc).__name__})") from None
+    if list(map(str, frame.columns)) != list(report.columns) or len(frame) != report.rows:
+        raise ValueError("the kept table does not fit its report")
+    if rows is not None and rows.shape != (len(frame),):
+        raise ValueError("the kept table's row numbers do not fit it")
+    report.seconds = time.perf_counter() - started
+    return LoadedTable(frame=frame, report=report, excel_rows=rows)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
