@@ -91,4 +91,18 @@ def test_the_entry_records_the_kept_table(tmp_path):
     (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
     record = json.loads((entry / "entry.json").read_text())["table"]
     assert record["requests"] == [{"sheet": None}, {"sheet": cold.loaded.report.sheet}]
-    assert set(record) == {"requests", "sha256", "rows_sha256", "report"}
+    assert set(record) == {"requests", "sheets", "sha256", "rows_sha256", "report"}
+    assert record["sheets"] is None  # a read that did not list the sheets
+
+
+def test_opening_a_file_again_lists_its_sheets_from_the_kept_copy(tmp_path, monkeypatch):
+    """The app's open (sheets listed, then one read) takes the kept table and sheet list."""
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cache = ModelCache()
+    sheets, source = pipeline.open_source(first, cache=cache)
+    cold = run_detection(first, FAST, source=source)
+    monkeypatch.setattr(pipeline, "open_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
+    heard = []
+    again, (loaded, sha) = pipeline.open_source(first, cache=cache, on_sheets=heard.append)
+    assert again == sheets and heard == [sheets] and sha == source[1]
+    pd.testing.assert_frame_equal(loaded.frame, cold.frame)

@@ -199,6 +199,7 @@ def load_source(
         if kept is not None:
             return kept, digest
     loaded = read_table(path, sheet, cancel=cancel, on_stage=on_stage)
+    loaded.asked = request_of(sheet)
     return loaded, digest
 
 
@@ -209,9 +210,19 @@ def open_source(
     on_sheets: Callable[[list[SheetInfo]], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    cache: ModelCache | None = None,
 ) -> tuple[list[SheetInfo], tuple[LoadedTable, str]]:
-    """List the sheets and read one (:func:`~.reader.open_table`), and hash the file."""
+    """List the sheets and read one (:func:`~.reader.open_table`), and hash the file. With
+    ``cache``, as :func:`load_source`: a kept table whose sheet list was kept too is taken."""
+    if cache is not None:
+        digest = file_sha256(path)
+        kept = cache.find_table(digest, request_of(sheet), Path(path))
+        if kept is not None and kept.sheets is not None:
+            if on_sheets is not None:
+                on_sheets(list(kept.sheets))
+            return list(kept.sheets), (kept, digest)
     sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, on_stage=on_stage, cancel=cancel)
+    loaded.sheets, loaded.asked = tuple(sheets), request_of(sheet)
     return sheets, (loaded, file_sha256(path))
 
 
@@ -348,7 +359,7 @@ def run_detection(
     started = time.perf_counter()
     if settings.use_cache:
         cache = cache or ModelCache()
-    as_read, read_here = source, source is None
+    as_read = source
     if source is None:
         stage(f"reading {path.name}")
         as_read = source = load_source(path, sheet, cache=cache if settings.use_cache else None)
@@ -362,10 +373,7 @@ def run_detection(
         # Cached with this table's results, so reopening the same file scores nothing again.
         known = len(model.warnings)
         loaded = as_read[0]
-        # A table handed in was asked for by a request not known here: it is found by its sheet.
-        run.detection = model.store(
-            run.detection, loaded, requests_for(sheet if read_here else loaded.report.sheet, loaded)
-        )
+        run.detection = model.store(run.detection, loaded, requests_for(loaded))
         run.cache_note = model.cache_note
         run.warnings.extend(model.warnings[known:])
     run.totals = totals

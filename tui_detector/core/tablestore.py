@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .io.table import LoadedTable, LoadReport
+from .io.table import LoadedTable, LoadReport, SheetInfo
 
 TABLE_FILE = "table.arrow"
 ROWS_FILE = "table-rows.npy"
@@ -32,11 +32,11 @@ def request_of(sheet: str | int | None) -> dict[str, Any]:
     return {"sheet": sheet if sheet is None or isinstance(sheet, str) else int(sheet)}
 
 
-def requests_for(sheet: str | int | None, loaded: LoadedTable) -> list[dict[str, Any]]:
+def requests_for(loaded: LoadedTable) -> list[dict[str, Any]]:
     """The requests that read ``loaded``: the one made, and the sheet asked for by its name."""
-    made = request_of(sheet)
-    named = request_of(loaded.report.sheet) if loaded.report.sheet is not None else made
-    return [made] if named == made else [made, named]
+    named = request_of(loaded.report.sheet) if loaded.report.sheet is not None else None
+    made = loaded.asked or named or request_of(None)
+    return [made] if named in (None, made) else [made, named]
 
 
 def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -56,9 +56,15 @@ def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, A
         writer.write_table(table)
     if loaded.excel_rows is not None:
         np.save(directory / ROWS_FILE, np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)
+    if not requests:
+        return None
     report = {k: v for k, v in vars(loaded.report).items() if k not in ("path", "seconds")}
+    sheets = None
+    if loaded.sheets is not None:
+        sheets = [[s.name, s.index, s.rows, s.columns, s.visible] for s in loaded.sheets]
     return {
         "requests": requests,
+        "sheets": sheets,
         "sha256": _sha256(path),
         "rows_sha256": _sha256(directory / ROWS_FILE) if loaded.excel_rows is not None else None,
         "report": report,
@@ -94,8 +100,15 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
         raise ValueError("the kept table does not fit its report")
     if rows is not None and rows.shape != (len(frame),):
         raise ValueError("the kept table's row numbers do not fit it")
+    sheets = record.get("sheets")
+    try:
+        listed = None
+        if sheets is not None:
+            listed = tuple(SheetInfo(str(n), int(i), int(r), int(c), bool(v)) for n, i, r, c, v in sheets)
+    except (TypeError, ValueError):
+        raise ValueError("the kept table's sheet list is damaged") from None
     report.seconds = time.perf_counter() - started
-    return LoadedTable(frame=frame, report=report, excel_rows=rows)
+    return LoadedTable(frame=frame, report=report, excel_rows=rows, sheets=listed, asked=record["requests"][0])
 
 
 def _sha256(path: Path) -> str:

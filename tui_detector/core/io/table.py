@@ -71,6 +71,10 @@ class LoadedTable:
     left_out: tuple[int, ...] = ()
     #: The totals rows found in this table (core.rowchecks.totals_of); None: not looked for yet.
     totals_found: tuple | None = None
+    #: The file's sheets, where they were listed with this read, and the sheet as asked for
+    #: (core.tablestore keeps both, to find the same read again).
+    sheets: tuple | None = None
+    asked: dict | None = None
 
 
 # --------------------------------------------------------------------------------------------

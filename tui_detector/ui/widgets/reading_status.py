@@ -87,14 +87,16 @@ class ReadingStatus(Static):
         try:
             if sheets:
                 self.post_message(self._Listed(sheets, sheet))
-                loaded, sha = core.load_source(self.path, sheet, cancel=cancel, on_stage=stage)
+                loaded, sha = core.load_source(self.path, sheet, cancel=cancel, on_stage=stage, cache=core.ModelCache())
             else:
+                # A file opened before comes back from the copy kept with its cached model.
                 sheets, (loaded, sha) = core.open_source(
                     self.path,
                     sheet,
                     on_sheets=lambda found: self.post_message(self._Listed(found, sheet)),
                     on_stage=stage,
                     cancel=cancel,
+                    cache=core.ModelCache(),
                 )
             if cancel.is_set():
                 return
