@@ -387,7 +387,7 @@ def _error(message: str) -> None:
 def app_command(args: argparse.Namespace) -> int:
     path: Path | None = args.path
     if args.demo:
-        from .demo import demo_workbook_path  # noqa: PLC0415
+        from .demo.bundled import demo_workbook_path  # noqa: PLC0415
 
         path = demo_workbook_path()
     if path is not None and not path.exists():

@@ -132,3 +132,20 @@ def test_prewarming_tensorflow_says_whether_it_loaded_and_never_raises(monkeypat
 
     monkeypatch.setattr(_keras, "import_keras", missing)
     assert core.prewarm_tensorflow() is False
+
+
+def test_finding_the_demo_workbook_loads_nothing_heavy(tmp_path):
+    """``anomaly-tui --demo`` asks for the workbook's path before the app starts: once the file
+    exists, that costs no pandas or NumPy (the app's first screen waits on it)."""
+    from tui_detector.demo import workbook  # noqa: PLC0415
+
+    (tmp_path / "demo").mkdir()
+    code = (
+        "import sys, platformdirs; platformdirs.user_cache_dir = lambda *a, **k: sys.argv[1]\n"
+        "from tui_detector.demo import demo_workbook_path; path = demo_workbook_path()\n"
+        "print(path.name, ','.join(m for m in ('numpy', 'pandas', 'openpyxl') if m in sys.modules))"
+    )
+    name = "expense-claims-demo-v1.xlsx"
+    workbook.write_demo_workbook(tmp_path / "demo" / name, seed=0)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [name]

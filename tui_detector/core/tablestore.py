@@ -22,9 +22,10 @@ from .io.table import LoadedTable, LoadReport, SheetInfo
 
 TABLE_FILE = "table.arrow"
 ROWS_FILE = "table-rows.npy"
-#: Bigger tables are not kept: a copy of a full-size sheet would crowd the models out of the
-#: cache for a saving its own reader makes up in seconds.
-MAX_TABLE_BYTES = 256 * 1024 * 1024
+#: Bigger tables (in Arrow, before compression) are not kept: the copy is made while the
+#: scored table is still in memory, and a full-size sheet's would push the run past its memory
+#: budget (and crowd the models out of the cache).
+MAX_TABLE_BYTES = 64 * 1024 * 1024
 
 
 def request_of(sheet: str | int | None) -> dict[str, Any]:

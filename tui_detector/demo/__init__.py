@@ -7,10 +7,21 @@ sensor readings) build tables an analyst would recognise, on the planting framew
 
 from __future__ import annotations
 
-from .claims import make_expense_claims
-from .planting import KINDS, PlantedAnomaly, SyntheticTable
-from .sensors import make_sensor_readings
-from .workbook import demo_tables, demo_workbook_path, write_demo_workbook
+import importlib
+from typing import Any
+
+#: Public name -> the module that defines it, imported on first use (PEP 562): ``--demo`` needs
+#: only the workbook's path, not the generators and pandas behind them.
+_EXPORTS = {
+    "KINDS": "tui_detector.demo.planting",
+    "PlantedAnomaly": "tui_detector.demo.planting",
+    "SyntheticTable": "tui_detector.demo.planting",
+    "demo_tables": "tui_detector.demo.workbook",
+    "demo_workbook_path": "tui_detector.demo.bundled",
+    "make_expense_claims": "tui_detector.demo.claims",
+    "make_sensor_readings": "tui_detector.demo.sensors",
+    "write_demo_workbook": "tui_detector.demo.workbook",
+}
 
 __all__ = [
     "KINDS",
@@ -22,3 +33,11 @@ __all__ = [
     "make_sensor_readings",
     "write_demo_workbook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -23,7 +23,6 @@ DEMO_CLAIMS_ROWS = 2000
 DEMO_SENSOR_ROWS = 1500
 DEMO_HEADER_ROW = 3  # 1-based row of the header on the Claims sheet
 # Bumped whenever the generator or the layout changes, so a stale cached demo is not reused.
-_DEMO_VERSION = 1
 # Fixed document and zip timestamps make the file byte-identical for a given seed.
 _FIXED_TIME = datetime(2026, 10, 1, 9, 0, 0)
 
@@ -139,10 +138,3 @@ def write_demo_workbook(path: str | os.PathLike[str], seed: int = 0) -> Path:
     return path
 
 
-def demo_workbook_path() -> Path:
-    """The bundled demo workbook in the user cache, generated on first use (seed 0)."""
-    directory = Path(platformdirs.user_cache_dir("anomaly-tui")) / "demo"
-    path = directory / f"expense-claims-demo-v{_DEMO_VERSION}.xlsx"
-    if not path.is_file():
-        write_demo_workbook(path, seed=0)
-    return path
