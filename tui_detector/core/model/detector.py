@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..env import tensorflow_available
 from ..errors import AnomalyTuiError
+from ..feedback import feedback_parts
 from ..jsonsafe import json_rows, json_value
 from ..presets import check_percentile
 from .ensemble import EnsembleScorer
@@ -84,6 +85,9 @@ class Detection:
     report: TransformReport
     matrix: np.ndarray = field(repr=False)
     reconstruction: np.ndarray = field(repr=False)
+    #: Per row, what verdicts re-rank by (``feedback.feedback_parts``: the model's standardised
+    #: part scores and a projection of the encoded row); None where a caller built it without.
+    parts: np.ndarray | None = field(default=None, repr=False)
     #: Rows above the threshold.
     flags: np.ndarray = field(init=False, repr=False)
 
@@ -340,8 +344,15 @@ class TabularAnomalyDetector(EstimatorParams):
         frame = _string_columns(df)
         matrix, report = self.preprocessor_.transform(frame)
         with _one_blas_thread():
-            scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
-        return Detection(scores, cut, report, matrix, recon)
+            if isinstance(self.scorer_, EnsembleScorer):
+                scores, recon, part_scores = self.scorer_.score_with_parts(
+                    self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored
+                )
+            else:
+                scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
+                part_scores = scores  # the kinds of one part: the score is that part
+            parts = feedback_parts(part_scores, matrix)
+        return Detection(scores, cut, report, matrix, recon, parts)
 
     def explain(self, df: pd.DataFrame, detection: Detection, rows: np.ndarray | list[int]) -> list[dict[str, Any]]:
         """Seed-format dicts for the given row positions, with the top columns that explain each."""

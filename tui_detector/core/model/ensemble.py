@@ -186,9 +186,12 @@ class EnsembleScorer:
         (their minimum), since either alone also fires on rare modes that are normal. A row is as
         strange as the strongest of the three verdicts: each finds anomalies the others miss.
         """
-        z = [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
-        autoencoder, forest, tails, neighbours = z
+        autoencoder, forest, tails, neighbours = self.standardised(parts)
         return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
+
+    def standardised(self, parts: list[np.ndarray]) -> list[np.ndarray]:
+        """Each part less its training median, over its training IQR: what combine weighs."""
+        return [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
 
     def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
         """Each cell's usual squared error, by its column and, where fitted, its row's kind."""
@@ -247,12 +250,25 @@ class EnsembleScorer:
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        scores, recon, _ = self.score_with_parts(preprocessor, matrix, should_stop=should_stop, on_scored=on_scored)
+        return scores, recon
+
+    def score_with_parts(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        *,
+        should_stop: StopCallback | None = None,
+        on_scored: RowsCallback | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`score`, and the four parts as combine weighs them (rows x 4, ENSEMBLE_PARTS order)."""
         training = self.training if self.training is not None and self.training.matches(matrix) else None
         if training is not None:
             recon = training.reconstruction
         else:
             recon = np.empty(matrix.shape, dtype=np.float32)
-        return self.combine(self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored)), recon
+        parts = self.parts_of(preprocessor, matrix, recon, training, should_stop, on_scored)
+        return self.combine(parts), recon, np.column_stack(self.standardised(parts))
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
