@@ -155,16 +155,16 @@ def _rerank(parts: np.ndarray, scores: np.ndarray, rows: np.ndarray, verdicts: n
     adjusted = scores + _weights_term(features, scores, rows, verdicts, top, spread)
     top, spread = _top_and_spread(adjusted)
 
-    near, wide = _neighbourhoods(features, rows, verdicts)
-    # A confirmed row lifts its copies by PULL spreads; a dismissed one takes them from where
-    # it stood to PULL spreads below the top of the list.
-    pull = np.where(verdicts > 0, PULL * spread, -(np.maximum(adjusted[rows] - top, 0.0) + PULL * spread))
-    lift, drop = near(pull)
-    adjusted = adjusted + lift + drop
-    return adjusted + WIDE_PULL * spread * wide
+    # A confirmed row lifts its near copies by PULL spreads; a dismissed one takes them from
+    # where it stood to PULL spreads below the top of the list.
+    drops = -(np.maximum(adjusted[rows] - top, 0.0) + PULL * spread)
+    lift, drop, vote = _neighbourhoods(features, rows, verdicts, drops)
+    return adjusted + PULL * spread * lift + drop + WIDE_PULL * spread * vote
 
 
-def _neighbourhoods(features: np.ndarray, rows: np.ndarray, verdicts: np.ndarray):  # noqa: ANN202 - see below
+def _neighbourhoods(
+    features: np.ndarray, rows: np.ndarray, verdicts: np.ndarray, drops: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps 2 and 3 over every labelled row, LABEL_BLOCK labels at a time so that the
     labels x rows temporaries stay small however many verdicts a table has collected.
 
@@ -174,8 +174,8 @@ def _neighbourhoods(features: np.ndarray, rows: np.ndarray, verdicts: np.ndarray
     a re-rank of 100,000 rows well under a fifth of a second. float32 throughout: the kernels
     only need to say near or far.
 
-    Returns ``near(pull)``, which gives per row the strongest lift and the strongest drop of the
-    near kernels weighted by ``pull`` (one per label), and the wide neighbourhood's vote.
+    Returns per row: the largest near kernel of a confirmed row, the deepest of the dismissed
+    rows' ``drops`` times their near kernel, and the wide neighbourhood's vote (in (-1, 1)).
     """
     n, width = features.shape
     step = max(1, n // STATS_SAMPLE)
@@ -190,7 +190,8 @@ def _neighbourhoods(features: np.ndarray, rows: np.ndarray, verdicts: np.ndarray
     points[:, width] = norms
     points[:, width + 1] = 1.0
     sample = np.ascontiguousarray(points[::step])
-    kernels: list[np.ndarray] = []
+    lift = np.zeros(n, dtype=np.float32)
+    drop = np.zeros(n, dtype=np.float32)
     votes = np.zeros(n, dtype=np.float32)
     mass = np.ones(n, dtype=np.float32)  # the 1 keeps a row far from every label where it was
     for start in range(0, rows.size, LABEL_BLOCK):
@@ -209,18 +210,14 @@ def _neighbourhoods(features: np.ndarray, rows: np.ndarray, verdicts: np.ndarray
         votes += verdicts[start : start + LABEL_BLOCK].astype(np.float32) @ wide
         mass += wide.sum(axis=0)
         distance *= -1.0 / widths[:, :1]
-        kernels.append(np.exp(distance, out=distance))
-
-    def near(pull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lift = np.zeros(n, dtype=np.float32)
-        drop = np.zeros(n, dtype=np.float32)
-        for i, kernel in enumerate(kernels):
-            effect = kernel * pull[i * LABEL_BLOCK : (i + 1) * LABEL_BLOCK, None].astype(np.float32)
-            np.maximum(lift, effect.max(axis=0), out=lift)
-            np.minimum(drop, effect.min(axis=0), out=drop)
-        return lift.astype(np.float64), drop.astype(np.float64)
-
-    return near, (votes / mass).astype(np.float64)
+        kernel = np.exp(distance, out=distance)
+        confirmed = verdicts[start : start + LABEL_BLOCK] > 0
+        if confirmed.any():
+            np.maximum(lift, kernel[confirmed].max(axis=0), out=lift)
+        if not confirmed.all():
+            depth = drops[start : start + LABEL_BLOCK][~confirmed].astype(np.float32)
+            np.minimum(drop, (kernel[~confirmed] * depth[:, None]).min(axis=0), out=drop)
+    return lift.astype(np.float64), drop.astype(np.float64), (votes / mass).astype(np.float64)
 
 
 def _labels(labels: Mapping[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
