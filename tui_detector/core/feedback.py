@@ -86,25 +86,28 @@ def feedback_parts(part_scores: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     float32, rows x (parts + width). The directions come from an evenly spaced sample of rows,
     the projection is computed in chunks, so a full-size sheet needs no copy of its matrix.
     """
-    part_scores = np.asarray(part_scores, dtype=np.float64)
+    part_scores = np.asarray(part_scores)
     if part_scores.ndim == 1:
         part_scores = part_scores[:, None]
     n, width = matrix.shape
+    kept = part_scores.shape[1]
+    out = np.empty((n, kept + min(width, EMBEDDING_WIDTH)), dtype=np.float32)
+    out[:, :kept] = part_scores
     if width <= EMBEDDING_WIDTH:
-        embedded = np.clip(np.asarray(matrix, dtype=np.float64), -FEATURE_CLIP, FEATURE_CLIP)
+        np.clip(matrix, -FEATURE_CLIP, FEATURE_CLIP, out=out[:, kept:], casting="unsafe")
     else:
         directions, centre = _directions(matrix)
-        embedded = np.empty((n, EMBEDDING_WIDTH))
+        shift = centre @ directions
         # Blocks small enough to stay in the CPU cache between the clip and the product
         # (measured: 100,000 x 81 in 34 ms, against 85 ms in one piece).
         chunk = 8192
         for start in range(0, n, chunk):
             block = np.clip(np.asarray(matrix[start : start + chunk], dtype=np.float64), -FEATURE_CLIP, FEATURE_CLIP)
-            embedded[start : start + chunk] = block @ directions
-        embedded -= centre @ directions
-    out = np.hstack([part_scores, embedded]).astype(np.float32)
-    # A part that could not score a row (never expected) must not poison every distance.
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+            out[start : start + chunk, kept:] = block @ directions - shift
+    if not np.isfinite(out).all():
+        # A part that could not score a row (never expected) must not poison every distance.
+        out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return out
 
 
 def _directions(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
