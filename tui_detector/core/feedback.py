@@ -15,8 +15,9 @@ moves the ranking only where they have something to say:
    top of the list (dismissed: as far as the dismissed row stood above it, and a margin), so a
    dismissed pattern stops dominating the top. The strongest pull each way counts, not the sum,
    so ten dismissed copies of one pattern do not bury a different anomaly that sits between them.
-3. **A gentle vote of the wider neighbourhood**: labels within a few percent of the table nudge
-   the rows there, which reorders the rest of the list a little (the top is left to step 2).
+3. **A gentle vote of the wider neighbourhood**: labels within a tenth of the table nudge the
+   rows there by at most a third of a spread: it reorders the long middle of the list, where
+   most unreviewed anomalies wait, more than its top, which step 2 decides.
 
 Everything is arithmetic on arrays: the same inputs give the same scores, and there is no random
 choice anywhere. The parts come from :func:`feedback_parts` at detection time: the detector's
