@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..env import tensorflow_available
 from ..errors import AnomalyTuiError
+from ..feedback import feedback_parts
 from ..jsonsafe import json_rows, json_value
 from ..presets import check_percentile
 from .ensemble import EnsembleScorer
@@ -89,6 +90,9 @@ class Detection:
     reconstruction: np.ndarray = field(repr=False)
     #: The ensemble's raw parts (parts x rows), where the model has them.
     raw_parts: np.ndarray | None = field(default=None, repr=False)
+    #: Per row, what verdicts re-rank by (``feedback.feedback_parts``: the model's standardised
+    #: part scores and a projection of the encoded row); None where a caller built it without.
+    parts: np.ndarray | None = field(default=None, repr=False)
     #: Rows above the threshold.
     flags: np.ndarray = field(init=False, repr=False)
 
@@ -352,7 +356,11 @@ class TabularAnomalyDetector(EstimatorParams):
                 )
             else:
                 scores, recon = self.scorer_.score(self.preprocessor_, matrix, should_stop=should_stop, on_scored=on_scored)
-        return Detection(scores, cut, report, matrix, recon, parts)
+                part_scores = scores  # the kinds of one part: the score is that part
+            if parts is not None:
+                part_scores = np.column_stack(self.scorer_.standardised(list(parts)))
+            features = feedback_parts(part_scores, matrix)
+        return Detection(scores, cut, report, matrix, recon, parts, features)
 
     def keep_results(self, detection: Detection) -> Detection | None:
         """Keep ``detection`` (of the table this model is about to be cached for) with the model,

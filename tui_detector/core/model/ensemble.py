@@ -186,9 +186,12 @@ class EnsembleScorer:
         (their minimum), since either alone also fires on rare modes that are normal. A row is as
         strange as the strongest of the three verdicts: each finds anomalies the others miss.
         """
-        z = [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
-        autoencoder, forest, tails, neighbours = z
+        autoencoder, forest, tails, neighbours = self.standardised(parts)
         return np.maximum(np.maximum(autoencoder, neighbours), np.minimum(forest, tails))
+
+    def standardised(self, parts: list[np.ndarray]) -> list[np.ndarray]:
+        """Each part less its training median, over its training IQR: what combine weighs."""
+        return [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
 
     def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
         """Each cell's usual squared error, by its column and, where fitted, its row's kind."""
