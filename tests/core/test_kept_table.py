@@ -106,3 +106,16 @@ def test_opening_a_file_again_lists_its_sheets_from_the_kept_copy(tmp_path, monk
     again, (loaded, sha) = pipeline.open_source(first, cache=cache, on_sheets=heard.append)
     assert again == sheets and heard == [sheets] and sha == source[1]
     pd.testing.assert_frame_equal(loaded.frame, cold.frame)
+
+
+def test_a_model_cached_by_detect_gains_the_sheet_list_when_the_app_opens_the_file(tmp_path, monkeypatch):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    run_detection(first, FAST)  # as `detect` does: the sheets are not listed
+    cache = ModelCache()
+    sheets, source = pipeline.open_source(first, cache=cache)  # no sheet list kept: read
+    warm = run_detection(first, FAST, source=source)
+    assert warm.from_cache
+    monkeypatch.setattr(pipeline, "open_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
+    again, (loaded, _) = pipeline.open_source(first, cache=cache)
+    assert again == sheets
+    pd.testing.assert_frame_equal(loaded.frame, warm.frame)

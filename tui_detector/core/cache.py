@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .atomic import staged_directory
+from .atomic import staged_directory, write_bytes_atomic
 from .tablestore import read_table, write_table
 from .datadir import DATA_DIR_ENV, data_dir, data_dir_problem, make_private_dirs  # noqa: F401 - re-exported
 from .io.table import LoadedTable
@@ -258,6 +258,30 @@ class ModelCache:
             except (OSError, ValueError):
                 continue
         return None
+
+    def keep_table(self, inputs: dict[str, Any], table: LoadedTable, requests: list[dict[str, Any]]) -> bool:
+        """Add ``table`` to the existing entry for ``inputs`` when it keeps none, or one without
+        the sheet list ``table`` has (a model cached by ``detect``, reopened in the app). Never
+        raises: the entry stays as it was on any failure. True when the table was added."""
+        path = self.entry_path(cache_key(inputs))
+        try:
+            entry = _read_entry(path)
+            record = entry.get("table")
+            if isinstance(record, dict) and (record.get("sheets") is not None or table.sheets is None):
+                return False
+            with staged_directory(self.root, ".tmp-") as staging:
+                kept = write_table(staging, table, requests)
+                if kept is None:
+                    return False
+                for file in staging.iterdir():
+                    os.replace(file, path / file.name)
+            # The record last: a reader between the two sees a table that fails its checksum
+            # and reads the file, as it would have anyway.
+            entry["table"] = kept
+            write_bytes_atomic(path / ENTRY_FILE, json.dumps(entry, indent=1, allow_nan=False).encode("utf-8"), overwrite=True)
+        except (ModelFileError, OSError, ValueError):
+            return False
+        return True
 
     # -- writing ----------------------------------------------------------------------------
 

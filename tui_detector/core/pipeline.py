@@ -369,6 +369,10 @@ def run_detection(
         path, source, settings, cache=cache, on_stage=stage, on_progress=on_progress, should_stop=should_stop, store=False
     )
     run = score_table(path, source, model, settings.threshold_percentile, on_stage=stage, should_stop=should_stop)
+    if model.from_cache and settings.use_cache and cache is not None and as_read is not None:
+        # The app listed the sheets while reading: an entry ``detect`` made keeps them from now on.
+        model_inputs = cache_inputs_for(source[0], source[1], settings)
+        cache.keep_table(model_inputs, as_read[0], requests_for(as_read[0]))
     if model.unstored is not None:
         # Cached with this table's results, so reopening the same file scores nothing again.
         known = len(model.warnings)
