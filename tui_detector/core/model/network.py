@@ -91,20 +91,23 @@ class DenseNetwork:
             # A block already 0 on a row (a "no" flag, an unused slot) is blanked already: there
             # the network's plain output is the answer. A wide table of flags is mostly such
             # cells, and restoring only the other rows makes its cost follow the filled cells.
-            plain: np.ndarray | None = None
+            # The plain output costs about one block's restore itself, so the shortcut is taken
+            # only for blocks blank on at least half the rows, and only when together they
+            # spare more than two restores of the whole chunk (a narrow table: never).
             target = out[start : start + chunk]
             filled_rows = _filled(rows, blocks)
+            blank = rows.shape[0] - np.count_nonzero(filled_rows, axis=0)
+            sparse = blank * 2 >= rows.shape[0]
+            plain = None
+            if blank[sparse].sum() > 2 * rows.shape[0]:
+                plain = self._restore(rows, first, 0, 0, weights, biases, whole=True)
             for b, (lo, hi) in enumerate(blocks):
-                filled = filled_rows[:, b]
-                count = int(np.count_nonzero(filled))
-                if count == filled.size:
+                if plain is None or not sparse[b]:
                     target[:, lo:hi] = self._restore(rows, first, lo, hi, weights, biases)
                     continue
-                if plain is None:
-                    plain = self._restore(rows, first, 0, 0, weights, biases, whole=True)
                 target[:, lo:hi] = plain[:, lo:hi]
-                if count:
-                    picked = np.flatnonzero(filled)
+                picked = np.flatnonzero(filled_rows[:, b])
+                if picked.size:
                     target[picked, lo:hi] = self._restore(rows[picked], first[picked], lo, hi, weights, biases)
         return out
 
