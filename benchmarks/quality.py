@@ -27,6 +27,7 @@ import gc
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -396,11 +397,11 @@ def write_report(path: Path, args, ad: dict, mx: dict, end: dict | None, peers: 
               "- The 14 datasets are not the only ones the defaults are judged on; nothing here is tuned per "
               "dataset, and the defaults were chosen on design grounds (see `tui_detector/core/detector.py`).",
               ""]
-    # benchmarks/full_size.py keeps its own section of this file, between markers: carry it over.
-    start, end = "<!-- full-size:start -->", "<!-- full-size:end -->"
+    # Other scripts (full_size.py, feedback.py, ...) keep their own sections of this file between
+    # <!-- name:start --> and <!-- name:end --> markers: carry every one of them over.
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if start in old and end in old:
-        lines += [start + old.split(start, 1)[1].split(end, 1)[0] + end, ""]
+    for match in re.finditer(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", old, flags=re.S):
+        lines += [match.group(0), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
