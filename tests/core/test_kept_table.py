@@ -91,7 +91,7 @@ def test_the_entry_records_the_kept_table(tmp_path):
     (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
     record = json.loads((entry / "entry.json").read_text())["table"]
     assert record["requests"] == [{"sheet": None}, {"sheet": cold.loaded.report.sheet}]
-    assert set(record) == {"requests", "sheets", "sha256", "rows_sha256", "report"}
+    assert set(record) == {"requests", "sheets", "totals", "sha256", "rows_sha256", "report"}
     assert record["sheets"] is None  # a read that did not list the sheets
 
 
@@ -119,3 +119,19 @@ def test_a_model_cached_by_detect_gains_the_sheet_list_when_the_app_opens_the_fi
     again, (loaded, _) = pipeline.open_source(first, cache=cache)
     assert again == sheets
     pd.testing.assert_frame_equal(loaded.frame, warm.frame)
+
+
+def test_the_totals_rows_found_are_kept_with_the_table(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"region": [f"r{i % 7}" for i in range(80)], "sales": rng.integers(10, 99, 80), "units": rng.integers(1, 9, 80)})
+    total = pd.DataFrame({"region": ["Total"], "sales": [frame["sales"].sum()], "units": [frame["units"].sum()]})
+    path = tmp_path / "sales.csv"
+    pd.concat([frame, total]).to_csv(path, index=False)
+    cold = run_detection(path, FAST)
+    assert [t["label"] for t in cold.totals] == ["Total"]
+    from tui_detector.core import rowchecks  # noqa: PLC0415
+
+    monkeypatch.setattr(rowchecks, "find_totals", lambda *_: (_ for _ in ()).throw(AssertionError("looked again")))
+    monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
+    warm = run_detection(path, FAST)
+    assert warm.from_cache and warm.totals == cold.totals

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .io.table import LoadedTable, LoadReport, SheetInfo
+from .rowchecks import TotalsRow
 
 TABLE_FILE = "table.arrow"
 ROWS_FILE = "table-rows.npy"
@@ -63,9 +64,13 @@ def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, A
     sheets = None
     if loaded.sheets is not None:
         sheets = [[s.name, s.index, s.rows, s.columns, s.visible] for s in loaded.sheets]
+    totals = None
+    if loaded.totals_found is not None:
+        totals = [[t.position, t.label, list(t.columns)] for t in loaded.totals_found]
     return {
         "requests": requests,
         "sheets": sheets,
+        "totals": totals,
         "sha256": _sha256(path),
         "rows_sha256": _sha256(directory / ROWS_FILE) if loaded.excel_rows is not None else None,
         "report": report,
@@ -108,8 +113,19 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
             listed = tuple(SheetInfo(str(n), int(i), int(r), int(c), bool(v)) for n, i, r, c, v in sheets)
     except (TypeError, ValueError):
         raise ValueError("the kept table's sheet list is damaged") from None
+    totals = record.get("totals")
+    try:
+        found = None
+        if totals is not None:
+            found = tuple(TotalsRow(int(p), None if label is None else str(label), tuple(map(str, c))) for p, label, c in totals)
+    except (TypeError, ValueError):
+        raise ValueError("the kept table's totals rows are damaged") from None
+    if found is not None and any(not 0 <= t.position < len(frame) for t in found):
+        raise ValueError("the kept table's totals rows do not fit it")
     report.seconds = time.perf_counter() - started
-    return LoadedTable(frame=frame, report=report, excel_rows=rows, sheets=listed, asked=record["requests"][0])
+    return LoadedTable(
+        frame=frame, report=report, excel_rows=rows, sheets=listed, asked=record["requests"][0], totals_found=found
+    )
 
 
 def _sha256(path: Path) -> str:
