@@ -332,6 +332,15 @@ def test_demo_workbook_round_trips_the_frames(demo_file):
     assert claims["department"].isna().sum() == expected["department"].isna().sum()
 
 
+def test_the_shipped_demo_workbook_is_what_the_generator_writes(demo_file):
+    """``--demo`` copies the workbook shipped in the package instead of generating it (seconds
+    on the first run); after a change to the generator, bump DEMO_VERSION and run
+    ``tui_detector.demo.bundled.write_shipped()``."""
+    from tui_detector.demo.bundled import SHIPPED  # noqa: PLC0415
+
+    assert SHIPPED.read_bytes() == demo_file.read_bytes()
+
+
 @pytest.mark.slow  # writes the workbook twice
 def test_demo_workbook_path_is_cached_and_deterministic(demo_file, tmp_path, monkeypatch):
     monkeypatch.setattr(workbook.platformdirs, "user_cache_dir", lambda *a, **k: str(tmp_path))
@@ -347,6 +356,12 @@ def test_demo_workbook_path_is_cached_and_deterministic(demo_file, tmp_path, mon
 
     path.unlink()
     assert demo_workbook_path().is_file()
+    # Without the shipped copy it is generated, to the same bytes.
+    from tui_detector.demo import bundled  # noqa: PLC0415
+
+    path.unlink()
+    monkeypatch.setattr(bundled, "SHIPPED", tmp_path / "missing.xlsx")
+    assert demo_workbook_path().read_bytes() == demo_file.read_bytes()
 
 
 # ---------------------------------------------------------------------------- pinned content
