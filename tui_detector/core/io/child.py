@@ -259,6 +259,11 @@ def _load(work: Path, result: dict) -> LoadedTable:
         rows = (
             np.load(work / "rows.npy", allow_pickle=False) if result.get("excel_rows") else None
         )
+        source_rows = (
+            np.load(work / "source_rows.npy", allow_pickle=False)
+            if result.get("source_rows")
+            else None
+        )
     except (OSError, TypeError, KeyError, ValueError, pa.ArrowException) as exc:
         raise ReadError(
             f"cannot read '{Path(result.get('done', {}).get('path', '?')).name}': "
@@ -268,4 +273,4 @@ def _load(work: Path, result: dict) -> LoadedTable:
         raise ReadError(
             f"cannot read '{Path(report.path).name}': the reader process returned damaged data"
         )
-    return LoadedTable(frame=frame, report=report, excel_rows=rows)
+    return LoadedTable(frame=frame, report=report, excel_rows=rows, source_rows=source_rows)
