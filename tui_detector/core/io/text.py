@@ -174,15 +174,20 @@ def table_problem(text: str, delimiter: str) -> str | None:
         return None
     modal, freq = Counter(counts).most_common(1)[0]
     multi = sum(1 for c in counts if c >= 2)
+    stripped = [ln.strip() for ln in lines]
     if modal >= 2 and (freq / len(counts) >= _CONSISTENT_SHARE or multi / len(counts) >= _MULTI_FIELD_SHARE):
-        return None
+        # A letter's commas can fall as evenly as a table's: a first line that is a sentence
+        # and sentences on most lines make it prose (a header row is short labels).
+        sentences = sum(1 for ln in stripped if _sentence_like(ln) and ln.endswith((".", "!", "?")))
+        if not (modal <= 3 and _sentence_like(stripped[0]) and sentences >= 0.5 * len(stripped)):
+            return None
+        return "its lines read as sentences; their commas are punctuation, not column separators"
     if modal >= 2:
         shown = "tab" if delimiter == "\t" else f"'{delimiter}'"
         return (
             f"its lines have from {min(counts)} to {max(counts)} fields split at {shown}; "
             "a table's rows share one separator"
         )
-    stripped = [ln.strip() for ln in lines]
     values = stripped[1:] if len(stripped) > 1 else stripped
     plain = sum(1 for v in stripped if not is_texty_string(v))
     if plain / len(stripped) >= 0.9:
