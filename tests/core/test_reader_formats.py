@@ -365,3 +365,43 @@ def test_quote_name_doubles_quotes():
     assert sqlitedb.quote_name('a"b') == '"a""b"'
     with pytest.raises(ReadError):
         sqlitedb.quote_name("a\x00b")
+
+
+# --------------------------------------------------------------------------------------------
+# The command line
+
+
+def _detect(*args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "tui_detector", "detect", *map(str, args), "--model", "iforest"],
+        capture_output=True, text=True, timeout=180, env=os.environ.copy(),
+    )
+
+
+@pytest.mark.slow
+def test_detect_reads_a_database_table_and_refuses_what_is_not_a_table(tmp_path):
+    frame, _ = mixed_table(300)
+    frame = frame.drop(columns=["ordered_at"])
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE first (a INTEGER)")
+        frame.to_sql("orders", con, index=False)
+    con.close()
+    proc = _detect(db, "--sheet", "orders")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["source"]["sheet"] == "orders" and doc["source"]["format"] == "sqlite"
+    assert all(a["excel_row"] is None and a["source_row"] == a["row_index"] + 1 for a in doc["anomalies"])
+    export = tmp_path / "shop.anomalies.json"
+    export.write_text(proc.stdout)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Call Anna about the March claims.\nShe said the totals were off.\n")
+    for path, fragment in ((export, "is an anomaly-tui export (the anomalies found in 'shop.sqlite')"), (notes, "does not look like a table")):
+        proc = _detect(path)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], proc.stderr

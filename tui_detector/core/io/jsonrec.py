@@ -19,7 +19,7 @@ import numpy as np
 from .guard.dimensions import MAX_CELLS
 from .parquet import FLATTEN_DEPTH
 from .probe import FileProbe
-from .table import ReadError, display_name, one_line, plural
+from .table import ReadError, one_line, plural
 from .text import decode_text
 
 __all__ = ["DOCUMENT_BYTES", "LINE_BYTES", "Records", "read_records"]
@@ -91,7 +91,7 @@ def _records_of(doc: Any, name: str, warnings: list[str]) -> list:
     if "schema_version" in doc and isinstance(tool, dict) and tool.get("name") == "anomaly-tui":
         source = doc.get("source")
         made_from = source.get("path") if isinstance(source, dict) else None
-        of = f" of '{display_name_of(made_from)}'" if isinstance(made_from, str) else ""
+        of = f" in '{display_name_of(made_from)}'" if isinstance(made_from, str) else ""
         raise _not_a_table(
             name, f"it is an anomaly-tui export (the anomalies found{of}); open the table it was made from"
         )
