@@ -206,3 +206,26 @@ def test_json_records_never_run_as_anything(tmp_path):
     t = read_table(path)
     assert list(t.frame.columns) == ["__class__", "[b]x[/b]", "id"]
     assert t.frame["[b]x[/b]"].iloc[0] == "=1+1"
+
+
+def test_a_write_ahead_log_that_immutable_mode_ignores_is_said(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "we?ird #name %20.db"  # characters a file: URI must escape
+    con = sqlite3.connect(path)
+    try:
+        con.execute("CREATE TABLE t (a INTEGER)")
+        con.execute("INSERT INTO t VALUES (1)")
+        con.commit()
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("INSERT INTO t VALUES (2)")
+        con.commit()
+        # Still open: the second row is only in the log, which an immutable read never sees.
+        t = read_table(path)
+        assert t.frame["a"].tolist() == [1]
+        assert any("write-ahead log" in w and "not read" in w for w in t.report.warnings)
+    finally:
+        con.close()
+    # Closed: the log was checkpointed into the file and removed.
+    t = read_table(path)
+    assert t.frame["a"].tolist() == [1, 2] and not t.report.warnings

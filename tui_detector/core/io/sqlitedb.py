@@ -158,6 +158,9 @@ def read_sqlite(
     with _Database(probe) as db:
         tables = _tables(db)
         if not tables:
+            sidecars = _sidecar_warnings(probe)
+            if sidecars:
+                raise ReadError(f"'{name}' has no tables or views in the file itself; {sidecars[0]}")
             raise ReadError(f"'{name}' has no tables or views")
         try:
             index = pick_sheet([(t, True) for t, _ in tables], sheet, name)
@@ -201,7 +204,25 @@ def read_sqlite(
             raise db.damaged(exc) from None
     stage(f"typing {rows:,} rows")
     columns, warnings = _columns(chunks, len(names), rows, names)
-    return table, names, columns, rows, warnings
+    return table, names, columns, rows, _sidecar_warnings(probe) + warnings
+
+
+def _sidecar_warnings(probe: FileProbe) -> list[str]:
+    """Opened immutable, SQLite ignores a write-ahead log or an unfinished journal beside the
+    file; say so when one is there, since rows written since its last checkpoint are in it."""
+    out = []
+    for suffix, what in (("-wal", "write-ahead log"), ("-journal", "rollback journal")):
+        side = probe.path.with_name(probe.path.name + suffix)
+        try:
+            size = side.stat().st_size
+        except OSError:
+            continue
+        if size:
+            out.append(
+                f"'{side.name}' (a {what}) beside the database was not read: changes made since "
+                "its last checkpoint are not in the table; close the program that writes it and open it again"
+            )
+    return out
 
 
 def _columns(chunks: list[list[tuple]], width: int, rows: int, names: list[str]) -> tuple[list[np.ndarray], list[str]]:
