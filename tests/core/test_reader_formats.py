@@ -405,3 +405,15 @@ def test_detect_reads_a_database_table_and_refuses_what_is_not_a_table(tmp_path)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and proc.stdout == ""
         assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], proc.stderr
+
+
+def test_blank_text_is_missing_as_in_a_sheet_and_a_blank_record_is_an_empty_row(tmp_path):
+    records = [{"a": 1, "b": "x"}, {"a": None, "b": "   "}, {"a": 3, "b": ""}, {"a": 4, "b": " y "}]
+    (tmp_path / "blank.json").write_text(json.dumps(records))
+    pd.DataFrame(records).to_parquet(tmp_path / "blank.parquet")
+    for name in ("blank.json", "blank.parquet"):
+        t = read_table(tmp_path / name)
+        assert t.frame["a"].tolist() == [1, 3, 4], name
+        assert t.frame["b"].isna().tolist() == [False, True, False], name
+        assert t.frame["b"].iloc[2] == " y ", name  # text is kept as it is, only blanks go
+        assert t.report.dropped_empty_rows == 1 and t.source_rows.tolist() == [1, 3, 4], name

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from .columns import convert_native, header_text
 from .grid import Built, _clean_name, _dedupe, _shown
@@ -23,20 +24,20 @@ from .table import ReadError, plural
 __all__ = ["blank_text_to_none", "build_columns"]
 
 
+#: What ``infer_dtype`` calls an object column that may hold strings.
+_STRINGY_KINDS = frozenset({"string", "mixed", "mixed-integer", "unknown-array"})
+
+
 def blank_text_to_none(values: np.ndarray) -> np.ndarray:
     """``values`` (an object array) with empty and whitespace-only strings as None, as a
-    workbook's blank cells are; each distinct string is judged once."""
-    strings = pd.Series(values, dtype=object)
-    is_str = strings.map(type).to_numpy() == str
-    if not is_str.any():
+    workbook's blank cells are; each distinct value is judged once."""
+    if infer_dtype(values, skipna=True) not in _STRINGY_KINDS:
         return values
-    texts = strings[is_str]
-    uniq = pd.unique(texts.to_numpy())
-    blank = [u for u in uniq if not u.strip()]
+    blank = [u for u in pd.unique(values) if type(u) is str and not u.strip()]
     if not blank:
         return values
     out = values.copy()
-    out[np.flatnonzero(is_str)[texts.isin(blank).to_numpy()]] = None
+    out[pd.Series(values, dtype=object).isin(blank).to_numpy()] = None
     return out
 
 

@@ -91,7 +91,7 @@ def _records_of(doc: Any, name: str, warnings: list[str]) -> list:
     if "schema_version" in doc and isinstance(tool, dict) and tool.get("name") == "anomaly-tui":
         source = doc.get("source")
         made_from = source.get("path") if isinstance(source, dict) else None
-        of = f" in '{display_name_of(made_from)}'" if isinstance(made_from, str) else ""
+        of = f" in '{_file_name(made_from)}'" if isinstance(made_from, str) else ""
         raise _not_a_table(
             name, f"it is an anomaly-tui export (the anomalies found{of}); open the table it was made from"
         )
@@ -106,7 +106,7 @@ def _records_of(doc: Any, name: str, warnings: list[str]) -> list:
     raise _not_a_table(name, f"it is a JSON object with the keys {_keys(doc)} and no list of records (a settings file?)")
 
 
-def display_name_of(path: str) -> str:
+def _file_name(path: str) -> str:
     from pathlib import PurePath
 
     return PurePath(path).name or path
