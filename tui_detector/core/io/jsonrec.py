@@ -245,6 +245,8 @@ def _read_lines(probe: FileProbe, stage: Any) -> Records:
                 positions.append(line_no - 1)
                 if gathered.rows % 65_536 == 0:
                     _check_cells(name, gathered.rows, len(gathered.values))
+                    if gathered.rows % (65_536 * 4) == 0:
+                        stage(f"parsing the JSON lines: {gathered.rows:,} records")
     except OSError as exc:
         raise ReadError(f"cannot read '{name}': {exc.strerror or exc}") from None
     if not gathered.rows:
