@@ -417,3 +417,33 @@ def test_blank_text_is_missing_as_in_a_sheet_and_a_blank_record_is_an_empty_row(
         assert t.frame["b"].isna().tolist() == [False, True, False], name
         assert t.frame["b"].iloc[2] == " y ", name  # text is kept as it is, only blanks go
         assert t.report.dropped_empty_rows == 1 and t.source_rows.tolist() == [1, 3, 4], name
+
+
+def test_json_lines_whose_keys_change_order_or_nest_line_by_line(tmp_path):
+    lines = [
+        {"a": 1, "b": "x"},
+        {"a": 2, "b": "y"},
+        {"b": "z", "a": 3},  # the same keys in another order
+        {"a": 4, "c": {"d": 5}},  # a nested one, then plain ones again
+        {"a": 5, "b": "{not nested}"},
+        {"a": 6, "b": "w"},
+        {"e": True},
+    ]
+    path = tmp_path / "changing.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    t = read_table(path)
+    assert list(t.frame.columns) == ["a", "b", "c.d", "e"]
+    assert t.frame["a"].tolist()[:6] == [1, 2, 3, 4, 5, 6] and pd.isna(t.frame["a"].iloc[6])
+    assert t.frame["b"].fillna("-").tolist() == ["x", "y", "z", "-", "{not nested}", "w", "-"]
+    assert t.frame["c.d"].fillna(0).tolist() == [0, 0, 0, 5, 0, 0, 0]
+    assert t.frame["e"].fillna(False).tolist() == [False] * 6 + [True]
+
+
+def test_database_text_that_is_not_utf8_is_read_with_the_bad_bytes_replaced(tmp_path):
+    path = tmp_path / "latin.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE t (name TEXT, n INTEGER)")
+        con.execute("INSERT INTO t VALUES (CAST(x'436166e9' AS TEXT), 1), ('ok', 2)")  # 'Caf\xe9'
+    con.close()
+    t = read_table(path)
+    assert t.frame["name"].tolist() == ["Caf\ufffd", "ok"] and t.frame["n"].tolist() == [1, 2]

@@ -41,6 +41,40 @@ def blank_text_to_none(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def arrow_text(arr: Any) -> Any:
+    """An Arrow string array as pandas' ``str`` array: where that dtype is Arrow-backed (pandas
+    3 with pyarrow) the buffers are handed over as they are, with no Python object per cell."""
+    import pyarrow as pa
+
+    dtype = pd.array([], dtype="str").dtype
+    if getattr(dtype, "storage", None) == "pyarrow":
+        if not pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.large_string())
+        return arr.to_pandas(types_mapper=lambda _t: dtype).array
+    return pd.array(arr.to_numpy(zero_copy_only=False), dtype="str")
+
+
+def text_without_blanks(arr: Any) -> Any:
+    """An Arrow string array as pandas' ``str`` array, empty and whitespace-only text missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    return arrow_text(pc.if_else(blank, pa.scalar(None, arr.type), arr))
+
+
+def _typed_text(values: np.ndarray) -> Any | None:
+    """A column of nothing but strings (and gaps) typed in Arrow, blanks made missing; None for
+    any other column (or without pyarrow), which the reader's rules type instead."""
+    if infer_dtype(values, skipna=True) != "string":
+        return None
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return None
+    return text_without_blanks(pa.array(values, type=pa.large_string(), from_pandas=True))
+
+
 def _present(values: Any) -> np.ndarray:
     return ~np.asarray(pd.isna(values), dtype=bool)
 
@@ -65,7 +99,8 @@ def build_columns(
     cleaned: list[Any] = []
     for values in columns:
         if isinstance(values, np.ndarray) and values.dtype == object:
-            values = blank_text_to_none(values)
+            typed = _typed_text(values)
+            values = blank_text_to_none(values) if typed is None else typed
         cleaned.append(values)
     present = [_present(v) for v in cleaned]
     row_has_value = np.logical_or.reduce(present) if present else np.zeros(n_rows, bool)

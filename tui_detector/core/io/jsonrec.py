@@ -129,20 +129,35 @@ def _flatten(record: dict, out: dict, prefix: str, depth: int, nested: set) -> N
 
 
 class _Columns:
-    """Records gathered into columns in one pass; a key first seen late is filled back."""
+    """Records gathered into columns in one pass; a key first seen late is filled back.
+
+    Records of one file usually have the same keys in the same order: such a record's values
+    are appended to the previous record's columns without looking a key up."""
 
     def __init__(self) -> None:
         self.values: dict[str, list] = {}
         self.rows = 0
         self.nested: set[str] = set()
+        self._keys: tuple | None = None
+        self._columns: list[list] = []
 
-    def add(self, record: dict | None) -> None:
+    def add(self, record: dict | None, plain: bool = False) -> None:
+        """Add one record; ``plain`` says it holds no object or array (no flattening)."""
         i = self.rows
         self.rows += 1
         if not record:
+            self._keys = None
             return
-        flat: dict = {}
-        _flatten(record, flat, "", 1, self.nested)
+        if plain:
+            keys = tuple(record)
+            if keys == self._keys:
+                for column, value in zip(self._columns, record.values()):
+                    column.append(value)
+                return
+            flat = record
+        else:
+            flat = {}
+            _flatten(record, flat, "", 1, self.nested)
         for key, value in flat.items():
             column = self.values.get(key)
             if column is None:
@@ -150,6 +165,11 @@ class _Columns:
             if len(column) < i:
                 column.extend([None] * (i - len(column)))
             column.append(value)
+        if plain:
+            self._keys = keys
+            self._columns = [self.values[k] for k in keys]
+        else:
+            self._keys = None
 
     def arrays(self) -> tuple[list[str], list[np.ndarray]]:
         names, arrays = [], []
@@ -171,9 +191,12 @@ def _check_cells(name: str, rows: int, cols: int) -> None:
         )
 
 
+_decode = json.JSONDecoder().decode
+
+
 def _parse(text: str, name: str, where: str = "") -> Any:
     try:
-        return json.loads(text)
+        return _decode(text)
     except RecursionError:
         raise ReadError(f"cannot read '{name}': {where}its JSON is nested too deeply to read") from None
     except ValueError as exc:
@@ -241,7 +264,8 @@ def _read_lines(probe: FileProbe, stage: Any) -> Records:
                 record = _parse(text, name, f"line {line_no:,}: ")
                 if record is not None and not isinstance(record, dict):
                     raise _not_a_table(name, f"line {line_no:,} is a JSON {_kind(record)}, not a record (an object with named values)")
-                gathered.add(record)
+                # No bracket after the record's own: nothing in it to flatten.
+                gathered.add(record, plain="[" not in text and text.find("{", text.find("{") + 1) < 0)
                 positions.append(line_no - 1)
                 if gathered.rows % 65_536 == 0:
                     _check_cells(name, gathered.rows, len(gathered.values))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columnar import text_without_blanks
 from .columns import format_duration
 from .formats import PARQUET_MAGIC
 from .guard.dimensions import MAX_CELLS
@@ -191,26 +192,12 @@ def _convert(arr: Any) -> tuple[Any, str | None]:
     if pa.types.is_duration(t):
         return pd.array(_objects([None if v is None else format_duration(v) for v in arr.to_pylist()]), dtype="str"), None
     if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _t: False)(t):
-        blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
-        return _text(pc.if_else(blank, pa.scalar(None, arr.type), arr)), None
+        return text_without_blanks(arr), None
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return None, "binary"
     if pa.types.is_nested(t):
         return _json_text(arr.to_pylist()), "json"
     return _objects(arr.to_pylist()), None
-
-
-def _text(arr: Any) -> Any:
-    """An Arrow string array as pandas' ``str`` array: where that dtype is Arrow-backed (pandas
-    3 with pyarrow) the buffers are handed over as they are, with no Python object per cell."""
-    import pyarrow as pa
-
-    dtype = pd.array([], dtype="str").dtype
-    if getattr(dtype, "storage", None) == "pyarrow":
-        if not pa.types.is_large_string(arr.type):
-            arr = arr.cast(pa.large_string())
-        return arr.to_pandas(types_mapper=lambda _t: dtype).array
-    return pd.array(arr.to_numpy(zero_copy_only=False), dtype="str")
 
 
 def _times(arr: Any) -> tuple[Any, str | None]:

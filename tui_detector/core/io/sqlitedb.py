@@ -82,7 +82,6 @@ class _Database:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise self.damaged(exc) from None
-        self.conn.text_factory = _text
         self.conn.set_progress_handler(self._tick, _PROGRESS_STEPS)
         self.conn.set_authorizer(_authorize)
 
@@ -170,24 +169,15 @@ def read_sqlite(
         stage(f"reading {kind} {table}")
         started = time.monotonic()
         try:
-            cursor = db.run(f"SELECT * FROM {quote_name(table)}", READ_SECONDS)
-            names = [d[0] for d in cursor.description or ()]
-            width = max(1, len(names))
-            chunks: list[list[tuple]] = []
-            rows = 0
-            while True:
-                chunk = cursor.fetchmany(_FETCH)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                rows += len(chunk)
-                if rows * width > MAX_CELLS:
-                    raise ReadError(
-                        f"cannot read {kind} '{table}' of '{name}': it has more than "
-                        f"{MAX_CELLS:,} cells; refused so it cannot exhaust memory"
-                    )
-                if rows % (_FETCH * 16) == 0:
-                    stage(f"reading {kind} {table}: {rows:,} rows")
+            try:
+                chunks, names, rows = _fetch(db, table, kind, name, stage)
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc):
+                    raise
+                # Text that is not UTF-8 (SQLite does not check what it stores): read again,
+                # each such string with its bad bytes replaced.
+                db.conn.text_factory = _text
+                chunks, names, rows = _fetch(db, table, kind, name, stage)
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc) and time.monotonic() - started >= READ_SECONDS * 0.99:
                 raise ReadError(
@@ -223,6 +213,29 @@ def _sidecar_warnings(probe: FileProbe) -> list[str]:
                 "its last checkpoint are not in the table; close the program that writes it and open it again"
             )
     return out
+
+
+def _fetch(db: _Database, table: str, kind: str, name: str, stage: Any) -> tuple[list[list[tuple]], list[str], int]:
+    """Every row of ``table``, in chunks, under the time limit and the cell limit."""
+    cursor = db.run(f"SELECT * FROM {quote_name(table)}", READ_SECONDS)
+    names = [d[0] for d in cursor.description or ()]
+    width = max(1, len(names))
+    chunks: list[list[tuple]] = []
+    rows = 0
+    while True:
+        chunk = cursor.fetchmany(_FETCH)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        rows += len(chunk)
+        if rows * width > MAX_CELLS:
+            raise ReadError(
+                f"cannot read {kind} '{table}' of '{name}': it has more than "
+                f"{MAX_CELLS:,} cells; refused so it cannot exhaust memory"
+            )
+        if rows % (_FETCH * 16) == 0:
+            stage(f"reading {kind} {table}: {rows:,} rows")
+    return chunks, names, rows
 
 
 def _columns(chunks: list[list[tuple]], width: int, rows: int, names: list[str]) -> tuple[list[np.ndarray], list[str]]:
