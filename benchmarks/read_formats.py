@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--no-results", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
 
+    from tui_detector.core.io import child
     from tui_detector.core.io.reader import list_sheets, read_table
 
     work = Path(tempfile.mkdtemp(prefix="read-formats-"))
@@ -124,7 +125,8 @@ def main() -> None:
                 shape = loaded.frame.shape
                 del loaded
             print(f"{label}: {[round(t, 2) for t in times]} s, {shape}", flush=True)
-            rows.append((label, path.stat().st_size, statistics.median(times), min(times), shape))
+            where = "child process" if child.wanted(path) else "in-process"
+            rows.append((label, path.stat().st_size, statistics.median(times), min(times), shape, where))
         db = many_tables(work / "many.sqlite")
         listing = []
         for _ in range(args.runs):
@@ -141,15 +143,15 @@ def main() -> None:
         f"`python benchmarks/read_formats.py --runs {args.runs}` ({stamp}; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}): the end-to-end expense claims, "
         f"{args.rows:,} rows × {len(E2E_COLUMNS)} columns, saved in each format and read with `read_table` as "
-        "`detect` reads it (files this big go to the reader's child process). Median of "
+        "`detect` reads it (files of 24 MiB or more go to the reader's child process). Median of "
         f"{args.runs} runs; the files are generated in a temporary folder.",
         "",
-        "| format | file size | read (median) | fastest | vs xlsx | table |",
-        "|:--|--:|--:|--:|--:|:--|",
+        "| format | file size | read in | read (median) | fastest | vs xlsx | table |",
+        "|:--|--:|:--|--:|--:|--:|:--|",
     ]
-    for label, size, median, fastest, shape in rows:
+    for label, size, median, fastest, shape, where in rows:
         body.append(
-            f"| {label} | {size / 1e6:.0f} MB | {median:.2f} s | {fastest:.2f} s | "
+            f"| {label} | {size / 1e6:.0f} MB | {where} | {median:.2f} s | {fastest:.2f} s | "
             f"{xlsx / median:.1f}× | {shape[0]:,} × {shape[1]} |"
         )
     body += [
