@@ -447,3 +447,11 @@ def test_database_text_that_is_not_utf8_is_read_with_the_bad_bytes_replaced(tmp_
     con.close()
     t = read_table(path)
     assert t.frame["name"].tolist() == ["Caf\ufffd", "ok"] and t.frame["n"].tolist() == [1, 2]
+
+
+def test_json_lines_whose_first_line_is_longer_than_the_sniffed_head_is_still_read(tmp_path):
+    path = tmp_path / "long.log"
+    path.write_text(json.dumps({"a": 1, "b": "x" * 70_000}) + "\n" + json.dumps({"a": 2, "b": "y"}) + "\n")
+    t = read_table(path)
+    assert t.frame["a"].tolist() == [1, 2] and t.source_rows.tolist() == [1, 2]
+    assert t.report.file_format == "jsonl"

@@ -39,6 +39,7 @@ class Records:
     rows: int
     positions: np.ndarray  # each row's 0-based place: its line (JSON Lines) or array index
     warnings: list[str]
+    kind: str = "json"  # 'jsonl' when read a line at a time
 
 
 def _kind(value: Any) -> str:
@@ -224,7 +225,17 @@ def _read_document(probe: FileProbe, stage: Any) -> Records:
     del raw
     stage("parsing the JSON")
     warnings: list[str] = []
-    records = _records_of(_parse(text, name), name, warnings)
+    try:
+        doc = _decode(text)
+    except ValueError as exc:
+        if "Extra data" in str(exc) and text.lstrip("\ufeff \t\r\n")[:1] == "{":
+            # One object after another: JSON Lines whose first line was too long to tell.
+            del text
+            return _read_lines(probe, stage)
+        doc = _parse(text, name)  # says why, in words
+    except RecursionError:
+        doc = _parse(text, name)
+    records = _records_of(doc, name, warnings)
     del text
     gathered = _Columns()
     for record in records:
@@ -275,10 +286,10 @@ def _read_lines(probe: FileProbe, stage: Any) -> Records:
         raise ReadError(f"cannot read '{name}': {exc.strerror or exc}") from None
     if not gathered.rows:
         raise ReadError(f"'{name}' has no data")
-    return _finish(gathered, name, np.asarray(positions, dtype=np.int64), warnings)
+    return _finish(gathered, name, np.asarray(positions, dtype=np.int64), warnings, "jsonl")
 
 
-def _finish(gathered: _Columns, name: str, positions: np.ndarray, warnings: list[str]) -> Records:
+def _finish(gathered: _Columns, name: str, positions: np.ndarray, warnings: list[str], kind: str = "json") -> Records:
     _check_cells(name, gathered.rows, len(gathered.values))
     names, arrays = gathered.arrays()
     if not names:
@@ -290,4 +301,4 @@ def _finish(gathered: _Columns, name: str, positions: np.ndarray, warnings: list
             f"{plural(len(nested), 'column')} of lists or deeper records "
             f"{'was' if len(nested) == 1 else 'were'} kept as JSON text: {shown}"
         )
-    return Records(names=names, columns=arrays, rows=gathered.rows, positions=positions, warnings=warnings)
+    return Records(names=names, columns=arrays, rows=gathered.rows, positions=positions, warnings=warnings, kind=kind)

@@ -351,6 +351,7 @@ def _read_records(
             records = kept if isinstance(kept, jsonrec.Records) else jsonrec.read_records(probe, stage)
             names, columns, rows = records.names, records.columns, records.rows
             positions, warnings = records.positions, list(records.warnings)
+            fmt = records.kind
     stage(f"typing {rows:,} rows")
     built = build_columns(
         names, columns, rows, empty_message=f"'{name}' has no columns", positions=positions
