@@ -455,3 +455,24 @@ def test_json_lines_whose_first_line_is_longer_than_the_sniffed_head_is_still_re
     t = read_table(path)
     assert t.frame["a"].tolist() == [1, 2] and t.source_rows.tolist() == [1, 2]
     assert t.report.file_format == "jsonl"
+
+
+def test_a_parquet_of_many_cells_is_read_in_the_child_whatever_its_size_and_cancels(tmp_path, monkeypatch):
+    monkeypatch.delenv(child.MODE_ENV, raising=False)
+    path = tmp_path / "dense.parquet"
+    pd.DataFrame({"a": np.arange(40_000) % 3, "b": np.arange(40_000) % 5}).to_parquet(path, row_group_size=10_000)
+    assert path.stat().st_size < child.CHILD_READ_BYTES
+    assert not child.wanted(path)
+    monkeypatch.setattr(child, "CHILD_READ_CELLS", 80_000)  # this file's rows x columns
+    assert child.wanted(path)
+    cancel = threading.Event()
+    heard: list[str] = []
+
+    def stage(text: str) -> None:
+        heard.append(text)
+        if text.startswith("reading row group 2"):
+            cancel.set()
+
+    with pytest.raises(ReadCancelled):
+        read_table(path, cancel=cancel, on_stage=stage)
+    assert "reading row group 1 of 4" in heard and sandbox.live_children() == 0
