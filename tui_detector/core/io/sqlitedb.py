@@ -42,10 +42,6 @@ _ALLOWED = {
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
 
 
-class _TooSlow(Exception):
-    pass
-
-
 def quote_name(name: str) -> str:
     """``name`` as an SQL identifier: in double quotes, each double quote doubled."""
     if "\x00" in name:
