@@ -143,7 +143,7 @@ def main() -> None:
         f"`python benchmarks/read_formats.py --runs {args.runs}` ({stamp}; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}): the end-to-end expense claims, "
         f"{args.rows:,} rows × {len(E2E_COLUMNS)} columns, saved in each format and read with `read_table` as "
-        "`detect` reads it (files of 24 MiB or more go to the reader's child process). Median of "
+        "`detect` reads it (files of 24 MiB or more, and Parquet files of 2.5M cells or more, go to the reader's child process). Median of "
         f"{args.runs} runs; the files are generated in a temporary folder.",
         "",
         "| format | file size | read in | read (median) | fastest | vs xlsx | table |",
