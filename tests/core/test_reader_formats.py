@@ -476,3 +476,17 @@ def test_a_parquet_of_many_cells_is_read_in_the_child_whatever_its_size_and_canc
     with pytest.raises(ReadCancelled):
         read_table(path, cancel=cancel, on_stage=stage)
     assert "reading row group 1 of 4" in heard and sandbox.live_children() == 0
+
+
+def test_a_totals_row_in_a_csv_is_named_by_its_line_and_the_rows_after_keep_theirs(tmp_path):
+    from tui_detector.core.pipeline import without_totals
+
+    rng = np.random.default_rng(1)
+    amounts = np.round(rng.uniform(10, 100, 60), 2)
+    lines = ["customer,amount"] + [f"c{i},{a}" for i, a in enumerate(amounts[:30])]
+    lines += [f"Total,{round(float(amounts[:30].sum()), 2)}"] + [f"d{i},{a}" for i, a in enumerate(amounts[30:])]
+    path = tmp_path / "with_total.csv"
+    path.write_text("\n".join(lines) + "\n")
+    (trimmed, _), rows = without_totals((read_table(path), "sha"))
+    assert [(r["row_index"], r["excel_row"], r["source_row"], r["label"]) for r in rows] == [(30, None, 32, "Total")]
+    assert trimmed.source_rows[29:31].tolist() == [31, 33]  # line 32 was the totals row
