@@ -1,8 +1,10 @@
 """Render every screen of the app to SVG in screenshots/ (120×40), from the bundled demo workbook.
 
-Usage (from the repository root): ``python scripts/screenshots.py``
+Usage (from the repository root): ``python scripts/screenshots.py [--only sqlite]``
 
 The demo is scored with IsolationForest (fast, no TensorFlow) in a private, empty cache.
+``--only sqlite`` renders just Set up on an SQLite database made from the demo's claims (its
+tables and a view listed as the sheets), leaving the other screenshots as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ OUT = ROOT / "screenshots"
 SIZE = (120, 40)
 
 
-async def shoot() -> None:
+async def shoot(only: str | None = None) -> None:
     from tests.ui.helpers import BlockingRunner, settle
     from tui_detector.demo import demo_workbook_path
     from tui_detector.ui.app import make_app
@@ -37,6 +39,14 @@ async def shoot() -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: isinstance(pilot.app.screen, SetupScreen) and pilot.app.screen.cache_checked)
+
+    app = make_app(claims_database(demo), workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        save(app, "10-set-up-sqlite")
+    if only == "sqlite":
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     app = make_app(None, workdir=work)
     async with app.run_test(size=SIZE) as pilot:
@@ -100,9 +110,35 @@ def next_month(demo: Path) -> Path:
     return target
 
 
+def claims_database(demo: Path) -> Path:
+    """The demo's claims as an SQLite database: the claims, a small lookup table and a view."""
+    import sqlite3
+
+    from tui_detector.core.io.reader import read_table
+
+    frame = read_table(demo, "Claims").frame
+    target = demo.with_name("expense-claims.sqlite")
+    con = sqlite3.connect(target)
+    try:
+        frame.to_sql("claims", con, index=False)
+        con.executescript(
+            """
+            CREATE TABLE cost_centres (code TEXT, name TEXT, owner TEXT);
+            INSERT INTO cost_centres VALUES ('CC-100', 'Sales', 'M. Jensen'), ('CC-200', 'Field service', 'A. Okafor'),
+                ('CC-300', 'Head office', 'L. Moreau');
+            CREATE VIEW large_claims AS SELECT * FROM claims WHERE amount > 1000;
+            """
+        )
+        con.commit()
+    finally:
+        con.close()
+    return target
+
+
 def main() -> None:
     os.environ["ANOMALY_TUI_DATA_DIR"] = tempfile.mkdtemp()
-    asyncio.run(shoot())
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    asyncio.run(shoot(only))
     print("\n".join(sorted(str(p.relative_to(ROOT)) for p in OUT.glob("*.svg"))))
 
 

@@ -426,3 +426,71 @@ def odfpy_sheet(path: Path, header: list[str], rows: list[list], *, repeated_bla
     doc.spreadsheet.addElement(table)
     doc.save(str(path))
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet, JSON and SQLite files for the format tests (tests/core/test_reader_formats*.py)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def parquet_claiming_rows(path: Path, claimed: int, real_rows: int = 300) -> Path:
+    """A valid Parquet file of ``real_rows`` rows whose footer claims ``claimed`` rows (the
+    file's, its row group's and its column chunks' counts all rewritten).
+
+    The footer is Thrift compact: an i64 field right after the one before it is the byte 0x16
+    and a zigzag varint. ``real_rows`` is chosen so that its varint appears only as a count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": list(range(real_rows)), "b": [f"x{i}" for i in range(real_rows)]}), str(path))
+    raw = path.read_bytes()
+    length = struct.unpack("<i", raw[-8:-4])[0]
+    footer = raw[-8 - length : -8]
+    old, new = b"\x16" + _varint(2 * real_rows), b"\x16" + _varint(2 * claimed)
+    assert footer.count(old) >= 2, "the row count was not found in the footer"
+    footer = footer.replace(old, new)
+    path.write_bytes(raw[: -8 - length] + footer + struct.pack("<i", len(footer)) + b"PAR1")
+    return path
+
+
+def sqlite_file(path: Path, script: str) -> Path:
+    """A database made by running ``script`` (several statements) on a new file."""
+    import sqlite3
+
+    con = sqlite3.connect(str(path))
+    try:
+        con.executescript(script)
+        con.commit()
+    finally:
+        con.close()
+    return path
+
+
+def sqlite_many_tables(path: Path, n: int) -> Path:
+    """``n`` small tables t0000, t0001, ... of three rows each."""
+    parts = ["BEGIN;"]
+    for i in range(n):
+        parts.append(f"CREATE TABLE t{i:04d} (a INTEGER, b TEXT); INSERT INTO t{i:04d} VALUES (1, 'x'), (2, 'y'), ({i}, 'z');")
+    parts.append("COMMIT;")
+    return sqlite_file(path, "\n".join(parts))
+
+
+def big_json_line(path: Path, megabytes: int, *, lines: bool) -> Path:
+    """One record whose text value makes the line ``megabytes`` MiB long, written a MiB at a time."""
+    chunk = b"x" * (1 << 20)
+    with open(path, "wb") as fh:
+        fh.write(b'[{"id": 1, "note": "' if not lines else b'{"id": 1, "note": "')
+        for _ in range(megabytes):
+            fh.write(chunk)
+        fh.write(b'"}]' if not lines else b'"}\n')
+    return path

@@ -103,8 +103,8 @@ def build_detect_parser() -> argparse.ArgumentParser:
             "(schema_version 1). A model trained before on the same data and settings is reused."
         ),
     )
-    parser.add_argument("path", type=Path, help="the spreadsheet or CSV file")
-    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet name, or its 0-based number (default: the first visible sheet)")
+    parser.add_argument("path", type=Path, help="the spreadsheet, CSV, Parquet, JSON (Lines) or SQLite file")
+    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet (or database table) name, or its 0-based number (default: the first visible sheet, or the first table)")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the JSON here (replaced if it exists) instead of stdout")
     parser.add_argument("--all-rows", action="store_true", help="add 'scores': every row's score, by row_index")
     _add_model_options(parser)
@@ -141,8 +141,8 @@ def build_train_parser() -> argparse.ArgumentParser:
         prog="anomaly-tui train",
         description="Train a model on a baseline file and cache it (optionally save it too), without scoring.",
     )
-    parser.add_argument("path", type=Path, help="the baseline spreadsheet or CSV file")
-    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet name, or its 0-based number (default: the first visible sheet)")
+    parser.add_argument("path", type=Path, help="the baseline spreadsheet, CSV, Parquet, JSON (Lines) or SQLite file")
+    parser.add_argument("--sheet", metavar="NAME|INDEX", help="sheet (or database table) name, or its 0-based number (default: the first visible sheet, or the first table)")
     parser.add_argument("--save", type=Path, metavar="DIR", help="also save the model here (data only: JSON + .npz)")
     _add_model_options(parser)
     return parser

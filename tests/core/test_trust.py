@@ -129,7 +129,7 @@ def test_a_totals_row_is_left_out_with_its_reason():
     (trimmed, _), rows = without_totals((loaded(frame), "sha"))
     assert len(trimmed.frame) == 200 and "Grand total" not in set(trimmed.frame["customer"])
     assert rows == [{
-        "row_index": 200, "excel_row": 202, "label": "Grand total",
+        "row_index": 200, "excel_row": 202, "source_row": None, "label": "Grand total",
         "reason": "a totals row (labelled 'Grand total'; its amount are the sums of the rows above)",
     }]
     # The rows after it keep their sheet row numbers; kept on request.

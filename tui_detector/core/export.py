@@ -41,12 +41,15 @@ def schema() -> dict[str, Any]:
 
 
 def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
-    """The flagged rows in export form: the seed's keys plus ``excel_row``, highest score first."""
+    """The flagged rows in export form: the seed's keys plus ``excel_row`` (a workbook's row)
+    and ``source_row`` (a text, JSON, Parquet or database file's line or row), highest score
+    first."""
     detection = run.detection
     explained = run.detector.explain(run.frame, detection, detection.anomaly_rows)
     if run.baseline:
         annotate_unseen(run.detector, explained)
     excel_rows = run.loaded.excel_rows
+    source_rows = run.loaded.source_rows
     out = []
     for item in explained:
         row = item["row_index"]
@@ -54,6 +57,7 @@ def explained_anomalies(run: DetectionRun) -> list[dict[str, Any]]:
             {
                 "row_index": row,
                 "excel_row": None if excel_rows is None else int(excel_rows[row]),
+                "source_row": None if source_rows is None else int(source_rows[row]),
                 "anomaly_score": item["anomaly_score"],
                 "anomalous_features": item["anomalous_features"],
                 "raw_data": item["raw_data"],

@@ -450,7 +450,9 @@ def score_with_baseline(
     """
     loaded, digest = source
     if column_map:
-        loaded = LoadedTable(apply_column_map(loaded.frame, column_map), loaded.report, loaded.excel_rows)
+        loaded = LoadedTable(
+            apply_column_map(loaded.frame, column_map), loaded.report, loaded.excel_rows, loaded.source_rows
+        )
     if len(loaded.frame) == 0:
         raise ValueError("the sheet has a header but no data rows")
     (loaded, digest), totals = without_totals((loaded, digest), keep_totals)

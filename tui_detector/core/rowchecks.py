@@ -132,9 +132,13 @@ def leave_out_totals(loaded: LoadedTable) -> tuple[LoadedTable, list[TotalsRow]]
     keep[[t.position for t in found]] = False
     frame = loaded.frame.iloc[keep].reset_index(drop=True)
     rows = loaded.excel_rows[keep] if loaded.excel_rows is not None else None
+    source_rows = loaded.source_rows[keep] if loaded.source_rows is not None else None
     report = replace(loaded.report, rows=len(frame))
     left_out = tuple(t.position for t in found)
-    return replace(loaded, frame=frame, report=report, excel_rows=rows, left_out=left_out, totals_found=()), found
+    return replace(
+        loaded, frame=frame, report=report, excel_rows=rows, source_rows=source_rows,
+        left_out=left_out, totals_found=(),
+    ), found
 
 
 def describe(found: list[TotalsRow], loaded: LoadedTable) -> list[dict[str, object]]:
@@ -142,7 +146,11 @@ def describe(found: list[TotalsRow], loaded: LoadedTable) -> list[dict[str, obje
     out = []
     for t in found:
         excel = int(loaded.excel_rows[t.position]) if loaded.excel_rows is not None else None
-        out.append({"row_index": t.position, "excel_row": excel, "label": t.label, "reason": t.reason()})
+        source = int(loaded.source_rows[t.position]) if loaded.source_rows is not None else None
+        out.append({
+            "row_index": t.position, "excel_row": excel, "source_row": source,
+            "label": t.label, "reason": t.reason(),
+        })
     return out
 
 

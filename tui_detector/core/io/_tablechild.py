@@ -7,7 +7,7 @@ on it, so a table reads exactly the same either way, and answers with JSON lines
   known (the app shows the sheet and its size while the sheet itself is read);
 * then ``{"done": {...report...}}`` with the table written as an Arrow IPC file (data only:
   no pickle, nothing that can run) and the Excel row numbers as a ``.npy`` file in the private
-  directory the parent named, or ``{"error": "one line for the user"}``.
+  directory the parent named (and any other file's row numbers likewise), or ``{"error": "one line for the user"}``.
 
 Every cell of a million-row sheet becomes a Python object while it is typed; here those
 objects die with this process, and the parent, which runs the app's event loop, never holds
@@ -62,8 +62,14 @@ def _run(req: dict) -> dict:
     del table
     if loaded.excel_rows is not None:
         np.save(out / "rows.npy", np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)
+    if loaded.source_rows is not None:
+        np.save(out / "source_rows.npy", np.asarray(loaded.source_rows, dtype=np.int64), allow_pickle=False)
     report = dict(vars(loaded.report))
-    return {"done": report, "excel_rows": loaded.excel_rows is not None}
+    return {
+        "done": report,
+        "excel_rows": loaded.excel_rows is not None,
+        "source_rows": loaded.source_rows is not None,
+    }
 
 
 def main() -> int:

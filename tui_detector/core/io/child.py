@@ -35,7 +35,8 @@ from .tablewire import table_to_frame
 
 __all__ = ["CHILD_READ_BYTES", "ReadOutOfMemory", "ReaderUnavailable", "wanted", "read_in_child"]
 
-#: Files at least this large on disk are read in a child process: about 250k rows x 10 columns
+#: Files at least this large on disk (and Parquet files of many cells, :data:`CHILD_READ_CELLS`)
+#: are read in a child process: about 250k rows x 10 columns
 #: of xlsx, 4-5 s of reading. Below it the child's start-up and hand-over (~0.3-0.6 s) would
 #: add a quarter to a read too short to need cancelling (a 100k x 20 sheet: 1.8 s vs 2.4 s).
 CHILD_READ_BYTES = 24 << 20
@@ -73,10 +74,28 @@ def wanted(p: Path) -> bool:
     if mode == "0":
         return False
     try:
-        big = mode == "1" or p.stat().st_size >= CHILD_READ_BYTES
+        big = mode == "1" or p.stat().st_size >= CHILD_READ_BYTES or _many_parquet_cells(p)
     except OSError:
         return False
     return big and _arrow_available()
+
+
+#: A Parquet file is compressed (5-20 times), so its size says little: one whose footer counts
+#: this many cells or more (a 250k x 10 table, as a 24 MiB workbook holds) is read in a child.
+CHILD_READ_CELLS = 2_500_000
+
+
+def _many_parquet_cells(p: Path) -> bool:
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) != b"PAR1":
+                return False
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(str(p))
+        return meta.num_rows * max(1, meta.num_columns) >= CHILD_READ_CELLS
+    except Exception:  # noqa: BLE001 - a damaged footer: the reader says so, in this process
+        return False
 
 
 _PREFIX = "anomaly-tui-read-"
@@ -259,6 +278,11 @@ def _load(work: Path, result: dict) -> LoadedTable:
         rows = (
             np.load(work / "rows.npy", allow_pickle=False) if result.get("excel_rows") else None
         )
+        source_rows = (
+            np.load(work / "source_rows.npy", allow_pickle=False)
+            if result.get("source_rows")
+            else None
+        )
     except (OSError, TypeError, KeyError, ValueError, pa.ArrowException) as exc:
         raise ReadError(
             f"cannot read '{Path(result.get('done', {}).get('path', '?')).name}': "
@@ -268,4 +292,4 @@ def _load(work: Path, result: dict) -> LoadedTable:
         raise ReadError(
             f"cannot read '{Path(report.path).name}': the reader process returned damaged data"
         )
-    return LoadedTable(frame=frame, report=report, excel_rows=rows)
+    return LoadedTable(frame=frame, report=report, excel_rows=rows, source_rows=source_rows)

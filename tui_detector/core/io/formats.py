@@ -16,6 +16,7 @@ from .table import ReadError, display_name
 
 __all__ = [
     "EXCEL_FORMATS",
+    "RECORD_FORMATS",
     "SUPPORTED_EXTENSIONS",
     "TEXT_FORMATS",
     "BadPath",
@@ -24,13 +25,23 @@ __all__ = [
     "format_by_extension",
 ]
 
-SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".tsv", ".txt")
+SUPPORTED_EXTENSIONS = (
+    ".xlsx", ".xlsm", ".xls", ".xlsb", ".ods",
+    ".csv", ".tsv", ".txt",
+    ".parquet", ".pq",
+    ".json", ".jsonl", ".ndjson",
+    ".sqlite", ".sqlite3", ".db",
+)
 
 EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
 TEXT_FORMATS = ("csv", "tsv")
+#: Formats whose columns are named and typed by the file itself (no header row to find).
+RECORD_FORMATS = ("parquet", "json", "jsonl", "sqlite")
 
 ZIP_MAGIC = b"PK\x03\x04"
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+PARQUET_MAGIC = b"PAR1"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 PathKind = Literal["not a path", "missing", "unreadable", "folder", "empty"]
 _NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF})
@@ -83,4 +94,12 @@ def format_by_extension(ext: str) -> str:
         ".ods": "ods",
         ".tsv": "tsv",
         ".tab": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".json": "json",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".sqlite": "sqlite",
+        ".sqlite3": "sqlite",
+        ".db": "sqlite",
     }.get(ext, "csv")

@@ -9,6 +9,7 @@ the probe instead of the file.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,8 @@ from . import guard, text
 from .formats import (
     CFB_MAGIC,
     EXCEL_FORMATS,
+    PARQUET_MAGIC,
+    SQLITE_MAGIC,
     TEXT_FORMATS,
     ZIP_MAGIC,
     checked_size,
@@ -38,7 +41,7 @@ class FileProbe:
     path: Path
     size: int  # bytes
     head: bytes  # the first HEAD_BYTES of the file (all of it when shorter)
-    fmt: str  # 'xlsx', 'xlsm', 'xls', 'xlsb', 'ods', 'csv' or 'tsv'
+    fmt: str  # 'xlsx', 'xlsm', 'xls', 'xlsb', 'ods', 'csv', 'tsv', 'parquet', 'json', 'jsonl', 'sqlite'
     #: what the zip pre-check found in a zip workbook (None before :func:`check_file`, and for
     #: every other kind of file)
     zip_facts: guard.ZipFacts | None = None
@@ -51,7 +54,7 @@ class FileProbe:
 
 
 def detect_format(path: Any) -> str:
-    """'xlsx', 'xlsm', 'xls', 'xlsb', 'ods', 'csv' or 'tsv', judged by content before extension."""
+    """The format (see :class:`FileProbe`), judged by content before extension."""
     return probe_file(*checked_size(path)).fmt
 
 
@@ -78,7 +81,13 @@ def _format(p: Path, head: bytes) -> str:
     if head.startswith(CFB_MAGIC):
         # An encrypted xlsx is a CFB container too; the read path tells those apart.
         return "xls"
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
     fmt = format_by_extension(ext)
+    if fmt in ("parquet", "sqlite"):
+        return fmt  # the name promises what the content lacks: check_file refuses it as damaged
     if fmt in EXCEL_FORMATS:
         # A workbook name on something that is neither zip nor CFB: plain text saved with an
         # Excel extension is common (exports that are really CSV/TSV), so read it as text;
@@ -87,6 +96,12 @@ def _format(p: Path, head: bytes) -> str:
         if stripped[:1] == b"<" or not _looks_like_text(head, p):
             return fmt
         fmt = "csv"
+    else:
+        json_kind = _json_kind(head, p, ext)
+        if json_kind is not None:
+            return json_kind
+        if fmt in ("json", "jsonl"):
+            return fmt  # the JSON reader says what is wrong with it
     if fmt == "csv" and ext != ".csv":
         try:
             decoded, _enc, _nul = text.decode_text(head, p, partial=True)
@@ -95,6 +110,37 @@ def _format(p: Path, head: bytes) -> str:
         except ReadError:
             pass
     return fmt
+
+
+#: What may follow a document's opening bracket in JSON (and rarely in a delimited header).
+_AFTER_BRACKET = frozenset('{["-0123456789tfn]')
+
+
+def _json_kind(head: bytes, p: Path, ext: str) -> str | None:
+    """'json' or 'jsonl' when the file's text starts the way a JSON document does, else None.
+
+    A record per line is JSON Lines when the extension says so, or when the first line is a
+    whole object and the next line starts another one."""
+    try:
+        decoded, _enc, _nul = text.decode_text(head, p, partial=True)
+    except ReadError:
+        return None
+    body = decoded.lstrip("\ufeff \t\r\n")
+    first, rest = body[:1], body[1:].lstrip(" \t\r\n")
+    if first == "[" and rest[:1] in _AFTER_BRACKET:
+        return "jsonl" if ext in (".jsonl", ".ndjson") else "json"
+    if first != "{" or rest[:1] not in ('"', "}"):
+        return None
+    if ext in (".jsonl", ".ndjson"):
+        return "jsonl"
+    line, newline, after = body.partition("\n")
+    if newline and after.lstrip(" \t\r\n")[:1] == "{":
+        try:
+            json.loads(line)
+        except ValueError:
+            return "json"
+        return "jsonl"
+    return "json"
 
 
 def _looks_like_text(head: bytes, p: Path) -> bool:
@@ -176,12 +222,18 @@ def check_file(probe: FileProbe) -> FileProbe:
             )
     elif fmt in EXCEL_FORMATS and not head.startswith((ZIP_MAGIC, CFB_MAGIC)):
         raise damaged(probe)
+    elif fmt == "parquet" and not head.startswith(PARQUET_MAGIC):
+        raise ReadError(f"cannot read '{name}': it is not a Parquet file (it does not start with PAR1)")
+    elif fmt == "sqlite" and not head.startswith(SQLITE_MAGIC):
+        raise ReadError(f"cannot read '{name}': it is not an SQLite database (it has no SQLite header)")
     ext = p.suffix.lower()
     if fmt in TEXT_FORMATS and ext in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
         warnings.append(
             f"'{name}' is a text file, not a {ext[1:]} workbook; it was read as "
             f"{'tab-separated' if fmt == 'tsv' else 'comma/semicolon-separated'} text"
         )
+    if fmt in ("json", "jsonl") and ext in (".csv", ".tsv", ".tab", ".txt"):
+        warnings.append(f"'{name}' holds JSON, not delimited text; it was read as JSON")
     return replace(probe, zip_facts=facts, warnings=tuple(warnings))
 
 

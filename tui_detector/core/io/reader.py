@@ -33,8 +33,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import engines, text
-from .formats import EXCEL_FORMATS, SUPPORTED_EXTENSIONS, TEXT_FORMATS, check_path, checked_size
+from . import engines, jsonrec, parquet, sqlitedb, text
+from .columnar import build_columns
+from .formats import (
+    EXCEL_FORMATS,
+    RECORD_FORMATS,
+    SUPPORTED_EXTENSIONS,
+    TEXT_FORMATS,
+    check_path,
+    checked_size,
+)
 from .grid import Built, build, to_grid
 from .probe import FileProbe, check_file, detect_format, probe_file
 from .child import ReaderUnavailable, read_in_child, wanted
@@ -119,7 +127,8 @@ def open_table(
 
 
 def list_sheets(path: Any) -> list[SheetInfo]:
-    """Worksheets in workbook order; a text file is one sheet named after the file."""
+    """Worksheets in workbook order, or a database's tables then views; a text, JSON or
+    Parquet file is one sheet named after the file."""
     with _as_read_error(path):
         return _list(path, None, keep=False, stage=_quiet).sheets
 
@@ -274,14 +283,20 @@ def _checked_probe(path: Any, stage: Stage) -> FileProbe:
 class _Listing:
     sheets: list[SheetInfo]
     probe: FileProbe
-    #: what the listing parsed that the read will want: a text file's fields, or the sheet
-    #: to be read (None: nothing kept, the read parses it)
-    kept: text.TextCells | engines.ParsedSheet | None
+    #: what the listing parsed that the read will want: a text file's fields, a JSON file's
+    #: records, or the sheet to be read (None: nothing kept, the read parses it)
+    kept: text.TextCells | engines.ParsedSheet | jsonrec.Records | None
+
+
+#: What each format that is not a workbook or text is read with (the load report's engine).
+_RECORD_ENGINES = {"parquet": "pyarrow", "json": "json", "jsonl": "json", "sqlite": "sqlite3"}
 
 
 def _list(path: Any, sheet: str | int | None, *, keep: bool, stage: Stage) -> _Listing:
     probe = _checked_probe(path, stage)
     fmt = probe.fmt
+    if fmt in RECORD_FORMATS:
+        return _list_records(probe, keep, stage)
     stage("parsing the workbook" if fmt in EXCEL_FORMATS else "parsing the text")
     if fmt not in TEXT_FORMATS:
         sheets, parsed = engines.list_workbook(probe, sheet, keep=keep)
@@ -297,18 +312,73 @@ def _list(path: Any, sheet: str | int | None, *, keep: bool, stage: Stage) -> _L
     return _Listing(sheets=[only], probe=probe, kept=fields if keep else None)
 
 
+def _list_records(probe: FileProbe, keep: bool, stage: Stage) -> _Listing:
+    fmt = probe.fmt
+    if fmt == "sqlite":
+        stage("listing the tables")
+        return _Listing(sheets=sqlitedb.list_tables(probe), probe=probe, kept=None)
+    if fmt == "parquet":
+        return _Listing(sheets=parquet.list_parquet(probe), probe=probe, kept=None)
+    records = jsonrec.read_records(probe, stage)
+    only = SheetInfo(
+        name=probe.path.stem, index=0, rows=records.rows, columns=len(records.names), visible=True
+    )
+    return _Listing(sheets=[only], probe=probe, kept=records if keep else None)
+
+
+def _read_records(
+    probe: FileProbe,
+    sheet: str | int | None,
+    header_row: Any,
+    stage: Stage,
+    kept: Any,
+    started: float,
+) -> LoadedTable:
+    """A Parquet, JSON or SQLite file: the file names and orders the columns itself."""
+    name, fmt, stem = probe.name, probe.fmt, probe.path.stem
+    if header_row not in ("auto", None):
+        raise ReadError(f"'{name}' names its own columns; a header row applies only to sheets and text files")
+    table_name = None
+    positions = None
+    if fmt == "sqlite":
+        table_name, names, columns, rows, warnings = sqlitedb.read_sqlite(probe, sheet, stage)
+    else:
+        if sheet is not None and sheet != 0 and sheet != stem:
+            raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
+        if fmt == "parquet":
+            names, columns, rows, warnings = parquet.read_parquet(probe, stage)
+        else:
+            records = kept if isinstance(kept, jsonrec.Records) else jsonrec.read_records(probe, stage)
+            names, columns, rows = records.names, records.columns, records.rows
+            positions, warnings = records.positions, list(records.warnings)
+            fmt = records.kind
+    stage(f"typing {rows:,} rows")
+    built = build_columns(
+        names, columns, rows, empty_message=f"'{name}' has no columns", positions=positions
+    )
+    del columns
+    report = _report(
+        probe, fmt, _RECORD_ENGINES[fmt], table_name, built, list(probe.warnings) + warnings, started
+    )
+    return LoadedTable(
+        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1
+    )
+
+
 def _read_probed(
     probe: FileProbe,
     sheet: str | int | None,
     header_row: Any,
     engine: str,
     stage: Stage,
-    kept: text.TextCells | engines.ParsedSheet | None,
+    kept: Any,
     started: float,
 ) -> LoadedTable:
     name = probe.name
     if probe.fmt in TEXT_FORMATS:
         return _read_text(probe, sheet, header_row, stage, kept, started)
+    if probe.fmt in RECORD_FORMATS:
+        return _read_records(probe, sheet, header_row, stage, kept, started)
 
     stage("reading the cells")
     parsed = kept if isinstance(kept, engines.ParsedSheet) else None
@@ -363,7 +433,9 @@ def _read_text(
         probe, fmt, "csv", None, built, warnings, started,
         encoding=fields.encoding, delimiter=fields.delimiter,
     )
-    return LoadedTable(frame=built.frame, report=report, excel_rows=None)
+    return LoadedTable(
+        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1
+    )
 
 
 def _report(

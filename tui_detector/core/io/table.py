@@ -67,6 +67,10 @@ class LoadedTable:
     frame: pd.DataFrame
     report: LoadReport
     excel_rows: np.ndarray | None
+    #: Each row's number in the file where the format has one and it is not a workbook: the
+    #: line of a CSV or JSON Lines file, the record of a JSON array, the row of a Parquet file
+    #: or of a database table, from 1. None for a workbook (its rows are ``excel_rows``).
+    source_rows: np.ndarray | None = None
     #: Positions (in the table as read) of rows left out as totals rows (see core.rowchecks).
     left_out: tuple[int, ...] = ()
     #: The totals rows found in this table (core.rowchecks.totals_of); None: not looked for yet.

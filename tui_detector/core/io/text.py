@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .columns import DECIMAL_COMMA_RE
+from .columns import DECIMAL_COMMA_RE, is_texty_string
 from .formats import SUPPORTED_EXTENSIONS
 from .table import ReadError, display_name, one_line, plural
 
-__all__ = ["TextCells", "decode_text", "read_text", "sniff_delimiter"]
+__all__ = ["TextCells", "decode_text", "read_text", "sniff_delimiter", "table_problem"]
 
 # pandas' default NA tokens minus "#N/A": that one is an Excel error value and is counted as such.
 _CSV_NA_VALUES = [
@@ -139,6 +139,65 @@ def sniff_delimiter(text: str, fmt: str) -> str:
     return best_delim
 
 
+#: A delimited table: at least this share of its lines have the most common number of fields.
+_CONSISTENT_SHARE = 0.6
+#: ... or at least this share of its lines have two fields or more (ragged exports).
+_MULTI_FIELD_SHARE = 0.9
+_SENTENCE_END = (".", "!", "?", ":", ";", ",")
+
+
+def _sentence_like(line: str) -> bool:
+    """A line that reads as prose rather than as one cell of a column."""
+    words = line.split()
+    return len(line) > 100 or len(words) >= 6 or (len(words) >= 3 and line.rstrip().endswith(_SENTENCE_END))
+
+
+def _header_like(line: str) -> bool:
+    t = line.strip()
+    return 0 < len(t) <= 64 and len(t.split()) <= 5 and not t.endswith(_SENTENCE_END)
+
+
+def table_problem(text: str, delimiter: str) -> str | None:
+    """Why the text is not a table, in words for the refusal; None when it is one.
+
+    A table of text has a consistent separator and two columns or more; one column is a table
+    when it has a name above values (a short label over short cells), or when its cells are
+    numbers, dates or flags. A note, a letter or a log of sentences is none of these."""
+    lines = _sample_lines(text)
+    if not lines:
+        return None
+    try:
+        counts = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
+    except csv.Error:
+        counts = []
+    if not counts:
+        return None
+    modal, freq = Counter(counts).most_common(1)[0]
+    multi = sum(1 for c in counts if c >= 2)
+    stripped = [ln.strip() for ln in lines]
+    if modal >= 2 and (freq / len(counts) >= _CONSISTENT_SHARE or multi / len(counts) >= _MULTI_FIELD_SHARE):
+        # A letter's commas can fall as evenly as a table's: a first line that is a sentence
+        # and sentences on most lines make it prose (a header row is short labels).
+        sentences = sum(1 for ln in stripped if _sentence_like(ln) and ln.endswith((".", "!", "?")))
+        if not (modal <= 3 and _sentence_like(stripped[0]) and sentences >= 0.5 * len(stripped)):
+            return None
+        return "its lines read as sentences; their commas are punctuation, not column separators"
+    if modal >= 2:
+        shown = "tab" if delimiter == "\t" else f"'{delimiter}'"
+        return (
+            f"its lines have from {min(counts)} to {max(counts)} fields split at {shown}; "
+            "a table's rows share one separator"
+        )
+    values = stripped[1:] if len(stripped) > 1 else stripped
+    plain = sum(1 for v in stripped if not is_texty_string(v))
+    if plain / len(stripped) >= 0.9:
+        return None  # one column of numbers, dates or flags
+    prose = sum(1 for v in values if _sentence_like(v))
+    if _header_like(stripped[0]) and prose <= 0.2 * len(values):
+        return None
+    return "no line has a column separator, and its lines read as sentences, not as a named column of values"
+
+
 def _uses_decimal_comma(text: str, delimiter: str) -> bool:
     if delimiter != ";":
         return False
@@ -195,6 +254,9 @@ def read_text(p: Path, fmt: str) -> TextCells:
     if not text.strip():
         raise ReadError(f"'{display_name(p)}' is empty")
     delimiter = sniff_delimiter(text, fmt)
+    problem = table_problem(text, delimiter)
+    if problem:
+        raise ReadError(f"'{display_name(p)}' does not look like a table ({problem})")
     decimal_comma = _uses_decimal_comma(text, delimiter)
     try:
         try:

@@ -50,6 +50,17 @@ def looks_like_a_table(path: Path) -> bool:
     return any(lines[0].count(sep) >= 1 and all(line.count(sep) == lines[0].count(sep) for line in lines[1:]) for sep in SEPARATORS)
 
 
+def is_our_export(path: Path) -> bool:
+    """Whether a .json file is this tool's own export (its first keys say so): the reader
+    refuses it, since it holds the anomalies found in a table, not the table."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    return b'"schema_version"' in head and b'"anomaly-tui"' in head
+
+
 def can_open(path: Path) -> bool:
     """Whether the picker lists ``path``: a folder, or a file in a format the reader opens."""
     if path.is_dir():
@@ -57,6 +68,8 @@ def can_open(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
         return False
+    if suffix == ".json":
+        return not is_our_export(path)
     return suffix not in PROSE_EXTENSIONS or looks_like_a_table(path)
 
 

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from tui_detector.core import ColumnProfile, LoadedTable, LoadReport, SheetInfo
 
 
+#: Formats whose columns are named by the file itself, not by a header row.
+_NAMED_BY_FILE = ("parquet", "json", "jsonl", "sqlite")
+
+
 class ReadingStatus(Static):
     """Reads a sheet of ``path`` in a worker (files can be big) and posts :class:`Loaded`
     (with the columns profiled) or :class:`Failed`. Meanwhile it shows ``Reading sheet S of
@@ -148,9 +152,13 @@ class ReadingStatus(Static):
         self._stop()
         source = Text(self.file_name, style="bold")
         if report.sheet:
-            source.append(" · sheet ")
+            source.append(" · table " if report.file_format == "sqlite" else " · sheet ")
             source.append(report.sheet, style="bold")
-        header = f"header on row {report.header_row}" if report.header_row else "no header row"
+        if report.header_row:
+            header = f"header on row {report.header_row}"
+        else:
+            # Parquet, JSON and database tables name their columns themselves: no row to find.
+            header = "column names from the file" if report.file_format in _NAMED_BY_FILE else "no header row"
         source.append(f" · {report.rows:,} {'row' if report.rows == 1 else 'rows'} of data × {len(report.columns)} columns · {header}")
         info = next((i for i in message.sheets if i.name == report.sheet), None)
         if info is not None and info.rows != report.rows:
