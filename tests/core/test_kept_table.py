@@ -91,7 +91,7 @@ def test_the_entry_records_the_kept_table(tmp_path):
     (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
     record = json.loads((entry / "entry.json").read_text())["table"]
     assert record["requests"] == [{"sheet": None}, {"sheet": cold.loaded.report.sheet}]
-    assert set(record) == {"requests", "sheets", "totals", "sha256", "rows_sha256", "report"}
+    assert set(record) == {"requests", "sheets", "totals", "sha256", "rows_sha256", "source_rows_sha256", "report"}
     assert record["sheets"] is None  # a read that did not list the sheets
 
 
@@ -135,3 +135,33 @@ def test_the_totals_rows_found_are_kept_with_the_table(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
     warm = run_detection(path, FAST)
     assert warm.from_cache and warm.totals == cold.totals
+    np.testing.assert_array_equal(warm.loaded.source_rows, cold.loaded.source_rows)  # a CSV's line numbers
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".sqlite"])
+def test_every_format_comes_back_from_its_kept_copy_as_read(tmp_path, monkeypatch, suffix):
+    import sqlite3  # noqa: PLC0415
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "shop": rng.choice(["north", "south", "east"], 120),
+        "amount": rng.normal(50, 5, 120).round(2),
+        "items": rng.integers(1, 9, 120),
+        "at": pd.Timestamp("2026-10-01") + pd.to_timedelta(rng.integers(0, 1000, 120), unit="h"),
+    })
+    path = tmp_path / f"orders{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".jsonl":
+        frame.assign(at=frame["at"].astype(str)).to_json(path, orient="records", lines=True)
+    else:
+        with sqlite3.connect(path) as db:
+            frame.assign(at=frame["at"].astype(str)).to_sql("orders", db, index=False)
+    cold = run_detection(path, FAST)
+    monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
+    warm = run_detection(path, FAST)
+    assert warm.from_cache
+    pd.testing.assert_frame_equal(warm.frame, cold.frame)
+    assert _report(warm) == _report(cold)
+    np.testing.assert_array_equal(warm.loaded.source_rows, cold.loaded.source_rows)
+    np.testing.assert_array_equal(warm.detection.scores, cold.detection.scores)

@@ -23,6 +23,7 @@ from .rowchecks import TotalsRow
 
 TABLE_FILE = "table.arrow"
 ROWS_FILE = "table-rows.npy"
+SOURCE_ROWS_FILE = "table-source-rows.npy"
 #: Bigger tables (in Arrow, before compression) are not kept: the copy is made while the
 #: scored table is still in memory, and a full-size sheet's would push the run past its memory
 #: budget (and crowd the models out of the cache).
@@ -56,8 +57,9 @@ def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, A
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
         writer.write_table(table)
-    if loaded.excel_rows is not None:
-        np.save(directory / ROWS_FILE, np.asarray(loaded.excel_rows, dtype=np.int64), allow_pickle=False)
+    for numbers, name in ((loaded.excel_rows, ROWS_FILE), (loaded.source_rows, SOURCE_ROWS_FILE)):
+        if numbers is not None:
+            np.save(directory / name, np.asarray(numbers, dtype=np.int64), allow_pickle=False)
     if not requests:
         return None
     report = {k: v for k, v in vars(loaded.report).items() if k not in ("path", "seconds")}
@@ -73,6 +75,7 @@ def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, A
         "totals": totals,
         "sha256": _sha256(path),
         "rows_sha256": _sha256(directory / ROWS_FILE) if loaded.excel_rows is not None else None,
+        "source_rows_sha256": _sha256(directory / SOURCE_ROWS_FILE) if loaded.source_rows is not None else None,
         "report": report,
     }
 
@@ -91,11 +94,8 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
     file = directory / TABLE_FILE
     if _sha256(file) != record.get("sha256"):
         raise ValueError("the kept table does not match its checksum")
-    rows = None
-    if record.get("rows_sha256") is not None:
-        if _sha256(directory / ROWS_FILE) != record["rows_sha256"]:
-            raise ValueError("the kept table's row numbers do not match their checksum")
-        rows = np.load(directory / ROWS_FILE, allow_pickle=False)
+    rows = _row_numbers(directory / ROWS_FILE, record.get("rows_sha256"))
+    source_rows = _row_numbers(directory / SOURCE_ROWS_FILE, record.get("source_rows_sha256"))
     try:
         with pa.OSFile(str(file), "rb") as source:
             frame = table_to_frame(pa.ipc.open_file(source).read_all().combine_chunks())
@@ -104,7 +104,7 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
         raise ValueError(f"the kept table is unreadable ({type(exc).__name__})") from None
     if list(map(str, frame.columns)) != list(report.columns) or len(frame) != report.rows:
         raise ValueError("the kept table does not fit its report")
-    if rows is not None and rows.shape != (len(frame),):
+    if any(numbers is not None and numbers.shape != (len(frame),) for numbers in (rows, source_rows)):
         raise ValueError("the kept table's row numbers do not fit it")
     sheets = record.get("sheets")
     try:
@@ -124,8 +124,22 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
         raise ValueError("the kept table's totals rows do not fit it")
     report.seconds = time.perf_counter() - started
     return LoadedTable(
-        frame=frame, report=report, excel_rows=rows, sheets=listed, asked=record["requests"][0], totals_found=found
+        frame=frame,
+        report=report,
+        excel_rows=rows,
+        source_rows=source_rows,
+        sheets=listed,
+        asked=record["requests"][0],
+        totals_found=found,
     )
+
+
+def _row_numbers(path: Path, digest: str | None) -> np.ndarray | None:
+    if digest is None:
+        return None
+    if _sha256(path) != digest:
+        raise ValueError("the kept table's row numbers do not match their checksum")
+    return np.load(path, allow_pickle=False)
 
 
 def _sha256(path: Path) -> str:
