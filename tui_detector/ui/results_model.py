@@ -86,8 +86,12 @@ class ResultsModel:
             elif str(profile.role) in ("identifier", "categorical"):
                 # Numbers that name things (IDs, codes, years as categories) read as written.
                 self.formats[index] = dataclasses.replace(self.formats[index], grouping=False)
-        excel = run.loaded.excel_rows
-        self.excel_rows: np.ndarray | None = None if excel is None else np.asarray(excel)
+        # The row number the user finds the row by in their file: the sheet's row, or where the
+        # format has one, the CSV's or JSON Lines' line, the record or table row (from 1).
+        excel, source = run.loaded.excel_rows, run.loaded.source_rows
+        numbers = excel if excel is not None else source
+        self.excel_rows: np.ndarray | None = None if numbers is None else np.asarray(numbers)
+        self.file_row_label = "sheet row" if excel is not None else _file_row_label(run.loaded.report.file_format)
         self.top = TopFeatures(run)
         #: data column index of each feature the model explains with
         self._feature_column = {name: i for i, name in enumerate(self.names)}
@@ -111,7 +115,7 @@ class ResultsModel:
         digits = len(f"{max(n - 1, 0):,}")
         columns = [Column("row", "row", max(3, digits), numeric=True)]
         if self.excel_rows is not None:
-            columns.append(Column("sheet_row", "sheet row", max(9, digits), numeric=True))
+            columns.append(Column("sheet_row", self.file_row_label, max(len(self.file_row_label), digits), numeric=True))
         scores = self.run.detection.scores
         finite = scores[np.isfinite(scores)] if n else scores[:0]
         extremes = [score_text(finite.min()), score_text(finite.max())] if finite.size else []
@@ -384,3 +388,10 @@ def _argsort_text(values: np.ndarray) -> np.ndarray | None:
     for start in range(0, len(text), 65_536):  # chunks: the screen repaints in between
         fixed[start : start + 65_536] = text[start : start + 65_536]
     return np.concatenate([present[np.argsort(fixed, kind="stable")], np.flatnonzero(missing)])
+
+
+def _file_row_label(file_format: str) -> str:
+    """What a row's number in a file of this format is called."""
+    if file_format in ("csv", "tsv", "jsonl"):
+        return "line"
+    return {"json": "record", "sqlite": "table row"}.get(file_format, "file row")

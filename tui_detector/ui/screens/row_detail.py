@@ -71,7 +71,7 @@ class RowDetailScreen(Screen[int]):
         flagged = bool(detection.flags[row])
         title = Text(f"row {row}", style="bold")
         if self.model.excel_rows is not None:
-            title.append(f" · sheet row {int(self.model.excel_rows[row])}")
+            title.append(f" · {self.model.file_row_label} {int(self.model.excel_rows[row])}")
         title.append(f" · score {score_text(detection.scores[row])} · threshold {score_text(detection.threshold)} · ")
         title.append("flagged as anomalous" if flagged else "not flagged", style="bold red" if flagged else "green")
         position = self.position
