@@ -3,6 +3,8 @@
     anomaly-tui [PATH] [--demo]          open the app
     anomaly-tui detect PATH [options]    headless detection, JSON on stdout or --output
     anomaly-tui cache list|clear|path    the model cache
+    anomaly-tui review set|list|export   verdicts on rows (see cli_review.py)
+    anomaly-tui runs list|show           past runs, from the review store
 
 Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no traceback),
 2 bad arguments. ``detect`` and ``train`` do their work in a child of a small watcher process,
@@ -86,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the strange rows in a spreadsheet and explain why they are strange.",
         epilog=(
             "headless: 'anomaly-tui detect PATH' (see 'anomaly-tui detect --help'); "
-            "train on a baseline: 'anomaly-tui train PATH'; model cache: 'anomaly-tui cache list|clear|path'"
+            "train on a baseline: 'anomaly-tui train PATH'; model cache: 'anomaly-tui cache list|clear|path'; "
+            "verdicts: 'anomaly-tui review set|list|export'; past runs: 'anomaly-tui runs list|show'"
         ),
     )
     parser.add_argument("path", nargs="?", type=Path, help="an .xlsx/.xlsm/.xls/.xlsb/.ods/.csv/.tsv file")
@@ -115,6 +118,9 @@ def build_detect_parser() -> argparse.ArgumentParser:
     source.add_argument("--model-dir", type=Path, metavar="DIR", help="use a model saved with 'anomaly-tui train --save DIR' or TabularAnomalyDetector.save")
     baseline.add_argument("--baseline-sheet", metavar="NAME|INDEX", help="the sheet of --model-from (default: its first visible sheet)")
     baseline.add_argument("--column-map", action="append", type=_column_pair, default=[], metavar="NEW=MODEL", help="this table's column NEW supplies the model's column MODEL (repeatable)")
+    from .cli_review import add_detect_options  # noqa: PLC0415 - it imports this module
+
+    add_detect_options(parser)
     return parser
 
 
@@ -183,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _tell_watcher(watcher)
     if args and args[0] == "cache":
         return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
+    if args and args[0] in ("review", "runs"):
+        from .cli_review import main as review_main  # noqa: PLC0415
+
+        return review_main(args)
     return app_command(build_parser().parse_args(args))
 
 
@@ -530,9 +540,14 @@ def detect_command(args: argparse.Namespace) -> int:
             progress.stage(f"reading {path.name}")
             sheet = _resolve_sheet(path, args.sheet)
             run = run_detection(path, settings, sheet=sheet, on_stage=progress.stage, on_progress=progress.training)
+        from .cli_review import finish_session, open_session  # noqa: PLC0415
+
+        session = open_session(run, args)
         progress.stage("explaining")
         anomalies = explained_anomalies(run)
-        document = build_export(run, all_rows=args.all_rows, anomalies=anomalies)
+        listed = finish_session(session, run, anomalies, args)
+        document = build_export(run, all_rows=args.all_rows, anomalies=listed)
+        document["review"] = session.summary()
         if args.scored_copy is not None:
             from .core.scored_copy import write_scored_copy  # noqa: PLC0415
 
@@ -547,10 +562,11 @@ def detect_command(args: argparse.Namespace) -> int:
     cached = ", model from cache" if run.from_cache else ""
     if run.drift is not None:
         cached += f"; {run.drift['verdict']}"
-    problem = _cache_problem(run.cache_note)
+    from .cli_review import session_notes  # noqa: PLC0415
+
     progress.done()
-    if problem is not None:
-        _note(problem)
+    for line in session_notes(session, _cache_problem(run.cache_note)):
+        _note(line)
     progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
     if args.output is None:
         _write_stdout(dumps(document))
