@@ -124,12 +124,19 @@ class ReviewStore:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            # Before anything is changed: a newer version's file is left exactly as it is.
+            version = self._version(conn)
+            if version > SCHEMA_VERSION:
+                raise NewerStoreError(
+                    f"the review store {self.path} was written by a newer anomaly-tui (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION}); it is left as it is"
+                )
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"the review store {self.path} cannot use write-ahead logging (journal mode {mode})")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except BaseException:
             conn.close()
             raise
@@ -137,11 +144,6 @@ class ReviewStore:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = self._version(conn)
-        if version > SCHEMA_VERSION:
-            raise NewerStoreError(
-                f"the review store {self.path} was written by a newer anomaly-tui (schema {version}, "
-                f"this one knows {SCHEMA_VERSION}); it is left as it is"
-            )
         while version < SCHEMA_VERSION:
             with self._transaction(conn):
                 # Read again under the write lock: another process may have migrated meanwhile.
