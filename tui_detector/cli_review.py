@@ -149,7 +149,7 @@ def _review_records(loaded: Any, state: Any) -> list[dict[str, Any]]:
     records = []
     for row in sorted({*state.verdicts, *state.suppressed}):
         verdict = state.review_of(row)
-        key = str(keys[row]) if keys is not None else state.fingerprinter.rows(loaded.frame, [row])[0][0]
+        key = str(keys[row]) if keys is not None else state.fingerprinter.keys(loaded.frame, [row])[0]
         records.append({
             "row_index": row,
             "excel_row": None if excel_rows is None else int(excel_rows[row]),

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.roles import MODEL_ROLES, Role, looks_like_id_name, profile_columns
+from ..model.roles import MODEL_ROLES, Role, as_datetime, as_numeric, looks_like_id_name, profile_columns
+# The same yes/no reading the roles use, so a CSV's "yes" and a workbook's TRUE agree.
+from ..model.roles import _bool_series as bool_series
 
 #: Share of rows that must have a value in an identifier column for it to name the rows.
 ID_FILLED = 0.9
@@ -81,6 +83,19 @@ def canonical_column(series: pd.Series) -> np.ndarray:
     return texts[codes]  # the sentinel -1 picks the "" appended last
 
 
+def _as_role(series: pd.Series, role: str) -> pd.Series:
+    """The column's cells as the model reads them, so text that holds numbers, dates or yes/no
+    (a CSV) and the typed cells of a workbook come out the same."""
+    if role == Role.NUMERIC:
+        return as_numeric(series)[0]
+    if role == Role.DATETIME:
+        return as_datetime(series)[0]
+    if role == Role.BOOLEAN:
+        flags = bool_series(series)
+        return flags if flags is not None else series
+    return series
+
+
 @dataclass(frozen=True)
 class Fingerprinter:
     """How the rows of one table are named (see the module's description)."""
@@ -88,40 +103,50 @@ class Fingerprinter:
     dataset: str
     #: The identifier column that names the rows, or None (content hashes only).
     id_column: str | None
-    #: The columns whose cells make up a row's content hash, sorted by name.
-    content_columns: tuple[str, ...]
+    #: ``(column, role)`` of the cells that make up a row's content hash, sorted by name.
+    content_columns: tuple[tuple[str, str], ...]
 
     @classmethod
     def for_frame(cls, frame: pd.DataFrame) -> Fingerprinter:
         profiles = profile_columns(frame)
-        content = tuple(sorted(p.name for p in profiles if p.role in MODEL_ROLES))
+        content = tuple(sorted((p.name, str(p.role)) for p in profiles if p.role in MODEL_ROLES))
         if not content:
-            content = tuple(sorted(str(c) for c in frame.columns))
+            content = tuple(sorted((str(c), str(Role.CATEGORICAL)) for c in frame.columns))
         return cls(dataset_key(frame), _id_column(frame, profiles), content)
 
-    def rows(self, frame: pd.DataFrame, rows: np.ndarray | list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(keys, contents)`` for ``rows`` (default every row), two object arrays of str.
-
-        A key is ``id:<column>:<value>`` where the identifier column has a value, else the
-        content hash ``row:<hex>``; the content hash is given for every row as well, so a
-        verdict recorded on an identified row can still be found by content in a copy whose
-        identifier column is gone.
-        """
+    def contents(self, frame: pd.DataFrame, rows: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """The content hash ``row:<hex>`` of ``rows`` (default every row)."""
         part = frame if rows is None else frame.iloc[np.asarray(rows, dtype=np.int64)]
         columns = {str(c): c for c in part.columns}
         pieces = []
-        for name in self.content_columns:
-            label = name + _SEP
-            cells = canonical_column(part[columns[name]]) if name in columns else np.full(len(part), "", dtype=object)
-            pieces.append(label + cells)
-        joined = reduce(lambda a, b: a + _ROW_SEP + b, pieces) if pieces else np.full(len(part), "", dtype=object)
-        contents = np.array(["row:" + _digest(text) for text in joined], dtype=object)
+        for name, role in self.content_columns:
+            if name in columns:
+                cells = canonical_column(_as_role(part[columns[name]], role))
+            else:
+                cells = np.full(len(part), "", dtype=object)
+            pieces.append(name + _SEP + cells)
+        joined = reduce(lambda a, b: a + _ROW_SEP + b, pieces)
+        return np.array(["row:" + _digest(text) for text in joined], dtype=object)
+
+    def keys(self, frame: pd.DataFrame, rows: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """Each row's fingerprint: ``id:<column>:<value>`` where the identifier column has a
+        value, else its content hash (computed only for those rows)."""
+        part = frame if rows is None else frame.iloc[np.asarray(rows, dtype=np.int64)]
+        columns = {str(c): c for c in part.columns}
         if self.id_column is None or self.id_column not in columns:
-            return contents, contents
+            return self.contents(part)
         ids = canonical_column(part[columns[self.id_column]])
-        prefix = f"id:{self.id_column}:"
-        keys = np.where(ids != "", prefix + ids, contents)
-        return keys.astype(object), contents
+        keys = (f"id:{self.id_column}:" + ids).astype(object)
+        missing = np.flatnonzero(ids == "")
+        if len(missing):
+            keys[missing] = self.contents(part, missing)
+        return keys
+
+    def rows(self, frame: pd.DataFrame, rows: np.ndarray | list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, contents)`` for ``rows``: a verdict keeps both, so a row recorded by its
+        identifier can still be found by content in a copy whose identifier column is gone."""
+        part = frame if rows is None else frame.iloc[np.asarray(rows, dtype=np.int64)]
+        return self.keys(part), self.contents(part)
 
     def cells(self, frame: pd.DataFrame, column: str) -> np.ndarray:
         """One column in canonical form (what a suppression scope compares with)."""

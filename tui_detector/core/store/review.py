@@ -173,14 +173,15 @@ def review_state(store: ReviewStore, frame: pd.DataFrame, fingerprinter: Fingerp
     scopes = active_scopes(store, fp.dataset)
     state = ReviewState(fp)
     if by_key:
-        keys, contents = fp.rows(frame)
+        keys = fp.keys(frame)
         state.keys = keys
         matched: set[int] = set()
-        for row, (key, content) in enumerate(zip(keys.tolist(), contents.tolist())):
+        for row, key in enumerate(keys.tolist()):
             verdict = by_key.get(key)
             if verdict is None and not key.startswith("id:"):
-                # A row with no identifier here: the same content reviewed in another copy.
-                verdict = by_content.get(content)
+                # A row with no identifier here (its key is its content hash): the same
+                # content reviewed in a copy that had one.
+                verdict = by_content.get(key)
             if verdict is not None:
                 state.verdicts[row] = verdict
                 matched.add(verdict.id)

@@ -99,7 +99,7 @@ class ReviewSession:
     def keys_of(self, frame: Any, rows: list[int]) -> list[str]:
         if self.state.keys is not None:
             return [str(self.state.keys[r]) for r in rows]
-        return [str(k) for k in self.fingerprinter.rows(frame, rows)[0].tolist()] if rows else []
+        return [str(k) for k in self.fingerprinter.keys(frame, rows).tolist()] if rows else []
 
     def record(self, run: DetectionRun, anomalies: list[dict[str, Any]], *, origin: str) -> int | None:
         """Store the run with every flagged row (``anomalies`` as explained, rank order)."""
