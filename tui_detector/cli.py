@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .core.io.formats import BadPath, check_path
+from .cli_common import CliError
+from .cli_common import check_input as _check_input
+from .cli_common import check_output as _check_output
+from .cli_common import error as _error
+from .cli_common import note as _note
+from .cli_common import printable as _printable
+from .cli_common import resolve_sheet as _resolve_sheet
+from .cli_common import write_or_fail as _write
+from .cli_common import write_stdout as _write_stdout
 from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
 
@@ -36,10 +44,6 @@ EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "ANOMALY_TUI_DEBUG"
-
-
-class CliError(Exception):
-    """Ends the command with ``error: <message>`` and exit status 1."""
 
 
 # -- argument types ---------------------------------------------------------------------------
@@ -190,9 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "cache":
         return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
     if args and args[0] in ("review", "runs"):
-        from .cli_review import main as review_main  # noqa: PLC0415
+        from .cli_review import command as review_command  # noqa: PLC0415
 
-        return review_main(args)
+        return _guarded(lambda: review_command(args))
     return app_command(build_parser().parse_args(args))
 
 
@@ -385,15 +389,6 @@ def _cache_problem(note: str) -> str | None:
     return None
 
 
-def _note(message: str) -> None:
-    print(f"note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-
-
-def _error(message: str) -> None:
-    # One line, whatever the message holds: scripts read the last line of stderr.
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-
-
 def app_command(args: argparse.Namespace) -> int:
     path: Path | None = args.path
     if args.demo:
@@ -469,48 +464,6 @@ class StderrProgress:
         except BaseException:
             self.done()
             raise
-
-
-def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
-    """A sheet's name wins; digits that name no sheet are a 0-based sheet number."""
-    if sheet is None or not sheet.strip().isdigit():
-        return sheet
-    from .core.io.reader import list_sheets  # noqa: PLC0415
-
-    names = [s.name for s in list_sheets(path)]
-    return sheet if sheet in names else int(sheet)
-
-
-def _check_input(path: Path) -> None:
-    """The reader's path check, in the command line's words. An empty file is left to the
-    read, which says so once the output paths have been checked too."""
-    try:
-        check_path(path, allow_empty=True)
-    except BadPath as exc:
-        if exc.kind == "missing":
-            raise CliError(f"file not found: {path}") from None
-        if exc.kind == "folder":
-            raise CliError(f"{path} is a folder; give a spreadsheet or CSV file") from None
-        raise
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_output(target: Path, source: Path, what: str) -> None:
-    if _same_file(target, source):
-        raise CliError(f"{what} {target} is the input file; choose another name")
-    if target.is_dir():
-        raise CliError(f"{what} {target} is a folder; give a file name")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise CliError(f"cannot write {what} {target}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise CliError(f"cannot write {what} {target}: no permission to write in {parent}")
 
 
 def detect_command(args: argparse.Namespace) -> int:
@@ -656,25 +609,6 @@ def train_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(action: Any, target: Path) -> None:
-    try:
-        action()
-    except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def _write_stdout(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (`| head`): nothing more to say, and Python must not complain
-        # about the unflushable stdout at exit either.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise CliError("output pipe closed before the JSON was written") from None
-
-
 # -- cache ------------------------------------------------------------------------------------
 
 
@@ -737,15 +671,8 @@ def cache_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _printable(text: str) -> str:
-    # File names can hold control characters; a listing must not move the user's cursor.
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0).isoformat()
-
-
 
 
 if __name__ == "__main__":  # pragma: no cover

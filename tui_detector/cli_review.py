@@ -19,11 +19,12 @@ import argparse
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import CliError, EXIT_OK, _check_input, _check_output, _guarded, _note, _printable, _resolve_sheet, _write, _write_stdout
+from .cli_common import CliError, check_input, check_output, note, printable, resolve_sheet, write_or_fail, write_stdout
+
+EXIT_OK = 0
 
 VERDICT_CHOICES = ("confirmed", "dismissed", "expected")
 
@@ -102,11 +103,11 @@ def build_runs_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(args: list[str]) -> int:
-    """``review …`` and ``runs …`` (``args`` starts with the command's name)."""
+def command(args: list[str]) -> int:
+    """``review …`` or ``runs …`` (``args`` starts with the command's name)."""
     if args[0] == "review":
-        return _guarded(lambda: review_command(build_review_parser().parse_args(args[1:])))
-    return _guarded(lambda: runs_command(build_runs_parser().parse_args(args[1:])))
+        return review_command(build_review_parser().parse_args(args[1:]))
+    return runs_command(build_runs_parser().parse_args(args[1:]))
 
 
 # -- shared -----------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def _store() -> Any:
 
 def _say_notes(store: Any) -> None:
     for message in store.notes:
-        _note(message)
+        note(message)
     store.notes.clear()
 
 
@@ -128,8 +129,8 @@ def _read_frame(args: argparse.Namespace) -> Any:
     """The table as detect scores it: its rows in the same positions (totals left out)."""
     from .core.pipeline import load_source, without_totals  # noqa: PLC0415
 
-    _check_input(args.path)
-    source = load_source(args.path, _resolve_sheet(args.path, args.sheet))
+    check_input(args.path)
+    source = load_source(args.path, resolve_sheet(args.path, args.sheet))
     (loaded, _), _ = without_totals(source, args.keep_totals)
     return loaded
 
@@ -164,8 +165,8 @@ def _review_records(loaded: Any, state: Any) -> list[dict[str, Any]]:
 
 def review_command(args: argparse.Namespace) -> int:
     if args.action == "export":
-        _check_input(args.path)
-        _check_output(args.output, args.path, "output")
+        check_input(args.path)
+        check_output(args.output, args.path, "output")
     if args.action == "set":
         if args.clear and (args.note is not None or args.suppress is not None or args.until is not None):
             raise CliError("--clear takes no --note, --suppress or --until")
@@ -196,24 +197,24 @@ def review_command(args: argparse.Namespace) -> int:
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n" if args.output.suffix.lower() == ".json" else _csv(records)
         from .core.atomic import write_bytes_atomic  # noqa: PLC0415
 
-        _write(lambda: write_bytes_atomic(args.output, text.encode("utf-8", "surrogatepass"), overwrite=True), args.output)
+        write_or_fail(lambda: write_bytes_atomic(args.output, text.encode("utf-8", "surrogatepass"), overwrite=True), args.output)
         print(f"{len(records):,} reviewed row{'s' if len(records) != 1 else ''} of {args.path.name} → {args.output}")
         return EXIT_OK
     if args.json:
-        _write_stdout(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_stdout(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     if not records:
-        print(f"no reviewed rows in {_printable(args.path.name)}")
+        print(f"no reviewed rows in {printable(args.path.name)}")
     else:
-        print(f"{'row':>7}  {'excel':>6}  {'verdict':<10}  {'when':<20}  note")
+        print(f"{'row':>7}  {'excel':>6}  {'verdict':<10}  {'when':<25}  note")
         for r in records:
-            note = r["note"] or ""
+            remark = r["note"] or ""
             if r["suppressed_by"] is not None:
                 scope = r["suppressed_by"]
                 until = f" until {scope['until']}" if scope["until"] else ""
-                note = f"[suppressed: {scope['column']} = {scope['value']}{until}] {note}".rstrip()
+                remark = f"[suppressed: {scope['column']} = {scope['value']}{until}] {remark}".rstrip()
             excel = "" if r["excel_row"] is None else r["excel_row"]
-            print(f"{r['row_index']:>7}  {excel:>6}  {r['verdict']:<10}  {r['when']:<20}  {_printable(note)}")
+            print(f"{r['row_index']:>7}  {excel:>6}  {r['verdict']:<10}  {r['when']:<25}  {printable(remark)}")
     if state.unmatched:
         print(f"{state.unmatched:,} verdict{'s' if state.unmatched != 1 else ''} on rows not in this file")
     return EXIT_OK
@@ -228,9 +229,9 @@ def _review_set(args: argparse.Namespace, loaded: Any, store: Any, fp: Any) -> i
         cleared = _store_call(lambda: review.clear_verdicts(store, frame, args.rows, file_name=name, fingerprinter=fp))
         _say_notes(store)
         if args.json:
-            _write_stdout(json.dumps({"file": str(args.path), "cleared": cleared}) + "\n")
+            write_stdout(json.dumps({"file": str(args.path), "cleared": cleared}) + "\n")
         else:
-            print(f"cleared the verdict{'s' if cleared != 1 else ''} of {cleared:,} row{'s' if cleared != 1 else ''} of {_printable(name)}")
+            print(f"cleared the verdict{'s' if cleared != 1 else ''} of {cleared:,} row{'s' if cleared != 1 else ''} of {printable(name)}")
         return EXIT_OK
     written = _store_call(
         lambda: review.set_verdicts(
@@ -245,14 +246,14 @@ def _review_set(args: argparse.Namespace, loaded: Any, store: Any, fp: Any) -> i
             {"row_index": v.row_index, "excel_row": None if excel_rows is None else int(excel_rows[v.row_index]), "fingerprint": v.fingerprint, **v.to_json()}
             for v in written
         ]
-        _write_stdout(json.dumps({"file": str(args.path), "rows": rows}, indent=2, ensure_ascii=False) + "\n")
+        write_stdout(json.dumps({"file": str(args.path), "rows": rows}, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     listed = ", ".join(str(v.row_index) for v in written[:10]) + (", …" if len(written) > 10 else "")
-    print(f"{args.verdict}: {len(written):,} row{'s' if len(written) != 1 else ''} of {_printable(name)} (row_index {listed})")
+    print(f"{args.verdict}: {len(written):,} row{'s' if len(written) != 1 else ''} of {printable(name)} (row_index {listed})")
     for scope in {v.scope.id: v.scope for v in written if v.scope is not None}.values():
         covered = int((fp.cells(frame, scope.column) == scope.value).sum())
         until = f" until {scope.until}" if scope.until else ""
-        print(f"suppressed{until}: every row where {_printable(scope.column)} = {_printable(scope.value)} ({covered:,} in this file)")
+        print(f"suppressed{until}: every row where {printable(scope.column)} = {printable(scope.value)} ({covered:,} in this file)")
     return EXIT_OK
 
 
@@ -280,10 +281,10 @@ def runs_command(args: argparse.Namespace) -> int:
         summary, anomalies = _store_call(lambda: review.get_run(store, args.run))
         _say_notes(store)
         if args.json:
-            _write_stdout(json.dumps({"run": summary.to_json(), "anomalies": anomalies}, indent=2, ensure_ascii=False) + "\n")
+            write_stdout(json.dumps({"run": summary.to_json(), "anomalies": anomalies}, indent=2, ensure_ascii=False) + "\n")
             return EXIT_OK
         sheet = f" [{summary.sheet}]" if summary.sheet else ""
-        print(f"run {summary.id}: {_printable(summary.file_name)}{sheet}, {summary.created} ({summary.origin})")
+        print(f"run {summary.id}: {printable(summary.file_name)}{sheet}, {summary.created} ({summary.origin})")
         print(f"  {summary.path}")
         print(f"  {summary.rows:,} rows, {summary.anomaly_count:,} anomalies ({summary.reviewed:,} reviewed"
               + (f", {summary.new:,} new since the run before" if summary.new is not None else "") + ")")
@@ -292,7 +293,7 @@ def runs_command(args: argparse.Namespace) -> int:
             print(f"{'rank':>5}  {'row':>7}  {'score':>9}  {'verdict':<10}  top features")
         for a in anomalies:
             verdict = a["review"]["verdict"] if a["review"] else "-"
-            print(f"{a['rank'] + 1:>5}  {a['row_index']:>7}  {a['score']:>9.4g}  {verdict:<10}  {_printable(', '.join(a['top_features']))}")
+            print(f"{a['rank'] + 1:>5}  {a['row_index']:>7}  {a['score']:>9.4g}  {verdict:<10}  {printable(', '.join(a['top_features']))}")
         return EXIT_OK
     dataset = None
     if args.path is not None:
@@ -302,16 +303,16 @@ def runs_command(args: argparse.Namespace) -> int:
     runs = _store_call(lambda: review.list_runs(store, dataset=dataset, limit=args.limit))
     _say_notes(store)
     if args.json:
-        _write_stdout(json.dumps({"store": str(store.path), "runs": [r.to_json() for r in runs]}, indent=2, ensure_ascii=False) + "\n")
+        write_stdout(json.dumps({"store": str(store.path), "runs": [r.to_json() for r in runs]}, indent=2, ensure_ascii=False) + "\n")
         return EXIT_OK
     if not runs:
         print(f"no runs in {store.path}")
         return EXIT_OK
-    print(f"{'run':>5}  {'when':<20}  {'origin':<6}  {'rows':>9}  {'anomalies':>9}  {'reviewed':>8}  {'new':>6}  file")
+    print(f"{'run':>5}  {'when':<25}  {'origin':<6}  {'rows':>9}  {'anomalies':>9}  {'reviewed':>8}  {'new':>6}  file")
     for r in runs:
         sheet = f" [{r.sheet}]" if r.sheet else ""
         new = "-" if r.new is None else f"{r.new:,}"
-        print(f"{r.id:>5}  {r.created:<20}  {r.origin:<6}  {r.rows:>9,}  {r.anomaly_count:>9,}  {r.reviewed:>8,}  {new:>6}  {_printable(r.file_name + sheet)}")
+        print(f"{r.id:>5}  {r.created:<25}  {r.origin:<6}  {r.rows:>9,}  {r.anomaly_count:>9,}  {r.reviewed:>8,}  {new:>6}  {printable(r.file_name + sheet)}")
     return EXIT_OK
 
 
@@ -350,6 +351,3 @@ def session_notes(session: Any, cache_problem: str | None) -> list[str]:
         lines.append(cache_problem)
     return lines
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))
