@@ -312,3 +312,41 @@ def test_runs_list_counts_reviewed_and_new(tmp_path):
     assert anomalies[0]["review"]["verdict"] == "confirmed" and anomalies[1]["review"] is None
     with pytest.raises(StoreError, match="no run 99"):
         review.get_run(store, 99)
+
+
+# -- a session: what the app does with one run --------------------------------------------------
+
+
+def test_a_session_takes_verdicts_in_at_once_and_ranks_from_the_models_scores(tmp_path, monkeypatch):
+    from tui_detector.core import feedback
+    from tui_detector.core.pipeline import DetectionSettings, run_detection
+    from tui_detector.core.store.session import ReviewSession
+
+    frame, _ = mixed_table(300)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    run = run_detection(path, DetectionSettings(model="iforest", use_cache=False))
+    model_scores = run.detection.scores.copy()
+    seen = []
+    monkeypatch.setattr(feedback, "rerank", lambda parts, scores, labels: seen.append(dict(labels)) or scores * 2)
+
+    session = ReviewSession(run, store=ReviewStore(tmp_path / "s.sqlite3"))
+    assert session.feedback == "no verdicts" and seen == [] and np.array_equal(run.detection.scores, model_scores)
+    north = int(np.flatnonzero(frame["segment"] == "north")[0])
+    session.set_verdict([3], "confirmed")
+    session.set_verdict([north], "dismissed", suppress_column="segment")
+    session.apply_ranking(run)
+    assert seen[-1] == {3: 1, north: -1} and session.feedback == "applied"
+    reviewed = session.state.reviewed(len(model_scores))
+    assert reviewed.sum() == 1 + int((frame["segment"] == "north").sum())
+    # Started from the model's scores every time, reviewed rows untouched.
+    assert np.array_equal(run.detection.scores[reviewed], model_scores[reviewed])
+    assert np.array_equal(run.detection.scores[~reviewed], 2 * model_scores[~reviewed])
+    session.apply_ranking(run)
+    assert np.array_equal(run.detection.scores[~reviewed], 2 * model_scores[~reviewed])
+
+    assert session.clear_verdict([north]) == 1
+    assert session.state.suppressed == {} and list(session.state.verdicts) == [3]
+    # What the session holds is what the store says.
+    again = review.review_state(session.store, frame)
+    assert list(again.verdicts) == [3] and again.suppressed == {}

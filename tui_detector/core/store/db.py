@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +72,8 @@ class ReviewStore:
         self.notes: list[str] = []
         self._conn: sqlite3.Connection | None = None
         self._created = False
+        #: Held around every use of the connection: the app's worker and event loop share it.
+        self.lock = threading.RLock()
 
     # -- connection ------------------------------------------------------------------------
 
@@ -121,7 +124,10 @@ class ReviewStore:
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: every write opens its own BEGIN IMMEDIATE (see _write).
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # check_same_thread off: the app opens the store in a worker and writes verdicts from
+        # its event loop; one connection is never used by two threads at once (callers hold
+        # the store's lock).
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -208,6 +214,10 @@ class ReviewStore:
         return self._guarded(action)
 
     def _guarded(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        with self.lock:
+            return self._guarded_locked(action)
+
+    def _guarded_locked(self, action: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return action(self.conn)
         except sqlite3.DatabaseError as exc:

@@ -270,14 +270,15 @@ def clear_verdicts(
     rows had one."""
     rows = _check_rows(frame, rows)
     fp = fingerprinter or Fingerprinter.for_frame(frame)
-    state = review_state(store, frame, fp)
+    by_key, by_content = latest_verdicts(store, fp.dataset)
     keys, contents = fp.rows(frame, rows)
     when = now_iso()
 
     def write(conn: sqlite3.Connection) -> int:
         cleared = 0
         for row, key, content in zip(rows, keys.tolist(), contents.tolist()):
-            current = state.verdicts.get(row)
+            # As review_state finds it: by the key, or by content for a row without an ID.
+            current = by_key.get(key) or (by_content.get(key) if not key.startswith("id:") else None)
             if current is None:
                 continue
             cleared += 1

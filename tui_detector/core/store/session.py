@@ -16,7 +16,7 @@ import numpy as np
 
 from .db import ReviewStore, StoreError
 from .fingerprint import Fingerprinter
-from .review import ReviewState, previous_run, record_run, review_state, run_fingerprints
+from .review import ReviewState, Verdict, clear_verdicts, previous_run, record_run, review_state, run_fingerprints, set_verdicts
 
 if TYPE_CHECKING:
     from ..pipeline import DetectionRun
@@ -34,8 +34,16 @@ def _tool_version() -> str:
 class ReviewSession:
     """Verdicts for one run's rows, the re-ranking they bring, and the run's record."""
 
-    def __init__(self, run: DetectionRun, *, feedback: bool = True, store: ReviewStore | None = None) -> None:
+    def __init__(
+        self, run: DetectionRun, *, feedback: bool = True, store: ReviewStore | None = None, rerank_now: bool = True
+    ) -> None:
         self.store = store if store is not None else ReviewStore()
+        self.frame = run.frame
+        self.file_name = run.path.name
+        #: The model's own scores and parts, which every re-ranking starts from.
+        self.model_scores = np.array(run.detection.scores, dtype=np.float64)
+        self._parts = getattr(run.detection, "parts", None)
+        self.use_feedback = feedback
         self.fingerprinter = Fingerprinter.for_frame(run.frame)
         self.state = ReviewState(self.fingerprinter)
         #: Why the store could not be used, in words (None when it could).
@@ -53,9 +61,8 @@ class ReviewSession:
                 self._previous_keys = run_fingerprints(self.store, self.previous_run)
         except (StoreError, OSError, sqlite3.Error) as exc:
             self._fail(exc)
-        labels = self.state.labels()
-        if feedback and labels:
-            self._rerank(run, labels)
+        if rerank_now:
+            self.apply_ranking(run)
 
     @property
     def notes(self) -> list[str]:
@@ -65,21 +72,61 @@ class ReviewSession:
         self.problem = str(getattr(exc, "strerror", None) or exc)
         self.store.discard_if_new()
 
-    def _rerank(self, run: DetectionRun, labels: dict[int, int]) -> None:
+    def ranked_scores(self) -> np.ndarray:
+        """Every row's score for the current verdicts: the model's scores re-ranked from them
+        for the unreviewed rows (exactly the model's without verdicts or with feedback off)."""
+        labels = self.state.labels()
+        scores = self.model_scores
+        if not (self.use_feedback and labels):
+            self.feedback = "off" if not self.use_feedback else "no verdicts"
+            return scores
         from ..feedback import rerank  # noqa: PLC0415
 
-        detection = run.detection
-        scores = np.asarray(detection.scores, dtype=np.float64)
-        parts = getattr(detection, "parts", None)
-        if parts is None:
-            parts = scores[:, None]
+        parts = self._parts if self._parts is not None else scores[:, None]
         ranked = np.asarray(rerank(parts, scores, labels), dtype=np.float64)
         if ranked.shape != scores.shape:
             raise ValueError(f"re-ranking gave {ranked.shape} scores for {scores.shape} rows")
-        # Reviewed rows keep the detector's own score: their verdict, not a weight, decides them.
-        final = np.where(self.state.reviewed(len(scores)), scores, ranked)
-        run.detection = dataclasses.replace(detection, scores=final)
         self.feedback = "applied"
+        # Reviewed rows keep the model's own score: their verdict, not a weight, decides them.
+        return np.where(self.state.reviewed(len(scores)), scores, ranked)
+
+    def apply_ranking(self, run: DetectionRun) -> None:
+        """Put :meth:`ranked_scores` into the run (its threshold unchanged)."""
+        ranked = self.ranked_scores()
+        if ranked is self.model_scores and np.array_equal(run.detection.scores, ranked):
+            return
+        run.detection = dataclasses.replace(run.detection, scores=ranked)
+
+    # -- verdicts set now (the app) --------------------------------------------------------
+
+    def set_verdict(
+        self, rows: list[int], verdict: str, *, note: str | None = None, suppress_column: str | None = None, until: str | None = None
+    ) -> list[Verdict]:
+        """Record a verdict for ``rows`` and take it into :attr:`state` at once."""
+        written = set_verdicts(
+            self.store, self.frame, rows, verdict, note=note, file_name=self.file_name,
+            suppress_column=suppress_column, until=until, fingerprinter=self.fingerprinter,
+        )
+        for item in written:
+            self.state.verdicts[int(item.row_index)] = item
+            self.state.suppressed.pop(int(item.row_index), None)
+            if item.scope is not None:
+                covered = np.flatnonzero(self.fingerprinter.cells(self.frame, item.scope.column) == item.scope.value)
+                for row in covered.tolist():
+                    if row not in self.state.verdicts:
+                        self.state.suppressed.setdefault(row, item.scope)
+        return written
+
+    def clear_verdict(self, rows: list[int]) -> int:
+        """Take the rows' verdicts back (their suppressions lifted), in the store and here."""
+        cleared = clear_verdicts(self.store, self.frame, rows, file_name=self.file_name, fingerprinter=self.fingerprinter)
+        for row in rows:
+            gone = self.state.verdicts.pop(int(row), None)
+            if gone is not None and gone.scope is not None:
+                for other, scope in list(self.state.suppressed.items()):
+                    if scope.id == gone.scope.id:
+                        del self.state.suppressed[other]
+        return cleared
 
     # -- the anomalies ---------------------------------------------------------------------
 
