@@ -100,6 +100,10 @@ class ResultsModel:
         self.row_filter: Any = None
         self._kept: np.ndarray | None = None
         self._ranks: dict[str, np.ndarray] = {}
+        #: The verdicts on this run's rows (``ui.review.ReviewBook``), once the store is read.
+        self.review: Any = None
+        #: Leave reviewed rows out of the view (on by default once verdicts exist).
+        self.hide_reviewed = False
         self.view = np.empty(0, dtype=np.int64)
         self.columns = self._columns()
         self.rebuild()
@@ -116,6 +120,7 @@ class ResultsModel:
         finite = scores[np.isfinite(scores)] if n else scores[:0]
         extremes = [score_text(finite.min()), score_text(finite.max())] if finite.size else []
         columns.append(Column("score", "score", max([7, *map(len, extremes)]), numeric=True))
+        columns.append(Column("status", "review", len("suppressed")))
         columns.append(Column("why", "top features", 30, natural=44))
         sample = np.arange(min(n, WIDTH_SAMPLE))
         for i, name in enumerate(self.names):
@@ -148,12 +153,31 @@ class ResultsModel:
 
     def rebuild(self) -> None:
         """Recompute the rows shown (mode, search, threshold) and their order."""
+        self.view = self._ordered(self._shown(self.hide_reviewed))
+
+    def _shown(self, hide_reviewed: bool) -> np.ndarray:
         base = np.arange(self.rows, dtype=np.int64) if self.all_rows else np.flatnonzero(self.flags)
         if self._match is not None:
             base = base[self._match[base]]
         if self._kept is not None:
             base = base[self._kept[base]]
-        self.view = self._ordered(base)
+        if hide_reviewed and self.review is not None:
+            base = base[~self.review.reviewed(self.rows)[base]]
+        return base
+
+    def next_unreviewed(self, row: int, by: int) -> int | None:
+        """The first unreviewed row after (``by`` = 1) or before (-1) ``row`` in the table's
+        order and filter, reviewed rows counted in (the row itself may just have been reviewed
+        and left the view); None at the end."""
+        if self.review is None:
+            return None
+        order = self._ordered(self._shown(False))
+        hits = (order == row).nonzero()[0]
+        start = int(hits[0]) if hits.size else (-1 if by > 0 else len(order))
+        reviewed = self.review.reviewed(self.rows)
+        steps = order[start + 1 :] if by > 0 else order[:max(start, 0)][::-1]
+        found = steps[~reviewed[steps]]
+        return int(found[0]) if found.size else None
 
     def _ordered(self, rows: np.ndarray) -> np.ndarray:
         if self.sort_key is None:
@@ -162,6 +186,8 @@ class ResultsModel:
             return rows[np.lexsort((rows, -scores))]
         if self.sort_key == "why":  # explained on demand: only the rows in the view
             rank = self.top.first_name_rank(rows)
+        elif self.sort_key == "status":  # verdicts change while the table is open: never cached
+            rank = self._status_rank(rows)
         else:
             rank = self.rank(self.sort_key)[rows]
         order = np.argsort(-rank if self.descending else rank, kind="stable")
@@ -192,6 +218,15 @@ class ResultsModel:
             return np.argsort(self.run.detection.scores, kind="stable")
         values = self.values[self.column(key).data_index or 0]
         return _argsort_values(values)
+
+    def _status_rank(self, rows: np.ndarray) -> np.ndarray:
+        names = [self.status(int(r)) for r in rows]
+        order = {name: i for i, name in enumerate(sorted(set(names)))}
+        return np.array([order[n] for n in names], dtype=np.int64)
+
+    def status(self, row: int) -> str:
+        """What the review column shows: the verdict, "suppressed", or "new" / "recurring"."""
+        return "" if self.review is None else self.review.status(row)
 
     def sortable(self, key: str) -> str | None:
         """Why ``key`` cannot be sorted now (in words), or ``None`` when it can."""
@@ -272,6 +307,8 @@ class ResultsModel:
             return score_text(self.run.detection.scores[row])
         if key == "why":
             return " · ".join(self.top.names(row))
+        if key == "status":
+            return self.status(row)
         index = column.data_index or 0
         return self.formats[index](self.values[index][row])
 

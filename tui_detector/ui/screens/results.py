@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from tui_detector import core
 
 from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
+from ..review import ReviewBook
 from ..text import trained_on_text
 from ..values import score_text
 from ..widgets.histogram import ScoreHistogram
@@ -27,6 +29,7 @@ from ..widgets.palette import palette_for
 from ..widgets.score_table import ScoreTable
 from .dialogs import ConfirmScreen
 from .export import ExportRequest, ExportScreen
+from .review_dialogs import NoteScreen, SuppressScreen
 
 if TYPE_CHECKING:
     from tui_detector.core import DetectionRun
@@ -35,7 +38,10 @@ if TYPE_CHECKING:
 STEP = 0.5
 LOWEST, HIGHEST = 50.0, 99.9
 #: The keys the footer keeps on a narrow terminal, most needed first ("?" lists the rest).
-MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
+MAIN_KEYS = (
+    "export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)",
+    "verdict('confirmed')", "verdict('dismissed')",
+)
 
 
 class ResultsScreen(Screen[None]):
@@ -50,6 +56,14 @@ class ResultsScreen(Screen[None]):
         Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
+        Binding("c", "verdict('confirmed')", "Confirm"),
+        Binding("d", "verdict('dismissed')", "Dismiss"),
+        Binding("x", "verdict('expected')", "Expected", show=False),
+        Binding("N", "note", "Note", show=False),
+        Binding("S", "suppress", "Suppress", show=False),
+        Binding("u", "undo", "Undo", show=False),
+        Binding("v", "toggle_reviewed", "Reviewed", show=False),
+        Binding("R", "history", "History", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
     ]
@@ -94,6 +108,14 @@ class ResultsScreen(Screen[None]):
         self.query_one("#search", Input).display = False
         self.query_one("#filter", Input).display = False
         self.query_one(ScoreTable).focus()
+        self.open_review()
+
+    def on_screen_resume(self) -> None:
+        # Back from Row details, where verdicts may have been set: the view follows them.
+        if self.model.review is not None:
+            self.model.rebuild()
+            self.table.reload(keep_row=self.table.current_row)
+            self._refresh_text()
 
     @property
     def table(self) -> ScoreTable:
@@ -126,6 +148,14 @@ class ResultsScreen(Screen[None]):
         small = core.small_table_warning(rows)
         if small:
             text.append(f" · {small}", style="bold yellow")
+        book = self.model.review
+        if book is not None:
+            counts = {k: v for k, v in book.counts().items() if v}
+            if counts:
+                text.append(" · reviewed: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()), style="cyan")
+            if book.marks:
+                recurring = sum(1 for m in book.marks.values() if m == "recurring")
+                text.append(f" · {len(book.marks) - recurring:,} new, {recurring:,} flagged last run too")
         return text
 
     def _status(self) -> Text:
@@ -134,6 +164,8 @@ class ResultsScreen(Screen[None]):
         text.append("all rows" if model.all_rows else "anomalies only", style="bold")
         shown = len(model.view)
         text.append(f" · {shown:,} {'row' if shown == 1 else 'rows'} shown")
+        if model.hide_reviewed:
+            text.append(" · unreviewed only (v shows reviewed rows)")
         if model.row_filter is not None:
             text.append(" · filter: ")
             text.append(model.row_filter.text, style="bold")
@@ -346,6 +378,139 @@ class ResultsScreen(Screen[None]):
     def action_score_another(self) -> None:
         self.post_message(ScoreAnother(self.run))
 
+    # -- verdicts ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review")
+    def open_review(self) -> None:
+        """Read the store's verdicts for these rows, re-rank, then record the run (a worker:
+        the rows are fingerprinted and the run is explained for the record)."""
+        book = ReviewBook.open(self.run)
+        scores = book.session.ranked_scores()
+        self.app.call_from_thread(self._review_opened, book, scores)
+        book.record(self.run)
+        self.app.call_from_thread(self._review_recorded, book)
+
+    def _review_opened(self, book: ReviewBook, scores: np.ndarray) -> None:
+        self.model.review = book
+        self._take_scores(scores)
+        if book.has_verdicts:
+            self.model.hide_reviewed = True
+        self.model.rebuild()
+        self.table.reload(keep_row=self.table.current_row)
+        self._refresh_text()
+        for note in book.session.notes:
+            self.notify(note, severity="warning", markup=False, timeout=10)
+        if book.problem is not None:
+            self.notify(f"The review store cannot be used ({book.problem}): verdicts are not kept.", severity="warning", markup=False, timeout=10)
+
+    def _review_recorded(self, book: ReviewBook) -> None:
+        if book.problem is not None and self.model.review is book:
+            self.notify(f"This run was not recorded ({book.problem}); the results are unaffected.", severity="warning", markup=False)
+        self.table.refresh()
+        self._refresh_text()
+
+    def _take_scores(self, scores: np.ndarray) -> None:
+        detection = self.run.detection
+        if not np.array_equal(detection.scores, scores):
+            self.run.detection = dataclasses.replace(detection, scores=scores)
+
+    def _book(self) -> ReviewBook | None:
+        book = self.model.review
+        if book is None:
+            self.notify("The verdicts are still being read; try again in a moment.", severity="warning")
+            return None
+        if book.problem is not None:
+            self.notify(f"Verdicts cannot be kept: {book.problem}", severity="error", markup=False)
+            return None
+        return book
+
+    def _row(self) -> int | None:
+        row = self.table.current_row
+        if row is None:
+            self.notify("No row here.", severity="warning")
+        return row
+
+    def review_changed(self, what: str, keep: int | None) -> None:
+        """After a verdict: re-rank the unreviewed rows, redraw, say what was done."""
+        book = self.model.review
+        self._take_scores(book.session.ranked_scores())
+        self.model.rebuild()
+        self.table.reload(keep_row=keep)
+        self._refresh_text()
+        self.notify(what, markup=False)
+
+    def _change(self, change: Any, keep: int | None) -> None:
+        try:
+            what = change()
+        except (core.StoreError, ValueError) as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=8)
+            return
+        if what:
+            self.review_changed(what, keep)
+
+    def action_verdict(self, verdict: str) -> None:
+        book, row = self._book(), self._row()
+        if book is not None and row is not None:
+            self._change(lambda: book.set([row], verdict), row)
+
+    def action_note(self) -> None:
+        book, row = self._book(), self._row()
+        if book is None or row is None:
+            return
+        current = book.verdict(row)
+        if current is None or current.scope is not None:
+            self.notify("Set a verdict on this row first: c confirms, d dismisses, x marks it expected.", severity="warning")
+            return
+
+        def noted(note: str | None) -> None:
+            if note is not None:
+                self._change(lambda: book.add_note(row, note), row)
+
+        self.app.push_screen(NoteScreen(f"A note on row {row} ({current.verdict})", current.note or ""), noted)
+
+    def action_suppress(self) -> None:
+        book, row = self._book(), self._row()
+        if book is None or row is None:
+            return
+        column = self.table.current_column
+        if column.data_index is None:
+            self.notify("Put the cursor on a column of the sheet: its value is what is suppressed.", severity="warning")
+            return
+        name = self.model.names[column.data_index]
+        value = self.model.cell(row, column)
+        if not value:
+            self.notify("This cell is empty: there is no value to suppress by.", severity="warning")
+            return
+        cells = book.session.fingerprinter.cells(self.run.frame, name)
+        matching = int(np.count_nonzero(cells == cells[row]))
+
+        def chosen(answer: tuple[str, str | None] | None) -> None:
+            if answer is not None:
+                verdict, until = answer
+                self._change(lambda: book.set([row], verdict, suppress_column=name, until=until), row)
+
+        self.app.push_screen(SuppressScreen(name, value, matching), chosen)
+
+    def action_undo(self) -> None:
+        book = self._book()
+        if book is None:
+            return
+        if not book.can_undo:
+            self.notify("Nothing to undo.", severity="warning")
+            return
+        self._change(book.undo, self.table.current_row)
+
+    def action_toggle_reviewed(self) -> None:
+        self.model.hide_reviewed = not self.model.hide_reviewed
+        self.model.rebuild()
+        self.table.reload(keep_row=self.table.current_row)
+        self._refresh_text()
+
+    def action_history(self) -> None:
+        from .history import HistoryScreen  # noqa: PLC0415
+
+        self.app.push_screen(HistoryScreen())
+
     # -- export -----------------------------------------------------------------------------
 
     def action_export(self) -> None:
@@ -373,7 +538,12 @@ class ResultsScreen(Screen[None]):
         written: list[Path] = []
         try:
             anomalies = core.explained_anomalies(self.run)
-            document = core.build_export(self.run, all_rows=request.all_rows, anomalies=anomalies)
+            book = self.model.review
+            # As detect writes it: each anomaly's review, dismissed and suppressed rows left out.
+            listed = book.session.annotate(anomalies) if book is not None else anomalies
+            document = core.build_export(self.run, all_rows=request.all_rows, anomalies=listed)
+            if book is not None:
+                document["review"] = book.session.summary()
             written.append(core.write_export(document, request.json_path, overwrite=overwrite))
             if request.scored_copy is not None:
                 written.append(core.write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))

@@ -3,7 +3,10 @@ and the whole row."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,6 +39,12 @@ class RowDetailScreen(Screen[int]):
         Binding("right_square_bracket,n", "step(1)", "Next row", key_display="]"),
         Binding("left_square_bracket,p", "step(-1)", "Previous row", key_display="["),
         Binding("H", "histogram", "Histogram"),
+        Binding("right_curly_bracket", "step_unreviewed(1)", "Next unreviewed", key_display="}"),
+        Binding("left_curly_bracket", "step_unreviewed(-1)", "Previous unreviewed", key_display="{", show=False),
+        Binding("c", "verdict('confirmed')", "Confirm"),
+        Binding("d", "verdict('dismissed')", "Dismiss"),
+        Binding("x", "verdict('expected')", "Expected", show=False),
+        Binding("u", "undo", "Undo", show=False),
     ]
 
     def __init__(self, model: ResultsModel, row: int) -> None:
@@ -77,6 +86,12 @@ class RowDetailScreen(Screen[int]):
         position = self.position
         if position is not None:
             title.append(f" · {position + 1:,} of {len(self.model.view):,} in the table", style="dim")
+        status = self.model.status(row)
+        if status:
+            verdict = self.model.review.verdict(row)
+            title.append(f" · {status}", style="bold cyan")
+            if verdict is not None and verdict.note:
+                title.append(f": {verdict.note}", style="cyan")
         self._explained = explained
         self.query_one("#row-title", Static).update(title)
 
@@ -158,10 +173,52 @@ class RowDetailScreen(Screen[int]):
         if not 0 <= target < len(view):
             self.notify(f"This is the {'last' if by > 0 else 'first'} row of the table.", severity="warning")
             return
-        self.row = int(view[target])
+        self._show(int(view[target]))
+
+    def action_step_unreviewed(self, by: int) -> None:
+        target = self.model.next_unreviewed(self.row, by)
+        if target is None:
+            self.notify(f"No unreviewed row {'after' if by > 0 else 'before'} this one in the table.", severity="warning")
+            return
+        self._show(target)
+
+    def _show(self, row: int) -> None:
+        self.row = row
         for table in self.query(DataTable):
             table.clear(columns=True)
         self._fill()
+
+    # -- verdicts (the same as in Results) --------------------------------------------------
+
+    def _results_change(self, change: str) -> None:
+        book = self.model.review
+        if book is None:
+            self.notify("The verdicts are still being read; try again in a moment.", severity="warning")
+            return
+        if book.problem is not None:
+            self.notify(f"Verdicts cannot be kept: {book.problem}", severity="error", markup=False)
+            return
+        try:
+            what = book.undo() if change == "undo" else book.set([self.row], change)
+        except (core.StoreError, ValueError) as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=8)
+            return
+        if what is None:
+            self.notify("Nothing to undo.", severity="warning")
+            return
+        run = self.model.run
+        scores = book.session.ranked_scores()
+        if not np.array_equal(run.detection.scores, scores):
+            run.detection = dataclasses.replace(run.detection, scores=scores)
+        self.model.rebuild()
+        self._show(self.row)
+        self.notify(what, markup=False)
+
+    def action_verdict(self, verdict: str) -> None:
+        self._results_change(verdict)
+
+    def action_undo(self) -> None:
+        self._results_change("undo")
 
     # -- the column histogram -------------------------------------------------------------
 
