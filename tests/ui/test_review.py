@@ -13,7 +13,7 @@ from tests.ui.helpers import screen_is, screen_text, settle
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.history import HistoryScreen
 from tui_detector.ui.screens.results import ResultsScreen
-from tui_detector.ui.screens.review_dialogs import NoteScreen, SuppressScreen
+from tui_detector.ui.screens.dialogs import NoteScreen, SuppressScreen
 from tui_detector.ui.screens.row_detail import RowDetailScreen
 from tui_detector.ui.screens.setup import SetupScreen
 

@@ -27,7 +27,7 @@ SECTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("Row details", ("tui_detector.ui.screens.row_detail:RowDetailScreen", "tui_detector.ui.widgets.vim_keys:VimTable")),
     ("Column histogram", ("tui_detector.ui.screens.column_histogram:ColumnHistogramScreen",)),
     ("History", ("tui_detector.ui.screens.history:HistoryScreen",)),
-    ("Note and suppression dialogs", ("tui_detector.ui.screens.review_dialogs:NoteScreen", "tui_detector.ui.screens.review_dialogs:SuppressScreen")),
+    ("Note and suppression dialogs", ("tui_detector.ui.screens.dialogs:NoteScreen", "tui_detector.ui.screens.dialogs:SuppressScreen")),
     ("Export", ("tui_detector.ui.screens.export:ExportScreen",)),
     (
         "Open file",

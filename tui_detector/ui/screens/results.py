@@ -18,7 +18,7 @@ from textual.widgets import Header, Input, Static
 
 from tui_detector import core
 
-from ..journey import OpenHistogram, OpenRow, ScoreAnother
+from ..journey import OpenHistogram, OpenHistory, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..review import ReviewBook
 from ..text import trained_on_text
@@ -27,9 +27,8 @@ from ..widgets.histogram import ScoreHistogram
 from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import palette_for
 from ..widgets.score_table import ScoreTable
-from .dialogs import ConfirmScreen
+from .dialogs import ConfirmScreen, NoteScreen, SuppressScreen
 from .export import ExportRequest, ExportScreen
-from .review_dialogs import NoteScreen, SuppressScreen
 
 if TYPE_CHECKING:
     from tui_detector.core import DetectionRun
@@ -507,9 +506,7 @@ class ResultsScreen(Screen[None]):
         self._refresh_text()
 
     def action_history(self) -> None:
-        from .history import HistoryScreen  # noqa: PLC0415
-
-        self.app.push_screen(HistoryScreen())
+        self.post_message(OpenHistory())
 
     # -- export -----------------------------------------------------------------------------
 
