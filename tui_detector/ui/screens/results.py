@@ -13,21 +13,21 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
 from tui_detector import core
 
-from ..journey import OpenHistogram, OpenHistory, OpenRow, ScoreAnother
+from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..review import ReviewBook
 from ..text import trained_on_text
 from ..values import score_text
+from ..verdict_keys import VerdictScreen
 from ..widgets.histogram import ScoreHistogram
 from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import palette_for
 from ..widgets.score_table import ScoreTable
-from .dialogs import ConfirmScreen, NoteScreen, SuppressScreen
+from .dialogs import ConfirmScreen
 from .export import ExportRequest, ExportScreen
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ MAIN_KEYS = (
 )
 
 
-class ResultsScreen(Screen[None]):
+class ResultsScreen(VerdictScreen):
     SUB_TITLE = "Results"
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
@@ -55,14 +55,7 @@ class ResultsScreen(Screen[None]):
         Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
-        Binding("c", "verdict('confirmed')", "Confirm"),
-        Binding("d", "verdict('dismissed')", "Dismiss"),
-        Binding("x", "verdict('expected')", "Expected", show=False),
-        Binding("N", "note", "Note", show=False),
-        Binding("S", "suppress", "Suppress", show=False),
-        Binding("u", "undo", "Undo", show=False),
         Binding("v", "toggle_reviewed", "Reviewed", show=False),
-        Binding("R", "history", "History", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
     ]
@@ -413,100 +406,28 @@ class ResultsScreen(Screen[None]):
         if not np.array_equal(detection.scores, scores):
             self.run.detection = dataclasses.replace(detection, scores=scores)
 
-    def _book(self) -> ReviewBook | None:
-        book = self.model.review
-        if book is None:
-            self.notify("The verdicts are still being read; try again in a moment.", severity="warning")
-            return None
-        if book.problem is not None:
-            self.notify(f"Verdicts cannot be kept: {book.problem}", severity="error", markup=False)
-            return None
-        return book
+    # The verdict keys (see ..verdict_keys) act on the row and column under the cursor.
 
-    def _row(self) -> int | None:
-        row = self.table.current_row
-        if row is None:
-            self.notify("No row here.", severity="warning")
-        return row
+    @property
+    def verdict_model(self) -> ResultsModel:
+        return self.model
 
-    def review_changed(self, what: str, keep: int | None) -> None:
-        """After a verdict: re-rank the unreviewed rows, redraw, say what was done."""
-        book = self.model.review
-        self._take_scores(book.session.ranked_scores())
-        self.model.rebuild()
-        self.table.reload(keep_row=keep)
-        self._refresh_text()
-        self.notify(what, markup=False)
+    def verdict_row(self) -> int | None:
+        return self.table.current_row
 
-    def _change(self, change: Any, keep: int | None) -> None:
-        try:
-            what = change()
-        except (core.StoreError, ValueError) as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=8)
-            return
-        if what:
-            self.review_changed(what, keep)
-
-    def action_verdict(self, verdict: str) -> None:
-        book, row = self._book(), self._row()
-        if book is not None and row is not None:
-            self._change(lambda: book.set([row], verdict), row)
-
-    def action_note(self) -> None:
-        book, row = self._book(), self._row()
-        if book is None or row is None:
-            return
-        current = book.verdict(row)
-        if current is None or current.scope is not None:
-            self.notify("Set a verdict on this row first: c confirms, d dismisses, x marks it expected.", severity="warning")
-            return
-
-        def noted(note: str | None) -> None:
-            if note is not None:
-                self._change(lambda: book.add_note(row, note), row)
-
-        self.app.push_screen(NoteScreen(f"A note on row {row} ({current.verdict})", current.note or ""), noted)
-
-    def action_suppress(self) -> None:
-        book, row = self._book(), self._row()
-        if book is None or row is None:
-            return
+    def verdict_column(self) -> str | None:
         column = self.table.current_column
-        if column.data_index is None:
-            self.notify("Put the cursor on a column of the sheet: its value is what is suppressed.", severity="warning")
-            return
-        name = self.model.names[column.data_index]
-        value = self.model.cell(row, column)
-        if not value:
-            self.notify("This cell is empty: there is no value to suppress by.", severity="warning")
-            return
-        cells = book.session.fingerprinter.cells(self.run.frame, name)
-        matching = int(np.count_nonzero(cells == cells[row]))
+        return None if column.data_index is None else self.model.names[column.data_index]
 
-        def chosen(answer: tuple[str, str | None] | None) -> None:
-            if answer is not None:
-                verdict, until = answer
-                self._change(lambda: book.set([row], verdict, suppress_column=name, until=until), row)
-
-        self.app.push_screen(SuppressScreen(name, value, matching), chosen)
-
-    def action_undo(self) -> None:
-        book = self._book()
-        if book is None:
-            return
-        if not book.can_undo:
-            self.notify("Nothing to undo.", severity="warning")
-            return
-        self._change(book.undo, self.table.current_row)
+    def verdict_changed(self, what: str, row: int) -> None:
+        self.table.reload(keep_row=row if row >= 0 else self.table.current_row)
+        self._refresh_text()
 
     def action_toggle_reviewed(self) -> None:
         self.model.hide_reviewed = not self.model.hide_reviewed
         self.model.rebuild()
         self.table.reload(keep_row=self.table.current_row)
         self._refresh_text()
-
-    def action_history(self) -> None:
-        self.post_message(OpenHistory())
 
     # -- export -----------------------------------------------------------------------------
 

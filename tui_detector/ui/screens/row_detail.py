@@ -3,15 +3,11 @@ and the whole row."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from tui_detector import core
@@ -19,6 +15,7 @@ from tui_detector import core
 from ..values import score_text
 from ..widgets.palette import palette_for
 from ..journey import OpenHistogram
+from ..verdict_keys import VerdictScreen
 from ..widgets.vim_keys import VimTable
 
 if TYPE_CHECKING:
@@ -30,7 +27,7 @@ EXPECTED_HINT = "expected value: what the model predicts here from the rest of t
 NOTE_WIDTH = 30
 
 
-class RowDetailScreen(Screen[int]):
+class RowDetailScreen(VerdictScreen):
     """One row; ``escape`` dismisses with the row shown last (``[`` ``]`` step through the table)."""
 
     SUB_TITLE = "Row details"
@@ -41,10 +38,6 @@ class RowDetailScreen(Screen[int]):
         Binding("H", "histogram", "Histogram"),
         Binding("right_curly_bracket", "step_unreviewed(1)", "Next unreviewed", key_display="}"),
         Binding("left_curly_bracket", "step_unreviewed(-1)", "Previous unreviewed", key_display="{", show=False),
-        Binding("c", "verdict('confirmed')", "Confirm"),
-        Binding("d", "verdict('dismissed')", "Dismiss"),
-        Binding("x", "verdict('expected')", "Expected", show=False),
-        Binding("u", "undo", "Undo", show=False),
     ]
 
     def __init__(self, model: ResultsModel, row: int) -> None:
@@ -188,45 +181,34 @@ class RowDetailScreen(Screen[int]):
             table.clear(columns=True)
         self._fill()
 
-    # -- verdicts (the same as in Results) --------------------------------------------------
+    # -- the verdict keys (see ..verdict_keys): this row, the highlighted column ---------------
 
-    def _results_change(self, change: str) -> None:
-        book = self.model.review
-        if book is None:
-            self.notify("The verdicts are still being read; try again in a moment.", severity="warning")
-            return
-        if book.problem is not None:
-            self.notify(f"Verdicts cannot be kept: {book.problem}", severity="error", markup=False)
-            return
-        try:
-            what = book.undo() if change == "undo" else book.set([self.row], change)
-        except (core.StoreError, ValueError) as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=8)
-            return
-        if what is None:
-            self.notify("Nothing to undo.", severity="warning")
-            return
-        run = self.model.run
-        scores = book.session.ranked_scores()
-        if not np.array_equal(run.detection.scores, scores):
-            run.detection = dataclasses.replace(run.detection, scores=scores)
-        self.model.rebuild()
+    @property
+    def verdict_model(self) -> ResultsModel:
+        return self.model
+
+    def verdict_row(self) -> int | None:
+        return self.row
+
+    def verdict_column(self) -> str | None:
+        return self._highlighted_column()
+
+    def verdict_changed(self, what: str, row: int) -> None:
         self._show(self.row)
-        self.notify(what, markup=False)
-
-    def action_verdict(self, verdict: str) -> None:
-        self._results_change(verdict)
-
-    def action_undo(self) -> None:
-        self._results_change("undo")
 
     # -- the column histogram -------------------------------------------------------------
 
-    def action_histogram(self) -> None:
+    def _highlighted_column(self) -> str | None:
+        """The column highlighted in the focused table (the features table when neither is)."""
         table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#features", DataTable)
         if not table.row_count:
+            return None
+        return str(table.get_row_at(table.cursor_row)[1 if table.id == "features" else 0])
+
+    def action_histogram(self) -> None:
+        name = self._highlighted_column()
+        if name is None:
             return
-        name = str(table.get_row_at(table.cursor_row)[1 if table.id == "features" else 0])
         key = next((c.key for c in self.model.columns if c.data_index is not None and self.model.names[c.data_index] == name), None)
         if key is None:
             self.notify(f"No column named {name} in the table.", severity="warning", markup=False)
