@@ -120,7 +120,6 @@ class ResultsModel:
         finite = scores[np.isfinite(scores)] if n else scores[:0]
         extremes = [score_text(finite.min()), score_text(finite.max())] if finite.size else []
         columns.append(Column("score", "score", max([7, *map(len, extremes)]), numeric=True))
-        columns.append(Column("status", "review", len("suppressed")))
         columns.append(Column("why", "top features", 30, natural=44))
         sample = np.arange(min(n, WIDTH_SAMPLE))
         for i, name in enumerate(self.names):
@@ -137,6 +136,22 @@ class ResultsModel:
             width = natural if numeric else min(MAX_CELL_WIDTH, natural)
             columns.append(Column(f"c{i}", label, width, numeric=numeric, data_index=i, natural=natural))
         return columns
+
+    def update_status_column(self) -> bool:
+        """Show the review column once there is something in it (a verdict, a suppression, a
+        new/recurring mark), so that a file never reviewed keeps its width for its own columns.
+        Returns whether the columns changed."""
+        book = self.review
+        wanted = book is not None and (book.has_verdicts or bool(book.marks))
+        present = any(c.key == "status" for c in self.columns)
+        if wanted == present:
+            return False
+        if wanted:
+            after = next(i for i, c in enumerate(self.columns) if c.key == "score") + 1
+            self.columns.insert(after, Column("status", "review", len("suppressed")))
+        else:
+            self.columns = [c for c in self.columns if c.key != "status"]
+        return True
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)

@@ -105,6 +105,8 @@ class ResultsScreen(VerdictScreen):
     def on_screen_resume(self) -> None:
         # Back from Row details, where verdicts may have been set: the view follows them.
         if self.model.review is not None:
+            if self.model.update_status_column():
+                self.table.columns_changed()
             self.model.rebuild()
             self.table.reload(keep_row=self.table.current_row)
             self._refresh_text()
@@ -376,8 +378,14 @@ class ResultsScreen(VerdictScreen):
     def open_review(self) -> None:
         """Read the store's verdicts for these rows, re-rank, then record the run (a worker:
         the rows are fingerprinted and the run is explained for the record)."""
-        book = ReviewBook.open(self.run)
-        scores = book.session.ranked_scores()
+        try:
+            book = ReviewBook.open(self.run)
+            scores = book.session.ranked_scores()
+        except Exception as exc:  # noqa: BLE001 - the results stand without verdicts; say why
+            self.app.call_from_thread(
+                self.notify, f"The verdicts could not be read ({type(exc).__name__}: {exc}).", severity="error", markup=False
+            )
+            return
         self.app.call_from_thread(self._review_opened, book, scores)
         book.record(self.run)
         self.app.call_from_thread(self._review_recorded, book)
@@ -387,17 +395,23 @@ class ResultsScreen(VerdictScreen):
         self._take_scores(scores)
         if book.has_verdicts:
             self.model.hide_reviewed = True
+        if self.model.update_status_column():
+            self.table.columns_changed()
         self.model.rebuild()
         self.table.reload(keep_row=self.table.current_row)
         self._refresh_text()
         for note in book.session.notes:
             self.notify(note, severity="warning", markup=False, timeout=10)
-        if book.problem is not None:
-            self.notify(f"The review store cannot be used ({book.problem}): verdicts are not kept.", severity="warning", markup=False, timeout=10)
 
     def _review_recorded(self, book: ReviewBook) -> None:
-        if book.problem is not None and self.model.review is book:
-            self.notify(f"This run was not recorded ({book.problem}); the results are unaffected.", severity="warning", markup=False)
+        if book.problem is not None:
+            self.notify(
+                f"The review store cannot be used ({book.problem}): verdicts are not kept and this run is not recorded; "
+                "the results are unaffected.",
+                severity="warning", markup=False, timeout=10,
+            )
+        if self.model.update_status_column():
+            self.table.columns_changed()
         self.table.refresh()
         self._refresh_text()
 
@@ -420,6 +434,8 @@ class ResultsScreen(VerdictScreen):
         return None if column.data_index is None else self.model.names[column.data_index]
 
     def verdict_changed(self, what: str, row: int) -> None:
+        if self.model.update_status_column():
+            self.table.columns_changed()
         self.table.reload(keep_row=row if row >= 0 else self.table.current_row)
         self._refresh_text()
 
