@@ -29,9 +29,11 @@ NO_VERDICT = "Set a verdict on this row first: c confirms, d dismisses, x marks 
 class VerdictScreen(Screen[Any]):
     """A screen with the verdict keys (see the module's description)."""
 
+    # Not in the footers: they would push out keys the screens had there (Filter at 120
+    # columns); "?" lists them in their own section.
     BINDINGS = [
-        Binding("c", "verdict('confirmed')", "Confirm"),
-        Binding("d", "verdict('dismissed')", "Dismiss"),
+        Binding("c", "verdict('confirmed')", "Confirm", show=False),
+        Binding("d", "verdict('dismissed')", "Dismiss", show=False),
         Binding("x", "verdict('expected')", "Expected", show=False),
         Binding("N", "note", "Note", show=False),
         Binding("S", "suppress", "Suppress", show=False),

@@ -37,10 +37,7 @@ if TYPE_CHECKING:
 STEP = 0.5
 LOWEST, HIGHEST = 50.0, 99.9
 #: The keys the footer keeps on a narrow terminal, most needed first ("?" lists the rest).
-MAIN_KEYS = (
-    "export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)",
-    "verdict('confirmed')", "verdict('dismissed')",
-)
+MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
 
 
 class ResultsScreen(VerdictScreen):

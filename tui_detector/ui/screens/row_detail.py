@@ -36,7 +36,7 @@ class RowDetailScreen(VerdictScreen):
         Binding("right_square_bracket,n", "step(1)", "Next row", key_display="]"),
         Binding("left_square_bracket,p", "step(-1)", "Previous row", key_display="["),
         Binding("H", "histogram", "Histogram"),
-        Binding("right_curly_bracket", "step_unreviewed(1)", "Next unreviewed", key_display="}"),
+        Binding("right_curly_bracket", "step_unreviewed(1)", "Next unreviewed", key_display="}", show=False),
         Binding("left_curly_bracket", "step_unreviewed(-1)", "Previous unreviewed", key_display="{", show=False),
     ]
 
