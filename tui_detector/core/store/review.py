@@ -147,6 +147,7 @@ class ReviewState:
         scope = self.suppressed.get(row)
         if scope is None:
             return None
+        # The scope's verdict as the row's (a negative id: no verdict row of its own).
         return Verdict(-scope.id, scope.verdict, scope.note, scope.when, "", "", scope=scope)
 
     def labels(self) -> dict[int, int]:

@@ -53,6 +53,8 @@ class ReviewSession:
         self.previous_run: int | None = None
         self._previous_keys: set[str] = set()
         self.run_id: int | None = None
+        #: Anomalies :meth:`annotate` left out (dismissed or suppressed).
+        self.left_out = 0
         self._flagged_keys: list[str] = []
         try:
             self.state = review_state(self.store, run.frame, self.fingerprinter)
@@ -204,7 +206,7 @@ class ReviewSession:
             "verdicts": self.state.counts(),
             "suppressed_rows": len(self.state.suppressed),
             "verdicts_for_other_rows": self.state.unmatched,
-            "left_out": getattr(self, "left_out", 0),
+            "left_out": self.left_out,
             "feedback": self.feedback,
             "previous_run": self.previous_run,
             "new": len(flagged) - recurring if self.previous_run is not None else len(flagged),
