@@ -99,7 +99,7 @@ async def shoot() -> None:
         await pilot.pause()
         await pilot.press("down")
         labels = [c.label for c in results.table.all_columns]
-        results.table.cursor_column = labels.index("employee") if "employee" in labels else len(labels) - 1
+        results.table.cursor_column = labels.index("employee_id")
         await pilot.press("S")
         await pilot.pause()
         await pilot.press(*"2027-01-31")
