@@ -193,3 +193,17 @@ def test_no_verdicts_and_no_feedback_give_the_models_scores_exactly(tmp_path, ca
     # Unreviewed rows take the new ranking; the reviewed ones keep the model's score.
     moved = np.array(on["scores"]) - np.array(plain["scores"])
     assert moved[3] == moved[4] == 0 and np.all(np.delete(moved, [3, 4]) == 1000.0)
+
+
+@pytest.mark.slow
+def test_detect_on_a_damaged_store_says_so_once_and_starts_a_fresh_one(files, private_data_dir):
+    folder, _, _ = files
+    (private_data_dir / "reviews.sqlite3").write_bytes(b"not a database at all " * 100)
+    proc = run("detect", folder / "orders.csv", "--model", "iforest")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("note: the review store was damaged") and "fresh one started" in lines[0]
+    doc = json.loads(proc.stdout)
+    assert doc["review"]["run_id"] == 1 and doc["review"]["problem"] is None
+    assert [p.name.startswith("reviews.sqlite3.damaged-") for p in private_data_dir.iterdir()].count(True) == 1
+    assert run("runs", "list").returncode == 0
