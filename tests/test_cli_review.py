@@ -65,7 +65,11 @@ def test_verdicts_through_the_cli_reach_detect_and_follow_the_rows(files):
     assert review["verdicts"] == {"confirmed": 2, "dismissed": 1, "expected": 0}
     assert review["feedback"] == "applied" and review["left_out"] == 1 and review["previous_run"] == 1
     listed = {a["row_index"]: a for a in second["anomalies"]}
-    assert top[2] not in listed and second["anomaly_count"] == first["anomaly_count"] - 1
+    assert top[2] not in listed
+    # The model's own ranking: the same rows flagged, the dismissed one left out.
+    plain = detect(orders, "--no-feedback")
+    assert plain["review"]["feedback"] == "off" and plain["scores"] == first["scores"]
+    assert plain["anomaly_count"] == first["anomaly_count"] - 1
     assert listed[top[0]]["review"]["verdict"] == "confirmed" and listed[top[0]]["review"]["suppressed_by"] is None
     everything = {a["row_index"]: a for a in detect(orders, "--include-reviewed")["anomalies"]}
     assert everything[top[2]]["review"]["note"] == "a refund, fine"
@@ -85,7 +89,7 @@ def test_verdicts_through_the_cli_reach_detect_and_follow_the_rows(files):
     rows = list(csv.DictReader(out.open()))
     assert sorted(r["verdict"] for r in rows) == ["confirmed", "confirmed", "dismissed"]
     runs = json.loads(run("runs", "list", "--json").stdout)["runs"]
-    assert [r["id"] for r in runs] == [3, 2, 1] and runs[-1]["reviewed"] == 3 and runs[-1]["new"] is None
+    assert [r["id"] for r in runs] == [4, 3, 2, 1] and runs[-1]["reviewed"] == 3 and runs[-1]["new"] is None
     shown = json.loads(run("runs", "show", "1", "--json").stdout)
     assert shown["run"]["file_name"] == "orders.csv" and len(shown["anomalies"]) == first["anomaly_count"]
     assert {a["row_index"]: a["review"]["verdict"] for a in shown["anomalies"] if a["review"]} == {
@@ -97,7 +101,7 @@ def test_verdicts_through_the_cli_reach_detect_and_follow_the_rows(files):
     # Undo.
     cleared = review_json("set", orders, str(top[2]), "--clear")
     assert cleared["cleared"] == 1
-    assert top[2] in {a["row_index"] for a in detect(orders)["anomalies"]}
+    assert top[2] in {a["row_index"] for a in detect(orders, "--no-feedback")["anomalies"]}
 
 
 @pytest.mark.slow
