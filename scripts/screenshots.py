@@ -43,7 +43,7 @@ async def shoot(only: str | None = None) -> None:
     app = make_app(claims_database(demo), workdir=work)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        save(app, "10-set-up-sqlite")
+        save(app, "13-set-up-sqlite")
     if only == "sqlite":
         shutil.rmtree(work, ignore_errors=True)
         return
@@ -94,6 +94,41 @@ async def shoot(only: str | None = None) -> None:
         await settle(pilot, lambda: app.screen.scored is not None)
         await pilot.pause()
         save(app, "9-score-with-this-model-drift")
+
+    # Review: two rows confirmed, one dismissed with a note, a merchant's rows suppressed; then
+    # the file opened again (reviewed rows hidden, "v" shows them) and History.
+    app = make_app(demo, model="iforest", workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        await settle(pilot, lambda: app.screen.sub_title == "Results" and app.screen.model.review is not None)
+        results = app.screen
+        await pilot.press("c", "down", "c", "down", "d", "N")
+        await pilot.pause()
+        await pilot.press(*"duplicate of a corrected claim", "enter")
+        await pilot.pause()
+        await pilot.press("down")
+        labels = [c.label for c in results.table.all_columns]
+        results.table.cursor_column = labels.index("employee_id")
+        await pilot.press("S")
+        await pilot.pause()
+        await pilot.press(*"2027-01-31")
+        await pilot.pause()
+        save(app, "11-suppress-dialog")
+        await pilot.press("tab", "tab", "enter")  # Expected
+        await pilot.pause()
+        await pilot.press("q")
+    app = make_app(demo, model="iforest", workdir=work)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        await settle(pilot, lambda: app.screen.sub_title == "Results" and app.screen.model.review is not None and app.screen.model.review.marks)
+        await pilot.press("v")
+        await pilot.pause()
+        save(app, "10-results-reviewed")
+        await pilot.press("R")
+        await settle(pilot, lambda: getattr(app.screen, "runs", None))
+        save(app, "12-history")
     shutil.rmtree(work, ignore_errors=True)
 
 

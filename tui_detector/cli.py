@@ -3,6 +3,8 @@
     anomaly-tui [PATH] [--demo]          open the app
     anomaly-tui detect PATH [options]    headless detection, JSON on stdout or --output
     anomaly-tui cache list|clear|path    the model cache
+    anomaly-tui review set|list|export   verdicts on rows (see cli_review.py)
+    anomaly-tui runs list|show           past runs, from the review store
 
 Exit status: 0 success, 1 unusable input (one ``error: …`` line on stderr, no traceback),
 2 bad arguments. ``detect`` and ``train`` do their work in a child of a small watcher process,
@@ -25,7 +27,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .core.io.formats import BadPath, check_path
+from .cli_common import CliError
+from .cli_common import check_input as _check_input
+from .cli_common import check_output as _check_output
+from .cli_common import error as _error
+from .cli_common import note as _note
+from .cli_common import printable as _printable
+from .cli_common import resolve_sheet as _resolve_sheet
+from .cli_common import write_or_fail as _write
+from .cli_common import write_stdout as _write_stdout
 from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
 
@@ -34,10 +44,6 @@ EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "ANOMALY_TUI_DEBUG"
-
-
-class CliError(Exception):
-    """Ends the command with ``error: <message>`` and exit status 1."""
 
 
 # -- argument types ---------------------------------------------------------------------------
@@ -86,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the strange rows in a spreadsheet and explain why they are strange.",
         epilog=(
             "headless: 'anomaly-tui detect PATH' (see 'anomaly-tui detect --help'); "
-            "train on a baseline: 'anomaly-tui train PATH'; model cache: 'anomaly-tui cache list|clear|path'"
+            "train on a baseline: 'anomaly-tui train PATH'; model cache: 'anomaly-tui cache list|clear|path'; "
+            "verdicts: 'anomaly-tui review set|list|export'; past runs: 'anomaly-tui runs list|show'"
         ),
     )
     parser.add_argument("path", nargs="?", type=Path, help="an .xlsx/.xlsm/.xls/.xlsb/.ods/.csv/.tsv file")
@@ -115,6 +122,9 @@ def build_detect_parser() -> argparse.ArgumentParser:
     source.add_argument("--model-dir", type=Path, metavar="DIR", help="use a model saved with 'anomaly-tui train --save DIR' or TabularAnomalyDetector.save")
     baseline.add_argument("--baseline-sheet", metavar="NAME|INDEX", help="the sheet of --model-from (default: its first visible sheet)")
     baseline.add_argument("--column-map", action="append", type=_column_pair, default=[], metavar="NEW=MODEL", help="this table's column NEW supplies the model's column MODEL (repeatable)")
+    from .cli_review import add_detect_options  # noqa: PLC0415 - it imports this module
+
+    add_detect_options(parser)
     return parser
 
 
@@ -183,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _tell_watcher(watcher)
     if args and args[0] == "cache":
         return _guarded(lambda: cache_command(build_cache_parser().parse_args(args[1:])))
+    if args and args[0] in ("review", "runs"):
+        from .cli_review import command as review_command  # noqa: PLC0415
+
+        return _guarded(lambda: review_command(args))
     return app_command(build_parser().parse_args(args))
 
 
@@ -375,15 +389,6 @@ def _cache_problem(note: str) -> str | None:
     return None
 
 
-def _note(message: str) -> None:
-    print(f"note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-
-
-def _error(message: str) -> None:
-    # One line, whatever the message holds: scripts read the last line of stderr.
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-
-
 def app_command(args: argparse.Namespace) -> int:
     path: Path | None = args.path
     if args.demo:
@@ -461,48 +466,6 @@ class StderrProgress:
             raise
 
 
-def _resolve_sheet(path: Path, sheet: str | None) -> str | int | None:
-    """A sheet's name wins; digits that name no sheet are a 0-based sheet number."""
-    if sheet is None or not sheet.strip().isdigit():
-        return sheet
-    from .core.io.reader import list_sheets  # noqa: PLC0415
-
-    names = [s.name for s in list_sheets(path)]
-    return sheet if sheet in names else int(sheet)
-
-
-def _check_input(path: Path) -> None:
-    """The reader's path check, in the command line's words. An empty file is left to the
-    read, which says so once the output paths have been checked too."""
-    try:
-        check_path(path, allow_empty=True)
-    except BadPath as exc:
-        if exc.kind == "missing":
-            raise CliError(f"file not found: {path}") from None
-        if exc.kind == "folder":
-            raise CliError(f"{path} is a folder; give a spreadsheet or CSV file") from None
-        raise
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_output(target: Path, source: Path, what: str) -> None:
-    if _same_file(target, source):
-        raise CliError(f"{what} {target} is the input file; choose another name")
-    if target.is_dir():
-        raise CliError(f"{what} {target} is a folder; give a file name")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise CliError(f"cannot write {what} {target}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise CliError(f"cannot write {what} {target}: no permission to write in {parent}")
-
-
 def detect_command(args: argparse.Namespace) -> int:
     path: Path = args.path
     _check_input(path)
@@ -530,9 +493,14 @@ def detect_command(args: argparse.Namespace) -> int:
             progress.stage(f"reading {path.name}")
             sheet = _resolve_sheet(path, args.sheet)
             run = run_detection(path, settings, sheet=sheet, on_stage=progress.stage, on_progress=progress.training)
+        from .cli_review import finish_session, open_session  # noqa: PLC0415
+
+        session = open_session(run, args)
         progress.stage("explaining")
         anomalies = explained_anomalies(run)
-        document = build_export(run, all_rows=args.all_rows, anomalies=anomalies)
+        listed = finish_session(session, run, anomalies, args)
+        document = build_export(run, all_rows=args.all_rows, anomalies=listed)
+        document["review"] = session.summary()
         if args.scored_copy is not None:
             from .core.scored_copy import write_scored_copy  # noqa: PLC0415
 
@@ -547,10 +515,11 @@ def detect_command(args: argparse.Namespace) -> int:
     cached = ", model from cache" if run.from_cache else ""
     if run.drift is not None:
         cached += f"; {run.drift['verdict']}"
-    problem = _cache_problem(run.cache_note)
+    from .cli_review import session_notes  # noqa: PLC0415
+
     progress.done()
-    if problem is not None:
-        _note(problem)
+    for line in session_notes(session, _cache_problem(run.cache_note)):
+        _note(line)
     progress.done(f"{document['anomaly_count']:,} anomalous rows of {rows:,}{cached}{where}")
     if args.output is None:
         _write_stdout(dumps(document))
@@ -640,25 +609,6 @@ def train_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(action: Any, target: Path) -> None:
-    try:
-        action()
-    except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def _write_stdout(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (`| head`): nothing more to say, and Python must not complain
-        # about the unflushable stdout at exit either.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise CliError("output pipe closed before the JSON was written") from None
-
-
 # -- cache ------------------------------------------------------------------------------------
 
 
@@ -721,15 +671,8 @@ def cache_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _printable(text: str) -> str:
-    # File names can hold control characters; a listing must not move the user's cursor.
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0).isoformat()
-
-
 
 
 if __name__ == "__main__":  # pragma: no cover

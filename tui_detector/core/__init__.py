@@ -75,6 +75,14 @@ _EXPORTS: dict[str, str] = {
     "explained_anomalies": "tui_detector.core.export",
     "write_export": "tui_detector.core.export",
     "write_scored_copy": "tui_detector.core.scored_copy",
+    # The review store: verdicts, suppressions, past runs.
+    "ReviewSession": "tui_detector.core.store.session",
+    "ReviewStore": "tui_detector.core.store.db",
+    "StoreError": "tui_detector.core.store.db",
+    "VERDICTS": "tui_detector.core.store.review",
+    "get_run": "tui_detector.core.store.review",
+    "list_runs": "tui_detector.core.store.review",
+    "parse_until": "tui_detector.core.store.review",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -117,6 +125,9 @@ if TYPE_CHECKING:
     from .rowchecks import TotalsRow, find_totals, small_table_warning, totals_of
     from .presets import DEFAULT_PERCENTILE, DEFAULT_PRESET, PRESETS, check_percentile, preset_for
     from .scored_copy import write_scored_copy
+    from .store.db import ReviewStore, StoreError
+    from .store.review import VERDICTS, get_run, list_runs, parse_until
+    from .store.session import ReviewSession
     from .units import human_size
 
 

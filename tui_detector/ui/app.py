@@ -23,7 +23,7 @@ from textual.binding import Binding
 
 from tui_detector import core
 
-from .journey import BackToFiles, OpenFile, OpenHistogram, OpenRow, ScoreAnother, ShowResults, StartTraining, TrainingJob
+from .journey import BackToFiles, OpenFile, OpenHistogram, OpenHistory, OpenRow, ScoreAnother, ShowResults, StartTraining, TrainingJob
 from .screens.dialogs import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.open_file import OpenFileScreen
@@ -226,6 +226,12 @@ class AnomalyApp(App[None]):
     @on(OpenHistogram)
     def _open_histogram(self, message: OpenHistogram) -> None:
         self.open_histogram(message)
+
+    @on(OpenHistory)
+    def _open_history(self) -> None:
+        from .screens.history import HistoryScreen  # noqa: PLC0415 - see show_results
+
+        self.push_screen(HistoryScreen())
 
     @on(ScoreAnother)
     def _score_another(self, message: ScoreAnother) -> None:

@@ -81,6 +81,10 @@ class OpenHistogram(Message):
     expected: object = None
 
 
+class OpenHistory(Message):
+    """Show the past runs the review store remembers."""
+
+
 @dataclass
 class ScoreAnother(Message):
     """Score another file with the model of ``run``."""

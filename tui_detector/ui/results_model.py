@@ -104,6 +104,10 @@ class ResultsModel:
         self.row_filter: Any = None
         self._kept: np.ndarray | None = None
         self._ranks: dict[str, np.ndarray] = {}
+        #: The verdicts on this run's rows (``ui.review.ReviewBook``), once the store is read.
+        self.review: Any = None
+        #: Leave reviewed rows out of the view (on by default once verdicts exist).
+        self.hide_reviewed = False
         self.view = np.empty(0, dtype=np.int64)
         self.columns = self._columns()
         self.rebuild()
@@ -137,6 +141,22 @@ class ResultsModel:
             columns.append(Column(f"c{i}", label, width, numeric=numeric, data_index=i, natural=natural))
         return columns
 
+    def update_status_column(self) -> bool:
+        """Show the review column once there is something in it (a verdict, a suppression, a
+        new/recurring mark), so that a file never reviewed keeps its width for its own columns.
+        Returns whether the columns changed."""
+        book = self.review
+        wanted = book is not None and (book.has_verdicts or bool(book.marks))
+        present = any(c.key == "status" for c in self.columns)
+        if wanted == present:
+            return False
+        if wanted:
+            after = next(i for i, c in enumerate(self.columns) if c.key == "score") + 1
+            self.columns.insert(after, Column("status", "review", len("suppressed")))
+        else:
+            self.columns = [c for c in self.columns if c.key != "status"]
+        return True
+
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
 
@@ -152,12 +172,31 @@ class ResultsModel:
 
     def rebuild(self) -> None:
         """Recompute the rows shown (mode, search, threshold) and their order."""
+        self.view = self._ordered(self._shown(self.hide_reviewed))
+
+    def _shown(self, hide_reviewed: bool) -> np.ndarray:
         base = np.arange(self.rows, dtype=np.int64) if self.all_rows else np.flatnonzero(self.flags)
         if self._match is not None:
             base = base[self._match[base]]
         if self._kept is not None:
             base = base[self._kept[base]]
-        self.view = self._ordered(base)
+        if hide_reviewed and self.review is not None:
+            base = base[~self.review.reviewed(self.rows)[base]]
+        return base
+
+    def next_unreviewed(self, row: int, by: int) -> int | None:
+        """The first unreviewed row after (``by`` = 1) or before (-1) ``row`` in the table's
+        order and filter, reviewed rows counted in (the row itself may just have been reviewed
+        and left the view); None at the end."""
+        if self.review is None:
+            return None
+        order = self._ordered(self._shown(False))
+        hits = (order == row).nonzero()[0]
+        start = int(hits[0]) if hits.size else (-1 if by > 0 else len(order))
+        reviewed = self.review.reviewed(self.rows)
+        steps = order[start + 1 :] if by > 0 else order[:max(start, 0)][::-1]
+        found = steps[~reviewed[steps]]
+        return int(found[0]) if found.size else None
 
     def _ordered(self, rows: np.ndarray) -> np.ndarray:
         if self.sort_key is None:
@@ -166,6 +205,8 @@ class ResultsModel:
             return rows[np.lexsort((rows, -scores))]
         if self.sort_key == "why":  # explained on demand: only the rows in the view
             rank = self.top.first_name_rank(rows)
+        elif self.sort_key == "status":  # verdicts change while the table is open: never cached
+            rank = self._status_rank(rows)
         else:
             rank = self.rank(self.sort_key)[rows]
         order = np.argsort(-rank if self.descending else rank, kind="stable")
@@ -196,6 +237,15 @@ class ResultsModel:
             return np.argsort(self.run.detection.scores, kind="stable")
         values = self.values[self.column(key).data_index or 0]
         return _argsort_values(values)
+
+    def _status_rank(self, rows: np.ndarray) -> np.ndarray:
+        names = [self.status(int(r)) for r in rows]
+        order = {name: i for i, name in enumerate(sorted(set(names)))}
+        return np.array([order[n] for n in names], dtype=np.int64)
+
+    def status(self, row: int) -> str:
+        """What the review column shows: the verdict, "suppressed", or "new" / "recurring"."""
+        return "" if self.review is None else self.review.status(row)
 
     def sortable(self, key: str) -> str | None:
         """Why ``key`` cannot be sorted now (in words), or ``None`` when it can."""
@@ -276,6 +326,8 @@ class ResultsModel:
             return score_text(self.run.detection.scores[row])
         if key == "why":
             return " · ".join(self.top.names(row))
+        if key == "status":
+            return self.status(row)
         index = column.data_index or 0
         return self.formats[index](self.values[index][row])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,15 +13,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
 from tui_detector import core
 
 from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
+from ..review import ReviewBook
 from ..text import trained_on_text
 from ..values import score_text
+from ..verdict_keys import VerdictScreen
 from ..widgets.histogram import ScoreHistogram
 from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import palette_for
@@ -38,7 +40,7 @@ LOWEST, HIGHEST = 50.0, 99.9
 MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
 
 
-class ResultsScreen(Screen[None]):
+class ResultsScreen(VerdictScreen):
     SUB_TITLE = "Results"
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
@@ -50,6 +52,7 @@ class ResultsScreen(Screen[None]):
         Binding("minus", "threshold(-1)", "Threshold -", key_display="-", show=False),
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
+        Binding("v", "toggle_reviewed", "Reviewed", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
     ]
@@ -94,6 +97,16 @@ class ResultsScreen(Screen[None]):
         self.query_one("#search", Input).display = False
         self.query_one("#filter", Input).display = False
         self.query_one(ScoreTable).focus()
+        self.open_review()
+
+    def on_screen_resume(self) -> None:
+        # Back from Row details, where verdicts may have been set: the view follows them.
+        if self.model.review is not None:
+            if self.model.update_status_column():
+                self.table.columns_changed()
+            self.model.rebuild()
+            self.table.reload(keep_row=self.table.current_row)
+            self._refresh_text()
 
     @property
     def table(self) -> ScoreTable:
@@ -126,6 +139,14 @@ class ResultsScreen(Screen[None]):
         small = core.small_table_warning(rows)
         if small:
             text.append(f" · {small}", style="bold yellow")
+        book = self.model.review
+        if book is not None:
+            counts = {k: v for k, v in book.counts().items() if v}
+            if counts:
+                text.append(" · reviewed: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()), style="cyan")
+            if book.marks:
+                recurring = sum(1 for m in book.marks.values() if m == "recurring")
+                text.append(f" · {len(book.marks) - recurring:,} new, {recurring:,} flagged last run too")
         return text
 
     def _status(self) -> Text:
@@ -134,6 +155,8 @@ class ResultsScreen(Screen[None]):
         text.append("all rows" if model.all_rows else "anomalies only", style="bold")
         shown = len(model.view)
         text.append(f" · {shown:,} {'row' if shown == 1 else 'rows'} shown")
+        if model.hide_reviewed:
+            text.append(" · unreviewed only (v shows reviewed rows)")
         if model.row_filter is not None:
             text.append(" · filter: ")
             text.append(model.row_filter.text, style="bold")
@@ -346,6 +369,79 @@ class ResultsScreen(Screen[None]):
     def action_score_another(self) -> None:
         self.post_message(ScoreAnother(self.run))
 
+    # -- verdicts ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review")
+    def open_review(self) -> None:
+        """Read the store's verdicts for these rows, re-rank, then record the run (a worker:
+        the rows are fingerprinted and the run is explained for the record)."""
+        try:
+            book = ReviewBook.open(self.run)
+            scores = book.session.ranked_scores()
+        except Exception as exc:  # noqa: BLE001 - the results stand without verdicts; say why
+            self.app.call_from_thread(
+                self.notify, f"The verdicts could not be read ({type(exc).__name__}: {exc}).", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._review_opened, book, scores)
+        book.record(self.run)
+        self.app.call_from_thread(self._review_recorded, book)
+
+    def _review_opened(self, book: ReviewBook, scores: np.ndarray) -> None:
+        self.model.review = book
+        self._take_scores(scores)
+        if book.has_verdicts:
+            self.model.hide_reviewed = True
+        if self.model.update_status_column():
+            self.table.columns_changed()
+        self.model.rebuild()
+        self.table.reload(keep_row=self.table.current_row)
+        self._refresh_text()
+        for note in book.session.notes:
+            self.notify(note, severity="warning", markup=False, timeout=10)
+
+    def _review_recorded(self, book: ReviewBook) -> None:
+        if book.problem is not None:
+            self.notify(
+                f"The review store cannot be used ({book.problem}): verdicts are not kept and this run is not recorded; "
+                "the results are unaffected.",
+                severity="warning", markup=False, timeout=10,
+            )
+        if self.model.update_status_column():
+            self.table.columns_changed()
+        self.table.refresh()
+        self._refresh_text()
+
+    def _take_scores(self, scores: np.ndarray) -> None:
+        detection = self.run.detection
+        if not np.array_equal(detection.scores, scores):
+            self.run.detection = dataclasses.replace(detection, scores=scores)
+
+    # The verdict keys (see ..verdict_keys) act on the row and column under the cursor.
+
+    @property
+    def verdict_model(self) -> ResultsModel:
+        return self.model
+
+    def verdict_row(self) -> int | None:
+        return self.table.current_row
+
+    def verdict_column(self) -> str | None:
+        column = self.table.current_column
+        return None if column.data_index is None else self.model.names[column.data_index]
+
+    def verdict_changed(self, what: str, row: int) -> None:
+        if self.model.update_status_column():
+            self.table.columns_changed()
+        self.table.reload(keep_row=row if row >= 0 else self.table.current_row)
+        self._refresh_text()
+
+    def action_toggle_reviewed(self) -> None:
+        self.model.hide_reviewed = not self.model.hide_reviewed
+        self.model.rebuild()
+        self.table.reload(keep_row=self.table.current_row)
+        self._refresh_text()
+
     # -- export -----------------------------------------------------------------------------
 
     def action_export(self) -> None:
@@ -373,7 +469,12 @@ class ResultsScreen(Screen[None]):
         written: list[Path] = []
         try:
             anomalies = core.explained_anomalies(self.run)
-            document = core.build_export(self.run, all_rows=request.all_rows, anomalies=anomalies)
+            book = self.model.review
+            # As detect writes it: each anomaly's review, dismissed and suppressed rows left out.
+            listed = book.session.annotate(anomalies) if book is not None else anomalies
+            document = core.build_export(self.run, all_rows=request.all_rows, anomalies=listed)
+            if book is not None:
+                document["review"] = book.session.summary()
             written.append(core.write_export(document, request.json_path, overwrite=overwrite))
             if request.scored_copy is not None:
                 written.append(core.write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from tui_detector import core
@@ -16,6 +15,7 @@ from tui_detector import core
 from ..values import score_text
 from ..widgets.palette import palette_for
 from ..journey import OpenHistogram
+from ..verdict_keys import VerdictScreen
 from ..widgets.vim_keys import VimTable
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ EXPECTED_HINT = "expected value: what the model predicts here from the rest of t
 NOTE_WIDTH = 30
 
 
-class RowDetailScreen(Screen[int]):
+class RowDetailScreen(VerdictScreen):
     """One row; ``escape`` dismisses with the row shown last (``[`` ``]`` step through the table)."""
 
     SUB_TITLE = "Row details"
@@ -36,6 +36,8 @@ class RowDetailScreen(Screen[int]):
         Binding("right_square_bracket,n", "step(1)", "Next row", key_display="]"),
         Binding("left_square_bracket,p", "step(-1)", "Previous row", key_display="["),
         Binding("H", "histogram", "Histogram"),
+        Binding("right_curly_bracket", "step_unreviewed(1)", "Next unreviewed", key_display="}", show=False),
+        Binding("left_curly_bracket", "step_unreviewed(-1)", "Previous unreviewed", key_display="{", show=False),
     ]
 
     def __init__(self, model: ResultsModel, row: int) -> None:
@@ -77,6 +79,12 @@ class RowDetailScreen(Screen[int]):
         position = self.position
         if position is not None:
             title.append(f" · {position + 1:,} of {len(self.model.view):,} in the table", style="dim")
+        status = self.model.status(row)
+        if status:
+            verdict = self.model.review.verdict(row)
+            title.append(f" · {status}", style="bold cyan")
+            if verdict is not None and verdict.note:
+                title.append(f": {verdict.note}", style="cyan")
         self._explained = explained
         self.query_one("#row-title", Static).update(title)
 
@@ -158,18 +166,49 @@ class RowDetailScreen(Screen[int]):
         if not 0 <= target < len(view):
             self.notify(f"This is the {'last' if by > 0 else 'first'} row of the table.", severity="warning")
             return
-        self.row = int(view[target])
+        self._show(int(view[target]))
+
+    def action_step_unreviewed(self, by: int) -> None:
+        target = self.model.next_unreviewed(self.row, by)
+        if target is None:
+            self.notify(f"No unreviewed row {'after' if by > 0 else 'before'} this one in the table.", severity="warning")
+            return
+        self._show(target)
+
+    def _show(self, row: int) -> None:
+        self.row = row
         for table in self.query(DataTable):
             table.clear(columns=True)
         self._fill()
 
+    # -- the verdict keys (see ..verdict_keys): this row, the highlighted column ---------------
+
+    @property
+    def verdict_model(self) -> ResultsModel:
+        return self.model
+
+    def verdict_row(self) -> int | None:
+        return self.row
+
+    def verdict_column(self) -> str | None:
+        return self._highlighted_column()
+
+    def verdict_changed(self, what: str, row: int) -> None:
+        self._show(self.row)
+
     # -- the column histogram -------------------------------------------------------------
 
-    def action_histogram(self) -> None:
+    def _highlighted_column(self) -> str | None:
+        """The column highlighted in the focused table (the features table when neither is)."""
         table = self.focused if isinstance(self.focused, DataTable) else self.query_one("#features", DataTable)
         if not table.row_count:
+            return None
+        return str(table.get_row_at(table.cursor_row)[1 if table.id == "features" else 0])
+
+    def action_histogram(self) -> None:
+        name = self._highlighted_column()
+        if name is None:
             return
-        name = str(table.get_row_at(table.cursor_row)[1 if table.id == "features" else 0])
         key = next((c.key for c in self.model.columns if c.data_index is not None and self.model.names[c.data_index] == name), None)
         if key is None:
             self.notify(f"No column named {name} in the table.", severity="warning", markup=False)

@@ -125,6 +125,15 @@ class ScoreTable(ScrollView, can_focus=True):
         self.scrolled_width = x
         self.virtual_size = Size(self.fixed_width + self.scrolled_width, len(self.model.view) + 1)
 
+    def columns_changed(self) -> None:
+        """The model added or removed a column: lay out again, the cursor on the same column."""
+        focused = self.all_columns[self.cursor_column].key if self.all_columns else None
+        self._layout(self.scrollable_content_region.width)
+        keys = [c.key for c in self.all_columns]
+        if focused in keys:
+            self.cursor_column = keys.index(focused)
+        self.refresh()
+
     def on_resize(self, event: events.Resize) -> None:
         self._layout(self.scrollable_content_region.width)
         self.refresh()

@@ -1,0 +1,6 @@
+"""The review store: past runs, the analyst's verdicts and suppression scopes, in one SQLite file.
+
+``db`` is the database (standard library only), ``fingerprint`` names rows so that verdicts
+find them again, ``review`` reads and writes verdicts and runs, ``session`` is the store's part
+in one detection run.
+"""
