@@ -107,8 +107,9 @@ class Fingerprinter:
     content_columns: tuple[tuple[str, str], ...]
 
     @classmethod
-    def for_frame(cls, frame: pd.DataFrame) -> Fingerprinter:
-        profiles = profile_columns(frame)
+    def for_frame(cls, frame: pd.DataFrame, profiles: list | None = None) -> Fingerprinter:
+        """``profiles``: :func:`profile_columns` of ``frame``, where already known."""
+        profiles = profile_columns(frame) if profiles is None else profiles
         content = tuple(sorted((p.name, str(p.role)) for p in profiles if p.role in MODEL_ROLES))
         if not content:
             content = tuple(sorted((str(c), str(Role.CATEGORICAL)) for c in frame.columns))

@@ -44,7 +44,11 @@ class ReviewSession:
         self.model_scores = np.array(run.detection.scores, dtype=np.float64)
         self._parts = getattr(run.detection, "parts", None)
         self.use_feedback = feedback
-        self.fingerprinter = Fingerprinter.for_frame(run.frame)
+        # The model profiled this very table already (not so for a model from another file,
+        # or one told other roles: fingerprints follow the roles guessed, whatever was chosen).
+        detector = run.detector
+        own = not run.baseline and not detector.roles and len(detector.profiles_) == len(run.frame.columns)
+        self.fingerprinter = Fingerprinter.for_frame(run.frame, detector.profiles_ if own else None)
         self.state = ReviewState(self.fingerprinter)
         #: Why the store could not be used, in words (None when it could).
         self.problem: str | None = None

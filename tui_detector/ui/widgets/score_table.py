@@ -322,6 +322,9 @@ class ScoreTable(ScrollView, can_focus=True):
         if index >= len(view):
             return Strip.blank(width, base)
         row = int(view[index])
+        # The rows on screen are explained in one call, not one call per line drawn.
+        top = int(self.scroll_y)
+        self.model.prefetch(view[top : top + self.size.height])
         on_cursor = index == self.cursor_row and self.has_focus
         palette = self.palette
         row_style = base + palette.cursor_row if index == self.cursor_row else base
