@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import exports  # noqa: E402
+from benchmarks._results import update_section  # noqa: E402
 from tui_detector import TabularAnomalyDetector  # noqa: E402
 from tui_detector.core.feedback import rerank  # noqa: E402
 from tui_detector.demo import make_expense_claims, make_sensor_readings  # noqa: E402
@@ -285,20 +286,10 @@ def report(outcomes: list[Outcome], fast: dict[str, float] | None, command: str)
     return lines
 
 
-_START, _END = "<!-- feedback:start -->", "<!-- feedback:end -->"
 
 
 def update_results(body: list[str]) -> None:
-    """Replace (or add) the feedback section of benchmarks/RESULTS.md."""
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    section = "\n".join([_START, "## Verdicts improve the ranking (issue 15)", "", *body, _END])
-    if _START in text and _END in text:
-        head, rest = text.split(_START, 1)
-        text = head + section + rest.split(_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    update_section("feedback", "## Verdicts improve the ranking (issue 15)", body)
 
 
 def main(argv: list[str] | None = None) -> int:

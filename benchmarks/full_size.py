@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._results import update_section  # noqa: E402
 from benchmarks.quality import SEED_E2E, e2e_workbook  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -341,20 +342,10 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-_START, _END = "<!-- full-size:start -->", "<!-- full-size:end -->"
 
 
 def _update_results(body: list[str]) -> None:
-    """Replace (or add) the full-size section of benchmarks/RESULTS.md."""
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    section = "\n".join([_START, "## Full-size sheet (issue 7)", "", *body, _END])
-    if _START in text and _END in text:
-        head, rest = text.split(_START, 1)
-        text = head + section + rest.split(_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    update_section("full-size", "## Full-size sheet (issue 7)", body)
 
 
 if __name__ == "__main__":

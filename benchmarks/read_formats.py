@@ -33,10 +33,10 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks._results import update_section  # noqa: E402
 from benchmarks.quality import E2E_COLUMNS  # noqa: E402
 from tui_detector.demo import make_expense_claims  # noqa: E402
 
-_START, _END = "<!-- read-formats:start -->", "<!-- read-formats:end -->"
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path) -> None:
@@ -165,15 +165,7 @@ def main() -> None:
 
 
 def _update_results(body: list[str]) -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    section = "\n".join([_START, "## Reading each format (issue 20)", "", *body, _END])
-    if _START in text and _END in text:
-        head, rest = text.split(_START, 1)
-        text = head + section + rest.split(_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    update_section("read-formats", "## Reading each format (issue 20)", body)
 
 
 if __name__ == "__main__":
