@@ -193,6 +193,24 @@ def mixed(rows: int, seeds: list[int], peers: list[str]) -> dict:
 # -- part 3: end to end ----------------------------------------------------------------------
 
 
+def write_cells(ws, frame: pd.DataFrame, date_format) -> None:  # noqa: ANN001 - an xlsxwriter sheet and format
+    """The frame's cells below a header row, each as its own kind (blanks left empty)."""
+    columns = [frame[c].astype(object).tolist() for c in frame.columns]
+    for r in range(len(frame)):
+        for c, values in enumerate(columns):
+            v = values[r]
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                continue
+            if isinstance(v, pd.Timestamp):
+                ws.write_datetime(r + 1, c, v.to_pydatetime(), date_format)
+            elif isinstance(v, (bool, np.bool_)):
+                ws.write_boolean(r + 1, c, bool(v))
+            elif isinstance(v, (int, float, np.integer, np.floating)):
+                ws.write_number(r + 1, c, float(v))
+            else:
+                ws.write_string(r + 1, c, str(v))
+
+
 def e2e_workbook(rows: int) -> Path:
     path = DATA_DIR / f"claims_{rows}x{len(E2E_COLUMNS)}.xlsx"
     if path.is_file():
@@ -206,20 +224,7 @@ def e2e_workbook(rows: int) -> Path:
     ws = wb.add_worksheet("Claims")
     date_format = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     ws.write_row(0, 0, E2E_COLUMNS)
-    columns = [frame[c].astype(object).tolist() for c in E2E_COLUMNS]
-    for r in range(rows):
-        for c, values in enumerate(columns):
-            v = values[r]
-            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-                continue
-            if isinstance(v, pd.Timestamp):
-                ws.write_datetime(r + 1, c, v.to_pydatetime(), date_format)
-            elif isinstance(v, (bool, np.bool_)):
-                ws.write_boolean(r + 1, c, bool(v))
-            elif isinstance(v, (int, float, np.integer, np.floating)):
-                ws.write_number(r + 1, c, float(v))
-            else:
-                ws.write_string(r + 1, c, str(v))
+    write_cells(ws, frame[E2E_COLUMNS], date_format)
     wb.close()
     tmp.replace(path)
     return path

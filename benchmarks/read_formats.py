@@ -30,11 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks._results import update_section  # noqa: E402
-from benchmarks.quality import E2E_COLUMNS  # noqa: E402
+from benchmarks.quality import E2E_COLUMNS, write_cells  # noqa: E402
 from tui_detector.demo import make_expense_claims  # noqa: E402
 
 
@@ -46,20 +45,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     ws = wb.add_worksheet("Claims")
     date_format = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     ws.write_row(0, 0, list(frame.columns))
-    columns = [frame[c].astype(object).tolist() for c in frame.columns]
-    for r in range(len(frame)):
-        for c, values in enumerate(columns):
-            v = values[r]
-            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-                continue
-            if isinstance(v, pd.Timestamp):
-                ws.write_datetime(r + 1, c, v.to_pydatetime(), date_format)
-            elif isinstance(v, (bool, np.bool_)):
-                ws.write_boolean(r + 1, c, bool(v))
-            elif isinstance(v, (int, float, np.integer, np.floating)):
-                ws.write_number(r + 1, c, float(v))
-            else:
-                ws.write_string(r + 1, c, str(v))
+    write_cells(ws, frame, date_format)
     wb.close()
 
 

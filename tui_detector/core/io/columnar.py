@@ -18,7 +18,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from .columns import convert_native, header_text
-from .grid import Built, _clean_name, _dedupe, _shown
+from .grid import Built, _clean_name, _shown, unique_names
 from .table import ReadError, plural
 
 __all__ = ["blank_text_to_none", "build_columns"]
@@ -156,12 +156,4 @@ def _names(names: Sequence[Any], warnings: list[str]) -> list[str]:
             f"{plural(len(unnamed), 'column')} without a name "
             f"{'was' if len(unnamed) == 1 else 'were'} named by position: {_shown(unnamed)}"
         )
-    out, renamed, lookalike = _dedupe(out)
-    if renamed:
-        warnings.append(f"duplicate column names were made unique: {_shown(renamed)}")
-    if lookalike:
-        warnings.append(
-            "duplicate column names (they differ only in spaces, invisible characters or "
-            f"character width) were made unique: {_shown(lookalike)}"
-        )
-    return out
+    return unique_names(out, warnings)

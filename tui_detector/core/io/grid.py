@@ -410,6 +410,11 @@ def _names(
             f"{plural(len(unnamed), 'column')} without a header "
             f"{_were(len(unnamed))} named by position: {_shown(unnamed)}"
         )
+    return unique_names(names, warnings)
+
+
+def unique_names(names: list[str], warnings: list[str]) -> list[str]:
+    """``names`` made unique (see :func:`_dedupe`), saying so in ``warnings``."""
     names, renamed, lookalike = _dedupe(names)
     if renamed:
         warnings.append(f"duplicate column names were made unique: {_shown(renamed)}")
