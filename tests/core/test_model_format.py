@@ -164,3 +164,28 @@ def test_a_version_2_model_is_still_read_and_scores_dates_as_it_was_trained(tmp_
     assert old.detect(later).flags.mean() > 0.5
     # The model of this version is not fooled by the later period.
     assert detector.detect(later).flags.mean() < 0.1
+
+
+def test_kept_results_of_a_named_table_keep_its_report_and_reranking_parts(tiny_auto, planted, tmp_path):
+    """With the table named (``pipeline.table_key``), the manifest's ensemble adds ``kept_table``
+    and ``kept_report`` and ``scores.npz`` adds ``features``; a version that does not know them
+    reads the rest as before."""
+    frame, _ = planted
+    table = frame.iloc[:400].reset_index(drop=True)
+    twin = TabularAnomalyDetector.load(tiny_auto.save(tmp_path / "plain"))
+    detection = twin.detect(table)
+    twin.keep_results(detection, known_as="the-table")
+    path = twin.save(tmp_path / "kept")
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    assert list(manifest["ensemble"]) == [*ENSEMBLE_KEYS, "kept_digest", "kept_table", "kept_report"]
+    assert manifest["ensemble"]["kept_table"] == "the-table"
+    assert sorted(manifest["ensemble"]["kept_report"]) == ["coerced", "periods", "unseen"]
+    with np.load(path / "scores.npz", allow_pickle=False) as data:
+        assert data.files == ["parts", "rows", "recon", "errors", "ranking", "contribution", "features"]
+        np.testing.assert_array_equal(data["features"], detection.parts)
+    loaded = TabularAnomalyDetector.load(path)
+    named = loaded.detect(table, known_as="the-table")
+    np.testing.assert_array_equal(named.scores, detection.scores)
+    assert named.report == detection.report
+    # Under another name the table is encoded and scored: the same scores.
+    np.testing.assert_array_equal(loaded.detect(table, known_as="another").scores, detection.scores)

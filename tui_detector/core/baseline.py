@@ -165,7 +165,7 @@ def drift_summary(detector: TabularAnomalyDetector, detection: Detection) -> dic
       would have to change to match the training mix (total variation distance); and the
       change in the share of blank cells.
     """
-    matrix = detection.matrix
+    matrix = np.asarray(detection.matrix)
     train_means = detector.feature_means_
     new_means = matrix.mean(axis=0) if len(matrix) else np.zeros_like(train_means)
     training_share = 1.0 - float(np.interp(detection.threshold, detector.score_quantiles_, QUANTILE_GRID)) / 100.0

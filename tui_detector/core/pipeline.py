@@ -7,6 +7,7 @@ stops when ``should_stop`` says so. Nothing here prints.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -15,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .atomic import write_bytes_atomic
 from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_summary
@@ -28,6 +29,9 @@ from .model.threshold import Threshold
 from .tablestore import request_of, requests_for
 from .rowchecks import describe as describe_totals, leave_out_totals, small_table_warning, totals_of
 from .io.reader import LoadedTable, SheetInfo, file_sha256, open_table, read_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 StageCallback = Callable[[str], None]
 
@@ -170,6 +174,17 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
     )
 
 
+def table_key(cache_key: str | None, sha256: str, frame: pd.DataFrame) -> str | None:
+    """Names one table a cached model scored (its entry's key, the file's content, the rows and
+    columns it scored), so that its kept results are found again only for that very table: a
+    baseline's model scoring another file, or the same file read another way, never matches."""
+    if not cache_key:
+        return None
+    names = json.dumps([str(c) for c in frame.columns], ensure_ascii=True)
+    text = f"{cache_key}\n{sha256}\n{len(frame)}\n{names}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _rows_stage(stage: StageCallback) -> Callable[[int, int], None]:
     """Scoring progress as a stage line, only while it is worth a word (a big table)."""
 
@@ -242,17 +257,23 @@ class TrainedModel:
     unstored: tuple[ModelCache, dict[str, Any], str] | None = None
 
     def store(
-        self, detection: Detection | None = None, table: LoadedTable | None = None, requests: list[dict] | None = None
+        self,
+        detection: Detection | None = None,
+        table: LoadedTable | None = None,
+        requests: list[dict] | None = None,
+        scored: tuple[LoadedTable, str] | None = None,
     ) -> Detection | None:
         """Cache the model trained now, with ``detection``'s results kept if given (returned as
-        the detection to use from then on, see ``keep_results``), and ``table`` (the table as
-        read, found again by ``requests``) if given."""
+        the detection to use from then on, see ``keep_results``; ``scored``: the table it is of,
+        as scored, so that they are found again unencoded), and ``table`` (the table as read,
+        found again by ``requests``) if given."""
         if self.unstored is None:
             return detection
         cache, inputs, name = self.unstored
         self.unstored = None
         if detection is not None:
-            detection = self.detector.keep_results(detection) or detection
+            known_as = table_key(self.cache_key, scored[1], scored[0].frame) if scored is not None else None
+            detection = self.detector.keep_results(detection, known_as=known_as) or detection
         t0 = time.perf_counter()
         try:
             cache.put(inputs, self.detector, source_name=name, table=table, requests=requests)
@@ -377,7 +398,7 @@ def run_detection(
         # Cached with this table's results, so reopening the same file scores nothing again.
         known = len(model.warnings)
         loaded = as_read[0]
-        run.detection = model.store(run.detection, loaded, requests_for(loaded))
+        run.detection = model.store(run.detection, loaded, requests_for(loaded), scored=source)
         run.cache_note = model.cache_note
         run.warnings.extend(model.warnings[known:])
     run.totals = totals
@@ -416,6 +437,7 @@ def score_table(
         threshold=detector.threshold_for(threshold_percentile),
         should_stop=should_stop,
         on_scored=_rows_stage(stage),
+        known_as=table_key(model.cache_key, digest, loaded.frame) if model.from_cache else None,
     )
     return DetectionRun(
         path=Path(path),

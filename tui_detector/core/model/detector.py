@@ -29,7 +29,7 @@ from ..feedback import feedback_parts
 from ..jsonsafe import json_rows, json_value
 from ..presets import check_percentile
 from .ensemble import EnsembleScorer
-from .kept import KeptReconstruction
+from .kept import DeferredMatrix, KeptReconstruction, KeptScores
 from .estimator import EstimatorParams
 from .forest import ForestScorer
 from .persist import (
@@ -331,9 +331,13 @@ class TabularAnomalyDetector(EstimatorParams):
         *,
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
+        known_as: str | None = None,
     ) -> Detection:
         """Score every row of ``df``; rows above ``threshold`` (a :class:`Threshold`, e.g. from
         :meth:`threshold_for`, or a score; default: the fitted one) are flagged.
+
+        ``known_as`` names the table (see ``pipeline.table_key``): when it is the one whose
+        results were kept with this model (:meth:`keep_results`), they are used as they are.
 
         ``should_stop`` is asked between chunks of rows; when it returns true,
         :class:`~.progress.TrainingCancelled` is raised. ``on_scored(done, total)`` hears how
@@ -347,6 +351,16 @@ class TabularAnomalyDetector(EstimatorParams):
         else:
             cut = Threshold(None, float(threshold))
         frame = _string_columns(df)
+        known = self._kept_for(known_as, frame)
+        if known is not None:
+            # The very table whose results were kept with this model: nothing is encoded or
+            # scored again (the matrix is built only if a row not kept is asked for).
+            scorer, kept, report = known
+            matrix = DeferredMatrix(lambda: self.preprocessor_.transform(frame)[0], (len(frame), self.preprocessor_.n_features))
+            scores, recon, parts = scorer.kept_results(self.preprocessor_, matrix)
+            if on_scored is not None:
+                on_scored(len(frame), len(frame))
+            return Detection(scores, cut, report, matrix, recon, parts, kept.features)
         matrix, report = self.preprocessor_.transform(frame)
         parts = None
         with _one_blas_thread():
@@ -362,17 +376,35 @@ class TabularAnomalyDetector(EstimatorParams):
             features = feedback_parts(part_scores, matrix)
         return Detection(scores, cut, report, matrix, recon, parts, features)
 
-    def keep_results(self, detection: Detection) -> Detection | None:
+    def _kept_for(self, table: str | None, frame: pd.DataFrame) -> tuple[EnsembleScorer, KeptScores, TransformReport] | None:
+        scorer = getattr(self, "scorer_", None)
+        if table is None or not isinstance(scorer, EnsembleScorer) or scorer.kept is None:
+            return None
+        kept = scorer.kept
+        if not kept.known_as(table, len(frame)) or kept.features is None or kept.report is None:
+            return None
+        try:
+            report = TransformReport.from_json(kept.report)
+        except (KeyError, TypeError, ValueError):
+            return None  # not what this version writes: encode the table instead
+        return scorer, kept, report
+
+    def keep_results(self, detection: Detection, known_as: str | None = None) -> Detection | None:
         """Keep ``detection`` (of the table this model is about to be cached for) with the model,
         so that the same table scored and explained again later costs neither. Returns the
         detection reading its flagged rows' explanations from what is kept (the same numbers
-        a later run gives); None where the model cannot keep results (only "auto" does)."""
+        a later run gives); None where the model cannot keep results (only "auto" does).
+        ``known_as`` names the table, so that :meth:`detect` can find it again unencoded."""
         self._require_fitted()
         if not isinstance(self.scorer_, EnsembleScorer) or detection.raw_parts is None:
             return None
         full = detection.reconstruction
+        named = known_as is not None and detection.parts is not None and detection.report is not None
         kept = self.scorer_.keep(
-            self.preprocessor_, detection.matrix, detection.raw_parts, detection.anomaly_rows, full
+            self.preprocessor_, detection.matrix, detection.raw_parts, detection.anomaly_rows, full,
+            table=known_as if named else None,
+            report=detection.report.to_json() if named else None,
+            features=detection.parts if named else None,
         )
         recon = KeptReconstruction(kept, detection.matrix.shape[1], lambda rows: np.asarray(full[rows]))
         return dataclasses.replace(detection, reconstruction=recon)

@@ -264,15 +264,9 @@ class EnsembleScorer:
         """Scores, reconstruction and the raw parts (parts x rows) of every row."""
         training = self.training if self.training is not None and self.training.matches(matrix) else None
         if training is None and self.kept is not None and self.kept.matches(matrix):
-            parts = self.kept.parts
             if on_scored is not None:
                 on_scored(matrix.shape[0], matrix.shape[0])
-
-            def restore(rows: np.ndarray) -> np.ndarray:
-                clipped = np.clip(matrix[rows], -INPUT_CLIP, INPUT_CLIP)
-                return reconstruct(self.network, clipped, preprocessor).astype(np.float32)
-
-            return self.combine(list(parts)), KeptReconstruction(self.kept, matrix.shape[1], restore), parts
+            return self.kept_results(preprocessor, matrix)
         if training is not None:
             recon = training.reconstruction
         else:
@@ -281,17 +275,47 @@ class EnsembleScorer:
         return self.combine(list(parts)), recon, parts
 
     def keep(
-        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, parts: np.ndarray, rows: np.ndarray, recon: Any
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        parts: np.ndarray,
+        rows: np.ndarray,
+        recon: Any,
+        *,
+        table: str | None = None,
+        report: dict[str, Any] | None = None,
+        features: np.ndarray | None = None,
     ) -> KeptScores:
         """Keep a scored table's results with the model (saved as ``scores.npz``): every row's
-        parts, and the reconstruction and column errors of ``rows`` (those a user explains)."""
+        parts, and the reconstruction and column errors of ``rows`` (those a user explains);
+        with ``table`` (its name), ``report`` and ``features``, enough to score it again without
+        encoding it (see :mod:`.kept`)."""
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         kept_recon = np.asarray(recon[rows], dtype=np.float32)
         errors = self.column_errors(preprocessor, matrix[rows], kept_recon)
+        named = table is not None and report is not None and features is not None
         self.kept = KeptScores(
-            matrix_digest(matrix), np.asarray(parts, dtype=np.float64), rows, kept_recon, *errors
+            matrix_digest(matrix), np.asarray(parts, dtype=np.float64), rows, kept_recon, *errors,
+            table=table if named else None,
+            report=report if named else None,
+            features=np.asarray(features, dtype=np.float32) if named else None,
         )
         return self.kept
+
+    def kept_results(
+        self, preprocessor: TabularPreprocessor, matrix: Any
+    ) -> tuple[np.ndarray, KeptReconstruction, np.ndarray]:
+        """Scores, reconstruction and raw parts of the table whose results are kept (the caller
+        checked :meth:`KeptScores.known_as` or :meth:`KeptScores.matches`); ``matrix`` (an
+        array or a :class:`~.kept.DeferredMatrix`) restores the rows not kept."""
+        assert self.kept is not None
+        parts = self.kept.parts
+
+        def restore(rows: np.ndarray) -> np.ndarray:
+            clipped = np.clip(matrix[rows], -INPUT_CLIP, INPUT_CLIP)
+            return reconstruct(self.network, clipped, preprocessor).astype(np.float32)
+
+        return self.combine(list(parts)), KeptReconstruction(self.kept, matrix.shape[1], restore), parts
 
     def column_errors(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray
@@ -313,7 +337,7 @@ class EnsembleScorer:
             "parts": list(ENSEMBLE_PARTS),
             "centre": list(self.centre),
             "scale": list(self.scale),
-            **({"kept_digest": self.kept.digest} if self.kept is not None else {}),
+            **(self.kept.manifest() if self.kept is not None else {}),
         }
 
     def to_arrays(self) -> dict[str, bytes]:
@@ -379,7 +403,7 @@ class EnsembleScorer:
             trim_share=ensemble["trim_share"],
             kept=(
                 KeptScores.from_npz(
-                    path / KEPT_FILE, ensemble.get("kept_digest"), parts, n_features, len(preprocessor.encoders)
+                    path / KEPT_FILE, ensemble, parts, n_features, len(preprocessor.encoders)
                 )
                 if KEPT_FILE in manifest.get("files", {})
                 else None

@@ -5,16 +5,24 @@ The cache keys a model by the file's hash and the settings, so the table a cache
 again is usually the very one it scored before. Its four raw parts (``scores.npz``) give the
 same scores to the bit; of its reconstruction only the flagged rows are kept (the rows a user
 explains), and any other row asked for is restored then, from the rest of its row as always.
+
+Where the caller names the table (:attr:`KeptScores.table`: the cache entry, the file's hash,
+the rows and columns), the rows are not even encoded again: what the encoding told (the
+transform report) and what verdicts re-rank by (``feedback_parts``) are kept too, and the
+encoded matrix is only built if something asks for a row the kept results do not cover
+(:class:`DeferredMatrix`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +51,26 @@ class KeptScores:
     errors: np.ndarray
     ranking: np.ndarray
     contribution: np.ndarray
+    #: Who the table is (see ``pipeline.table_key``), the encoding's report on it (JSON-ready,
+    #: see :meth:`TransformReport.to_json`) and its ``feedback_parts``: with all three a named
+    #: table is scored without encoding it. None in entries written before they were kept.
+    table: str | None = None
+    report: dict[str, Any] | None = None
+    features: np.ndarray | None = None
 
     def matches(self, matrix: np.ndarray) -> bool:
         return self.parts.shape[1] == matrix.shape[0] and self.digest == matrix_digest(matrix)
+
+    def known_as(self, table: str | None, rows: int) -> bool:
+        """Whether these are the results of the table named ``table`` with ``rows`` rows, with
+        everything kept that scoring it without encoding it needs."""
+        return (
+            table is not None
+            and self.table == table
+            and self.parts.shape[1] == rows
+            and self.report is not None
+            and self.features is not None
+        )
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -57,18 +82,31 @@ class KeptScores:
             errors=self.errors,
             ranking=self.ranking,
             contribution=self.contribution,
+            **({"features": self.features} if self.features is not None else {}),
         )
         return buffer.getvalue()
 
+    def manifest(self) -> dict[str, Any]:
+        """What the model's manifest says about them (its ``ensemble`` section)."""
+        out: dict[str, Any] = {"kept_digest": self.digest}
+        if self.table is not None and self.report is not None:
+            out.update(kept_table=self.table, kept_report=self.report)
+        return out
+
     @classmethod
-    def from_npz(cls, path: Path, digest: str, n_parts: int, n_features: int, n_columns: int) -> KeptScores:
-        """Raises ModelFileError when the file does not fit the model."""
+    def from_npz(
+        cls, path: Path, manifest: dict[str, Any], n_parts: int, n_features: int, n_columns: int
+    ) -> KeptScores:
+        """Raises ModelFileError when the file does not fit the model (``manifest``: the
+        ensemble section of the model's manifest)."""
+        digest = manifest.get("kept_digest")
         try:
             with np.load(path, allow_pickle=False) as data:
                 parts = np.array(data["parts"], dtype=np.float64)
                 rows = np.array(data["rows"], dtype=np.int64)
                 recon = np.array(data["recon"], dtype=np.float32)
                 explained = [np.array(data[k], dtype=np.float64) for k in ("errors", "ranking", "contribution")]
+                features = np.array(data["features"], dtype=np.float32) if "features" in data.files else None
         except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelFileError(f"{path} is unreadable ({exc})") from None
         n = parts.shape[1] if parts.ndim == 2 else -1
@@ -83,7 +121,47 @@ class KeptScores:
             or any(a.shape != (rows.size, n_columns) for a in explained)
         ):
             raise ModelFileError(f"{path}: the kept scores do not fit the model")
-        return cls(digest, parts, rows, recon, *explained)
+        table, report = manifest.get("kept_table"), manifest.get("kept_report")
+        if features is not None and (features.ndim != 2 or features.shape[0] != n or not np.all(np.isfinite(features))):
+            raise ModelFileError(f"{path}: the kept scores do not fit the model")
+        if not isinstance(table, str) or not isinstance(report, dict) or features is None:
+            # Kept by a version that did not name the table: used only after encoding it.
+            table, report, features = None, None, None
+        return cls(digest, parts, rows, recon, *explained, table=table, report=report, features=features)
+
+
+class DeferredMatrix:
+    """A table's encoded matrix, built by ``build()`` the first time a row of it is asked for
+    (read like the array: ``[rows]``, ``.shape``, ``np.asarray``). A named table's kept results
+    answer everything a reopen usually asks without it."""
+
+    ndim = 2
+
+    def __init__(self, build: Callable[[], np.ndarray], shape: tuple[int, int]) -> None:
+        self.shape = shape
+        self._build = build
+        self._value: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._value is not None
+
+    def value(self) -> np.ndarray:
+        with self._lock:  # the app explains rows from more than one thread
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.value()[key]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        value = self.value()
+        return value if dtype is None else value.astype(dtype, copy=False)
 
 
 class KeptReconstruction:

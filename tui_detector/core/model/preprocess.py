@@ -46,6 +46,24 @@ class TransformReport:
             out.append(f"values never seen in training in {name!r}: {shown}{more}")
         return out
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "coerced": dict(self.coerced),
+            "unseen": {k: dict(v) for k, v in self.unseen.items()},
+            "periods": {k: [float(lo), float(hi)] for k, (lo, hi) in self.periods.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TransformReport:
+        """Raises ValueError (or TypeError) when ``data`` is not what :meth:`to_json` wrote."""
+        coerced = {str(k): int(v) for k, v in dict(data["coerced"]).items()}
+        unseen = {str(k): {str(a): int(b) for a, b in dict(v).items()} for k, v in dict(data["unseen"]).items()}
+        periods: dict[str, tuple[float, float]] = {}
+        for k, v in dict(data["periods"]).items():
+            lo, hi = (float(x) for x in v)
+            periods[str(k)] = (lo, hi)
+        return cls(coerced, unseen, periods)
+
 
 @dataclass
 class ColumnEncoder:
