@@ -53,7 +53,19 @@ t0 = time.perf_counter()
 from pathlib import Path
 from tests.ui.helpers import settle
 from tui_detector.ui.app import make_app
+from tui_detector.ui.screens.results import ResultsScreen
 from tui_detector.ui.screens.setup import SetupScreen
+
+painted = []
+mount = ResultsScreen.on_mount
+
+def on_mount(self):
+    # The first paint of the Results screen, table filled: what the user sees. Pilot's own
+    # press returns only once the app is idle, after the run is recorded in the background.
+    mount(self)
+    self.call_after_refresh(lambda: painted.append(time.perf_counter() - t0))
+
+ResultsScreen.on_mount = on_mount
 
 async def main():
     app = make_app(Path(sys.argv[1]), workdir=Path(sys.argv[2]))
@@ -61,16 +73,17 @@ async def main():
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.cache_checked, rounds=100_000)
         setup = time.perf_counter() - t0
         await pilot.press("t")
-        await settle(pilot, lambda: app.screen.sub_title == "Results", rounds=100_000)
-        print(setup, time.perf_counter() - t0, app.screen.run.from_cache)
+        await settle(pilot, lambda: app.screen.sub_title == "Results" and painted, rounds=100_000)
+        print(setup, painted[0], time.perf_counter() - t0, app.screen.run.from_cache)
 
 asyncio.run(main())
 """
 
 
-def app_reopen(path: Path, data_dir: Path) -> tuple[float, float]:
+def app_reopen(path: Path, data_dir: Path) -> tuple[float, float, float]:
     """The real app (Pilot, 120x40) on a file whose model is cached, in a fresh process: seconds
-    from the process's start to Set up ready, and to Results on screen after ``t``."""
+    from the process's start to Set up ready, to Results painted after ``t``, and to the app idle
+    again (the run recorded in the review store, in the background)."""
     env = {**os.environ, "ANOMALY_TUI_DATA_DIR": str(data_dir)}
     proc = subprocess.run(
         [sys.executable, "-c", APP_REOPEN, str(path), str(data_dir)],
@@ -78,10 +91,10 @@ def app_reopen(path: Path, data_dir: Path) -> tuple[float, float]:
     )
     if proc.returncode != 0:
         raise SystemExit(f"the app failed: {proc.stderr.strip()[-400:]}")
-    setup, results, cached = proc.stdout.split()
+    setup, results, idle, cached = proc.stdout.split()
     if cached != "True":
         raise SystemExit("the app trained instead of taking the cached model")
-    return float(setup), float(results)
+    return float(setup), float(results), float(idle)
 
 
 def cache_size(data_dir: Path) -> int:
@@ -129,7 +142,7 @@ def main() -> None:
     path = DATA_DIR / f"mixed_{args.rows}x20.xlsx"
     if not path.exists():
         generate(path, args.rows)
-    cold, warm, sizes, app_setup, app_results, app_first = [], [], [], [], [], []
+    cold, warm, sizes, app_setup, app_results, app_first, app_idle = [], [], [], [], [], [], []
     last_cold = last_warm = None
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -144,9 +157,10 @@ def main() -> None:
             # The first open in the app after `detect` reads the workbook to list its sheets (and
             # keeps the list); every open after that takes the kept table.
             app_first.append(app_reopen(path, data_dir)[1])
-            ready, shown = app_reopen(path, data_dir)
+            ready, shown, idle = app_reopen(path, data_dir)
             app_setup.append(ready)
             app_results.append(shown)
+            app_idle.append(idle)
             if i == args.runs - 1:
                 stages = stage_breakdown(path, data_dir)
         print(f"run {i + 1}: cold {c:.2f} s, cached {w:.2f} s, app {ready:.2f} / {shown:.2f} s, entry {sizes[-1]:,} bytes", flush=True)
@@ -168,7 +182,8 @@ def main() -> None:
         f"| **speed-up** | **{cold_med / warm_med:.1f}×** | |",
         f"| the app, first open after `detect` (lists the sheets): process start to Results | {statistics.median(app_first):.2f} s | {', '.join(f'{x:.2f}' for x in app_first)} |",
         f"| the app, cached: process start to Set up ready | {statistics.median(app_setup):.2f} s | {', '.join(f'{x:.2f}' for x in app_setup)} |",
-        f"| the app, cached: process start to Results on screen (`t` pressed at once) | {statistics.median(app_results):.2f} s | {', '.join(f'{x:.2f}' for x in app_results)} |",
+        f"| the app, cached: process start to Results on screen (`t` pressed at once; first paint of Results) | {statistics.median(app_results):.2f} s | {', '.join(f'{x:.2f}' for x in app_results)} |",
+        f"| the app, cached: process start to idle again (the run recorded in the review store) | {statistics.median(app_idle):.2f} s | {', '.join(f'{x:.2f}' for x in app_idle)} |",
         "",
         f"Target (issue: cached reopen ≤ 2.5 s for both): `detect` {warm_med:.2f} s "
         f"{'met' if warm_med <= 2.5 else 'NOT met'}; app to Results {statistics.median(app_results):.2f} s "

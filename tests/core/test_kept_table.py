@@ -91,8 +91,34 @@ def test_the_entry_records_the_kept_table(tmp_path):
     (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
     record = json.loads((entry / "entry.json").read_text())["table"]
     assert record["requests"] == [{"sheet": None}, {"sheet": cold.loaded.report.sheet}]
-    assert set(record) == {"requests", "sheets", "totals", "sha256", "rows_sha256", "source_rows_sha256", "report"}
+    assert set(record) == {"requests", "sheets", "totals", "profiles", "sha256", "rows_sha256", "source_rows_sha256", "report"}
     assert record["sheets"] is None  # a read that did not list the sheets
+
+
+def test_the_guessed_roles_are_kept_with_the_table(tmp_path, monkeypatch):
+    """Set up shows the roles guessed for the table; a reopen shows the same without guessing
+    again (a guess over every column of a big sheet takes a while)."""
+    from tui_detector.core.model.roles import profile_columns  # noqa: PLC0415
+
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cold = run_detection(first, FAST)  # as `detect` does: trained on the table as read
+    guessed = [p.to_json() for p in profile_columns(cold.loaded.frame)]
+    monkeypatch.setattr(pipeline, "profile_columns", lambda *_: (_ for _ in ()).throw(AssertionError("guessed again")))
+    loaded, _ = pipeline.load_source(first, cache=ModelCache())
+    assert [p.to_json() for p in pipeline.guessed_profiles(loaded)] == guessed
+
+
+def test_damaged_kept_roles_are_guessed_again(tmp_path, monkeypatch):
+    first = write_tricky_xlsx(tmp_path / "q3.xlsx")
+    cold = run_detection(first, FAST)
+    (entry,) = [p for p in ModelCache().root.iterdir() if not p.name.startswith(".")]
+    manifest = json.loads((entry / "entry.json").read_text())
+    manifest["table"]["profiles"][0]["role"] = "spreadsheet formula"
+    (entry / "entry.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(pipeline, "read_table", lambda *a, **k: (_ for _ in ()).throw(ReadAgain()))
+    loaded, _ = pipeline.load_source(first, cache=ModelCache())  # the kept table, but not its roles
+    assert loaded.profiles is None
+    assert [p.name for p in pipeline.guessed_profiles(loaded)] == [str(c) for c in cold.loaded.frame.columns]
 
 
 def test_opening_a_file_again_lists_its_sheets_from_the_kept_copy(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_su
 from .cache import ModelCache, cache_inputs, cache_key
 from .presets import DEFAULT_PERCENTILE
 from .model.detector import Detection, TabularAnomalyDetector
+from .model.roles import ColumnProfile, profile_columns
 from .model.progress import ProgressCallback, StopCallback
 from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
 from .model.threshold import Threshold
@@ -174,6 +175,14 @@ def cache_inputs_for(loaded: LoadedTable, sha256: str, settings: DetectionSettin
     )
 
 
+def guessed_profiles(loaded: LoadedTable) -> list[ColumnProfile]:
+    """The roles guessed for the table's columns (what Set up shows first), guessed once per
+    table and kept with it in the cache, so that reopening the file does not guess again."""
+    if loaded.profiles is None:
+        loaded.profiles = tuple(profile_columns(loaded.frame))
+    return list(loaded.profiles)
+
+
 def table_key(cache_key: str | None, sha256: str, frame: pd.DataFrame) -> str | None:
     """Names one table a cached model scored (its entry's key, the file's content, the rows and
     columns it scored), so that its kept results are found again only for that very table: a
@@ -274,6 +283,9 @@ class TrainedModel:
         if detection is not None:
             known_as = table_key(self.cache_key, scored[1], scored[0].frame) if scored is not None else None
             detection = self.detector.keep_results(detection, known_as=known_as) or detection
+        if table is not None and table.profiles is None and scored is not None and scored[0] is table and not self.detector.roles:
+            # Trained on the table as read, with no role changed: its guessed roles are known.
+            table.profiles = tuple(self.detector.profiles_)
         t0 = time.perf_counter()
         try:
             cache.put(inputs, self.detector, source_name=name, table=table, requests=requests)

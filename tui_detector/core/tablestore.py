@@ -69,10 +69,12 @@ def write_table(directory: Path, loaded: LoadedTable, requests: list[dict[str, A
     totals = None
     if loaded.totals_found is not None:
         totals = [[t.position, t.label, list(t.columns)] for t in loaded.totals_found]
+    profiles = [p.to_json() for p in loaded.profiles] if loaded.profiles is not None else None
     return {
         "requests": requests,
         "sheets": sheets,
         "totals": totals,
+        "profiles": profiles,
         "sha256": _sha256(path),
         "rows_sha256": _sha256(directory / ROWS_FILE) if loaded.excel_rows is not None else None,
         "source_rows_sha256": _sha256(directory / SOURCE_ROWS_FILE) if loaded.source_rows is not None else None,
@@ -122,6 +124,7 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
         raise ValueError("the kept table's totals rows are damaged") from None
     if found is not None and any(not 0 <= t.position < len(frame) for t in found):
         raise ValueError("the kept table's totals rows do not fit it")
+    profiles = _profiles(record.get("profiles"), report.columns)
     report.seconds = time.perf_counter() - started
     return LoadedTable(
         frame=frame,
@@ -131,7 +134,22 @@ def read_table(directory: Path, record: dict[str, Any], path: Path) -> LoadedTab
         sheets=listed,
         asked=record["requests"][0],
         totals_found=found,
+        profiles=profiles,
     )
+
+
+def _profiles(kept: Any, columns: list[str]) -> tuple | None:
+    """The roles guessed for the kept table's columns, where they were kept and fit it (else
+    None: guessed again, as for a table just read)."""
+    if kept is None:
+        return None
+    from .model.roles import ColumnProfile  # noqa: PLC0415
+
+    try:
+        profiles = tuple(ColumnProfile.from_json(dict(p)) for p in kept)
+    except (TypeError, ValueError, KeyError):
+        return None
+    return profiles if [p.name for p in profiles] == list(columns) else None
 
 
 def _row_numbers(path: Path, digest: str | None) -> np.ndarray | None:

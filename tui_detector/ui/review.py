@@ -79,7 +79,7 @@ class ReviewBook:
         self.session.record(run, anomalies, origin="app")
         if self.session.previous_run is not None:
             recurring = self.session.recurring()
-            keys = self.session.keys_of(run.frame, rows)
+            keys = self.session.flagged_keys  # the rows just recorded, in the same order
             self.marks = {row: "recurring" if key in recurring else "new" for row, key in zip(rows, keys)}
 
     # -- what a row shows ------------------------------------------------------------------

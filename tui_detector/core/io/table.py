@@ -79,6 +79,8 @@ class LoadedTable:
     #: (core.tablestore keeps both, to find the same read again).
     sheets: tuple | None = None
     asked: dict | None = None
+    #: The roles guessed for its columns (``core.guessed_profiles``); None: not guessed yet.
+    profiles: tuple | None = None
 
 
 # --------------------------------------------------------------------------------------------

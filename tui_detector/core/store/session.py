@@ -197,6 +197,11 @@ class ReviewSession:
         """Fingerprints of this run's flagged rows that the dataset's previous run flagged too."""
         return set(self._flagged_keys) & self._previous_keys
 
+    @property
+    def flagged_keys(self) -> list[str]:
+        """The fingerprints of the rows :meth:`record` stored, in its order."""
+        return list(self._flagged_keys)
+
     def summary(self) -> dict[str, Any]:
         """The export's top-level ``review`` section."""
         flagged = set(self._flagged_keys)

@@ -104,7 +104,7 @@ class ReadingStatus(Static):
                 )
             if cancel.is_set():
                 return
-            profiles = core.profile_columns(loaded.frame)
+            profiles = core.guessed_profiles(loaded)
         except core.ReadCancelled:
             return  # the user left this screen; nothing to show
         except core.ReadError as exc:
