@@ -350,3 +350,21 @@ def test_a_session_takes_verdicts_in_at_once_and_ranks_from_the_models_scores(tm
     # What the session holds is what the store says.
     again = review.review_state(session.store, frame)
     assert list(again.verdicts) == [3] and again.suppressed == {}
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [" C1 ", "C2", "c3\t"],  # text only: the shortcut
+        ["a", None, " b", float("nan")],
+        pd.array(["x", pd.NA, " y "], dtype="string"),
+        [1, 2.0, 2.5, None],
+        [pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-01 09:30"), pd.NaT],
+        [],
+    ],
+)
+def test_a_column_in_canonical_form_is_each_cell_in_canonical_form(cells):
+    from tui_detector.core.store.fingerprint import canonical, canonical_column  # noqa: PLC0415
+
+    series = pd.Series(cells, dtype=object) if isinstance(cells, list) else pd.Series(cells)
+    assert list(canonical_column(series)) == [canonical(v) for v in series.tolist()]

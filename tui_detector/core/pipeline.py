@@ -264,6 +264,8 @@ class TrainedModel:
     trained_on: dict[str, Any] = field(default_factory=dict)
     #: Trained now and to be cached once its table is scored (see run_detection).
     unstored: tuple[ModelCache, dict[str, Any], str] | None = None
+    #: The frame it was trained on now (None: from the cache), untouched since by the pipeline.
+    trained_frame: Any = field(default=None, repr=False)
 
     def store(
         self,
@@ -362,6 +364,8 @@ def obtain_model(
         "trained_at": detector.trained_at_,
     }
     model = TrainedModel(detector, from_cache, key, note, run_warnings, timings, trained_on)
+    if not from_cache:
+        model.trained_frame = frame
     if not from_cache and settings.use_cache and cache is not None and inputs is not None:
         model.unstored = (cache, inputs, Path(path).name)
         if store:
@@ -450,6 +454,7 @@ def score_table(
         should_stop=should_stop,
         on_scored=_rows_stage(stage),
         known_as=table_key(model.cache_key, digest, loaded.frame) if model.from_cache else None,
+        as_trained=model.trained_frame is loaded.frame,
     )
     return DetectionRun(
         path=Path(path),

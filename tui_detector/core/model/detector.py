@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -112,6 +113,10 @@ class Detection:
         """Positions of flagged rows, highest score first (ties: lower row first)."""
         rows = np.flatnonzero(self.flags)
         return rows[np.lexsort((rows, -self.scores[rows]))]
+
+
+#: Per detector, the encoding of the frame it was last trained on, until its first detect.
+_TRAINED_ENCODING: weakref.WeakKeyDictionary[Any, tuple[weakref.ref, np.ndarray, TransformReport]] = weakref.WeakKeyDictionary()
 
 
 class TabularAnomalyDetector(EstimatorParams):
@@ -233,6 +238,7 @@ class TabularAnomalyDetector(EstimatorParams):
         preparing("encoding the columns", 1)
         preprocessor = TabularPreprocessor(profiles).fit(frame)
         matrix, report = preprocessor.transform(frame)
+        matrix.flags.writeable = False  # shared with the detection of this table (see detect)
         preparing("fitting the model's first parts", 2)
 
         fit_warnings: list[str] = report.warnings()
@@ -272,6 +278,11 @@ class TabularAnomalyDetector(EstimatorParams):
             "fit_rows": fitted.fit_rows,
         }
         self.warnings_ = fit_warnings
+        # The encoding of the table just trained on, for the detection of that table that
+        # usually follows (``detect(..., as_trained=True)``): a full-size sheet takes seconds
+        # to encode. Handed over once, then let go; kept beside the detector, not in it, so
+        # that scoring leaves the fitted state alone and a copy of the detector carries none.
+        _TRAINED_ENCODING[self] = (weakref.ref(df), matrix, report)
         self.score_quantiles_ = np.percentile(fitted.scores, QUANTILE_GRID)
         self.threshold_ = float(np.percentile(fitted.scores, self.threshold_percentile))
         self.trained_at_ = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -332,12 +343,15 @@ class TabularAnomalyDetector(EstimatorParams):
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
         known_as: str | None = None,
+        as_trained: bool = False,
     ) -> Detection:
         """Score every row of ``df``; rows above ``threshold`` (a :class:`Threshold`, e.g. from
         :meth:`threshold_for`, or a score; default: the fitted one) are flagged.
 
         ``known_as`` names the table (see ``pipeline.table_key``): when it is the one whose
         results were kept with this model (:meth:`keep_results`), they are used as they are.
+        ``as_trained``: the caller vouches that ``df`` is the very frame :meth:`train` was just
+        given, unchanged since; its encoding from training is used instead of encoding it again.
 
         ``should_stop`` is asked between chunks of rows; when it returns true,
         :class:`~.progress.TrainingCancelled` is raised. ``on_scored(done, total)`` hears how
@@ -361,7 +375,11 @@ class TabularAnomalyDetector(EstimatorParams):
             if on_scored is not None:
                 on_scored(len(frame), len(frame))
             return Detection(scores, cut, report, matrix, recon, parts, kept.features)
-        matrix, report = self.preprocessor_.transform(frame)
+        trained = _TRAINED_ENCODING.pop(self, None)
+        if as_trained and trained is not None and trained[0]() is df:
+            matrix, report = trained[1], trained[2]
+        else:
+            matrix, report = self.preprocessor_.transform(frame)
         parts = None
         with _one_blas_thread():
             if isinstance(self.scorer_, EnsembleScorer):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import weakref
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,8 +33,21 @@ from .persist import ModelFileError
 KEPT_FILE = "scores.npz"
 
 
+#: The last read-only matrix hashed and its digest: training, scoring and keeping the same
+#: table each ask (a full-size sheet's matrix takes about a second to hash).
+_LAST_DIGEST: tuple[weakref.ref, str] | None = None
+
+
 def matrix_digest(matrix: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(matrix).view(np.uint8), digest_size=16).hexdigest()
+    global _LAST_DIGEST
+    if not matrix.flags.writeable and _LAST_DIGEST is not None and _LAST_DIGEST[0]() is matrix:
+        return _LAST_DIGEST[1]
+    digest = hashlib.blake2b(np.ascontiguousarray(matrix).view(np.uint8), digest_size=16).hexdigest()
+    if not matrix.flags.writeable and matrix.base is None:
+        # Only an array that owns its memory and cannot be written through: nothing can change
+        # it under the memo.
+        _LAST_DIGEST = (weakref.ref(matrix), digest)
+    return digest
 
 
 @dataclass(frozen=True)

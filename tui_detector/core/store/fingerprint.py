@@ -75,6 +75,10 @@ def canonical(value: Any) -> str:
 def canonical_column(series: pd.Series) -> np.ndarray:
     """Every cell of a column in canonical form (an object array of str): each distinct value
     is converted once."""
+    if len(series) and pd.api.types.infer_dtype(series, skipna=False) == "string" and not series.isna().any():
+        # Nothing but text (an ID column: as many values as rows): canonical() of a str is the
+        # str stripped, and finding the distinct values first would cost more than it saves.
+        return np.array([text.strip() for text in series.tolist()], dtype=object)
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # unhashable cells
