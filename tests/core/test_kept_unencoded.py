@@ -110,3 +110,25 @@ def test_the_same_rows_under_other_column_names_are_not_taken_for_the_kept_table
     assert pipeline.table_key(run.cache_key, run.sha256, run.frame.iloc[1:]) != key
     assert pipeline.table_key(run.cache_key, "0" * 64, run.frame) != key
     assert pipeline.table_key(None, run.sha256, run.frame) is None
+
+
+def test_the_table_just_trained_on_is_encoded_once(files, monkeypatch):
+    october, _ = files
+    calls = _count_transforms(monkeypatch)
+    cold = run_detection(october, TINY)
+    assert not cold.from_cache and calls == [600], "training and scoring each encoded the table"
+    fresh = cold.detector.detect(cold.frame, threshold=cold.detection.cut)
+    np.testing.assert_array_equal(cold.detection.scores, fresh.scores)
+    np.testing.assert_array_equal(cold.detection.matrix, fresh.matrix)
+
+
+def test_only_the_very_frame_trained_on_takes_its_encoding(files):
+    from tui_detector.core.model.detector import TabularAnomalyDetector  # noqa: PLC0415
+
+    october, _ = files
+    frame = load_source(october)[0].frame
+    detector = TabularAnomalyDetector(model="iforest").fit(frame)
+    changed = frame.copy()
+    changed.loc[3, "amount"] = 9e9
+    vouched = detector.detect(changed, as_trained=True)  # not the frame trained on: encoded
+    assert vouched.matrix[3].max() > detector.detect(frame).matrix[3].max()
