@@ -55,6 +55,7 @@ async def test_a_database_opens_with_its_tables_as_sheets_and_reads_the_one_pick
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
         text = screen_text(app)
         assert "table orders" in text and "column names from the file" in text
+        assert "Tables and views (rows × columns)" in text and "Sheets (rows" not in text
         listed = [info.name for info in app.screen.sheets]
         assert listed == ["orders", "regions", "big_orders"]
         for shown in ("orders  120 × 8", "regions  3 × 2", "big_orders"):

@@ -63,7 +63,7 @@ class SetupScreen(Screen[None]):
             yield ReadingStatus(self.path, id="source")
             with Horizontal(id="setup-top"):
                 with Vertical(id="sheets-pane"):
-                    yield Label("Sheets (rows × columns)", classes="pane-title")
+                    yield Label("Sheets (rows × columns)", classes="pane-title", id="sheets-title")
                     yield SheetList(id="sheets")
                 with Vertical(id="roles-pane"):
                     yield Label("Columns — space includes or excludes", classes="pane-title")
@@ -104,6 +104,9 @@ class SetupScreen(Screen[None]):
         self.sheet = loaded.report.sheet
         remember(self.path)
         sheets = self.query_one(SheetList)
+        if loaded.report.file_format == "sqlite":
+            # A database lists its tables and views where a workbook lists its sheets.
+            self.query_one("#sheets-title", Label).update("Tables and views (rows × columns)")
         if not self.sheets:
             self.sheets = message.sheets
             sheets.show(self.sheets)
