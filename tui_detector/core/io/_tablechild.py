@@ -5,7 +5,8 @@ on it, so a table reads exactly the same either way, and answers with JSON lines
 
 * ``{"sheets": [[name, index, rows, columns, visible], ...]}`` as soon as the sheet list is
   known (the app shows the sheet and its size while the sheet itself is read);
-* then ``{"done": {...report...}}`` with the table written as an Arrow IPC file (data only:
+* then ``{"done": {...report...}, "listed": [...] or null}`` (``listed``: the sheet list the read
+  learned on the way, for a file of one sheet) with the table written as an Arrow IPC file (data only:
   no pickle, nothing that can run) and the Excel row numbers as a ``.npy`` file in the private
   directory the parent named (and any other file's row numbers likewise), or ``{"error": "one line for the user"}``.
 
@@ -65,10 +66,12 @@ def _run(req: dict) -> dict:
     if loaded.source_rows is not None:
         np.save(out / "source_rows.npy", np.asarray(loaded.source_rows, dtype=np.int64), allow_pickle=False)
     report = dict(vars(loaded.report))
+    listed = None if loaded.sheets is None else [[s.name, s.index, s.rows, s.columns, s.visible] for s in loaded.sheets]
     return {
         "done": report,
         "excel_rows": loaded.excel_rows is not None,
         "source_rows": loaded.source_rows is not None,
+        "listed": listed,
     }
 
 

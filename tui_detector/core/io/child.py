@@ -292,4 +292,17 @@ def _load(work: Path, result: dict) -> LoadedTable:
         raise ReadError(
             f"cannot read '{Path(report.path).name}': the reader process returned damaged data"
         )
-    return LoadedTable(frame=frame, report=report, excel_rows=rows, source_rows=source_rows)
+    return LoadedTable(
+        frame=frame, report=report, excel_rows=rows, source_rows=source_rows, sheets=_listing(result.get("listed"))
+    )
+
+
+def _listing(listed: Any) -> tuple[SheetInfo, ...] | None:
+    """The sheet list a read learned on the way (see ``engines.Raw.listing``); one the reader
+    process sent damaged is dropped (the app lists the file itself then)."""
+    if listed is None:
+        return None
+    try:
+        return tuple(_sheets(listed))
+    except (TypeError, ValueError):
+        return None

@@ -33,6 +33,9 @@ class Raw:
     col0: int  # 0-based sheet column of rows[i][0]
     sheet: str
     errors: list[scan.Err] = field(default_factory=list)
+    #: The workbook's listing, where the read learned it on the way (a workbook of one sheet):
+    #: what :func:`list_workbook` would say, so that it need not be parsed again for that.
+    listing: list[SheetInfo] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,9 +141,24 @@ def _calamine_raw(probe: FileProbe, sheet: str | int | None, parsed: ParsedSheet
     try:
         sheets = _calamine_sheets(wb)
         name = sheets[_pick_sheet(probe, sheets, sheet)][0]
-        return _scanned_rows(probe, name, lambda: wb.get_sheet_by_name(name))
+        size: list[tuple[int, int]] = []
+
+        def load() -> Any:
+            ws = wb.get_sheet_by_name(name)
+            size.append(_used_size(ws))
+            return ws
+
+        raw = _scanned_rows(probe, name, load)
+        if len(sheets) == 1 and size:
+            raw.listing = [SheetInfo(name=name, index=0, rows=size[0][0], columns=size[0][1], visible=sheets[0][1])]
+        return raw
     finally:
         _close(wb)
+
+
+def _used_size(ws: Any) -> tuple[int, int]:
+    """(rows, columns) of a calamine sheet's used range, as a listing gives them."""
+    return (int(ws.height), int(ws.width)) if ws.start is not None else (0, 0)
 
 
 def _scanned_rows(probe: FileProbe, name: str, load: Any) -> Raw:
@@ -361,7 +379,7 @@ def list_workbook(
         for i, (name, visible) in enumerate(sheets):
             try:
                 ws = wb.get_sheet_by_name(name)
-                rows, cols = (ws.height, ws.width) if ws.start is not None else (0, 0)
+                rows, cols = _used_size(ws)
                 if name == wanted:
                     parsed = ParsedSheet(name=name, sheet=ws)
             except BaseException as exc:  # noqa: BLE001

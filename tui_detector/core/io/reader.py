@@ -302,14 +302,18 @@ def _list(path: Any, sheet: str | int | None, *, keep: bool, stage: Stage) -> _L
         sheets, parsed = engines.list_workbook(probe, sheet, keep=keep)
         return _Listing(sheets=sheets, probe=probe, kept=parsed)
     fields = text.read_text(probe.path, fmt)
+    return _Listing(sheets=[_text_listing(fields, probe.path.stem)], probe=probe, kept=fields if keep else None)
+
+
+def _text_listing(fields: text.TextCells, stem: str) -> SheetInfo:
+    """A text file as the one sheet a listing shows: named after the file, its used range."""
     cells = fields.cells
     occupied = ~pd.isna(cells)
     rows = np.flatnonzero(occupied.any(axis=1)) if cells.size else np.empty(0, int)
     cols = np.flatnonzero(occupied.any(axis=0)) if cells.size else np.empty(0, int)
     n_rows = int(rows[-1] - rows[0] + 1) if len(rows) else 0
     n_cols = int(cols[-1] - cols[0] + 1) if len(cols) else 0
-    only = SheetInfo(name=probe.path.stem, index=0, rows=n_rows, columns=n_cols, visible=True)
-    return _Listing(sheets=[only], probe=probe, kept=fields if keep else None)
+    return SheetInfo(name=stem, index=0, rows=n_rows, columns=n_cols, visible=True)
 
 
 def _list_records(probe: FileProbe, keep: bool, stage: Stage) -> _Listing:
@@ -320,10 +324,11 @@ def _list_records(probe: FileProbe, keep: bool, stage: Stage) -> _Listing:
     if fmt == "parquet":
         return _Listing(sheets=parquet.list_parquet(probe), probe=probe, kept=None)
     records = jsonrec.read_records(probe, stage)
-    only = SheetInfo(
-        name=probe.path.stem, index=0, rows=records.rows, columns=len(records.names), visible=True
-    )
-    return _Listing(sheets=[only], probe=probe, kept=records if keep else None)
+    return _Listing(sheets=[_records_listing(records, probe.path.stem)], probe=probe, kept=records if keep else None)
+
+
+def _records_listing(records: jsonrec.Records, stem: str) -> SheetInfo:
+    return SheetInfo(name=stem, index=0, rows=records.rows, columns=len(records.names), visible=True)
 
 
 def _read_records(
@@ -340,6 +345,7 @@ def _read_records(
         raise ReadError(f"'{name}' names its own columns; a header row applies only to sheets and text files")
     table_name = None
     positions = None
+    listing = None  # a database's is not learned on the way (each table's rows are counted)
     if fmt == "sqlite":
         table_name, names, columns, rows, warnings = sqlitedb.read_sqlite(probe, sheet, stage)
     else:
@@ -347,11 +353,13 @@ def _read_records(
             raise ReadError(f"'{name}' has no sheet named '{sheet}'; sheets: {stem}")
         if fmt == "parquet":
             names, columns, rows, warnings = parquet.read_parquet(probe, stage)
+            listing = parquet.list_parquet(probe)  # the file's footer, already read once
         else:
             records = kept if isinstance(kept, jsonrec.Records) else jsonrec.read_records(probe, stage)
             names, columns, rows = records.names, records.columns, records.rows
             positions, warnings = records.positions, list(records.warnings)
             fmt = records.kind
+            listing = [_records_listing(records, stem)]
     stage(f"typing {rows:,} rows")
     built = build_columns(
         names, columns, rows, empty_message=f"'{name}' has no columns", positions=positions
@@ -361,7 +369,8 @@ def _read_records(
         probe, fmt, _RECORD_ENGINES[fmt], table_name, built, list(probe.warnings) + warnings, started
     )
     return LoadedTable(
-        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1
+        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1,
+        sheets=tuple(listing) if listing else None,
     )
 
 
@@ -399,7 +408,10 @@ def _read_probed(
         empty_message=f"sheet '{raw.sheet}' in '{name}' is empty",
     )
     report = _report(probe, probe.fmt, used_engine, raw.sheet, built, warnings, started)
-    return LoadedTable(frame=built.frame, report=report, excel_rows=built.grid_rows + 1)
+    return LoadedTable(
+        frame=built.frame, report=report, excel_rows=built.grid_rows + 1,
+        sheets=tuple(raw.listing) if raw.listing else None,
+    )
 
 
 def _read_text(
@@ -418,6 +430,7 @@ def _read_text(
     warnings = list(probe.warnings) + fields.warnings
     stage(f"typing {len(fields.cells):,} rows")
     fmt = "tsv" if fields.delimiter == "\t" else probe.fmt
+    listing = _text_listing(fields, stem)  # before the cells are typed (and let go)
     built = build(
         fields.cells,
         0,
@@ -434,7 +447,8 @@ def _read_text(
         encoding=fields.encoding, delimiter=fields.delimiter,
     )
     return LoadedTable(
-        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1
+        frame=built.frame, report=report, excel_rows=None, source_rows=built.grid_rows + 1,
+        sheets=(listing,),
     )
 
 
