@@ -191,8 +191,9 @@ def main() -> None:
         f"{'met' if statistics.median(app_results) <= 2.5 else 'NOT met'}.",
         "",
         "A cached reopen takes the table kept beside the model (zstd Arrow, found by the file's SHA-256) "
-        "instead of reading the workbook, and the scores, flagged rows' reconstruction and column errors kept "
-        "with it instead of scoring (see `tui_detector/core/tablestore.py`, `core/model/kept.py`).",
+        "instead of reading the workbook, and the scores, flagged rows' reconstruction and column errors, the encoding's report and "
+        "what verdicts re-rank by, kept with it, instead of encoding and scoring the table again (see "
+        "`tui_detector/core/tablestore.py`, `core/model/kept.py`).",
         "",
         f"Cache entry on disk: **{statistics.median(sizes) / 1e3:.0f} KB** (manifest JSON with the preprocessing state, "
         "threshold, score quantiles and history, plus .npz arrays: the network's weights, the forest, and the "
