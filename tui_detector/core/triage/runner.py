@@ -172,11 +172,11 @@ def run_triage(
                 try:
                     suggestion = future.result()
                 except EndpointError as exc:
-                    if stop.is_set() and str(exc) == "not asked":
+                    if str(exc) == "not asked":
                         continue
                     in_a_row += 1
                     settle(Outcome(item.row, None, str(exc)), item)
-                    if exc.fatal or in_a_row >= MAX_FAILURES_IN_A_ROW:
+                    if report.problem is None and (exc.fatal or in_a_row >= MAX_FAILURES_IN_A_ROW):
                         report.problem = str(exc) if exc.fatal else f"stopped after {in_a_row} failures in a row: {exc}"
                         stop.set()
                     continue
@@ -203,6 +203,15 @@ def run_triage(
 def _ask(client: TriageClient, config: TriageConfig, item: TriageItem, stop: threading.Event, cancel: threading.Event) -> Suggestion:
     if stop.is_set() or cancel.is_set():
         raise EndpointError("not asked")
+    try:
+        return _ask_once_or_twice(client, config, item, stop, cancel)
+    except EndpointError as exc:
+        if exc.fatal:  # at once, not when the loop gets to it: the other threads ask no more
+            stop.set()
+        raise
+
+
+def _ask_once_or_twice(client: TriageClient, config: TriageConfig, item: TriageItem, stop: threading.Event, cancel: threading.Event) -> Suggestion:
     sent = list(item.messages)
     content = client.complete(sent)
     try:
