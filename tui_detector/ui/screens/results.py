@@ -20,6 +20,7 @@ from tui_detector import core
 from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..review import ReviewBook
+from ..triage import TriageResults
 from ..text import trained_on_text
 from ..values import score_text
 from ..verdict_keys import VerdictScreen
@@ -40,7 +41,7 @@ LOWEST, HIGHEST = 50.0, 99.9
 MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
 
 
-class ResultsScreen(VerdictScreen):
+class ResultsScreen(TriageResults, VerdictScreen):
     SUB_TITLE = "Results"
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
@@ -53,6 +54,7 @@ class ResultsScreen(VerdictScreen):
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
         Binding("v", "toggle_reviewed", "Reviewed", show=False),
+        Binding("t", "triage", "Triage", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
     ]
@@ -171,6 +173,9 @@ class ResultsScreen(VerdictScreen):
         if model.query:
             text.append(" · search: ")
             text.append(model.query, style="bold")
+        triage = self.triage_status()
+        if triage is not None:
+            text.append_text(triage)
         if self._cut_cell:
             text.append(" · ")
             text.append(self._cut_cell, style="bold")
