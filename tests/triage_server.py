@@ -117,3 +117,27 @@ def free_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+def delayed(low: float = 0.05, high: float = 0.2, seed: int = 0) -> Callable[[dict[str, Any]], Reply]:
+    """:func:`good` answers, each after a delay drawn uniformly from ``low``-``high`` seconds."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def answer(body: dict[str, Any]) -> Reply:
+        with lock:
+            delay = rng.uniform(low, high)
+        return Reply(good(body).content, delay=delay)
+
+    return answer
+
+
+if __name__ == "__main__":  # a stub in its own process, as a model server is: prints its URL
+    import sys
+
+    low, high, seed = (float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else (0.05, 0.2, 0)
+    with StubServer(delayed(low, high, seed)) as served:
+        print(served.url, flush=True)
+        sys.stdin.read()  # until the parent closes it

@@ -202,7 +202,8 @@ class TriageResults:
         if self.model.update_triage_column():
             self.table.columns_changed()  # type: ignore[attr-defined]
         self.table.refresh()  # type: ignore[attr-defined]
-        self._refresh_text()  # type: ignore[attr-defined]
+        # The status line only: the summary above the table says nothing about triage.
+        self.query_one("#table-status").update(self._status())  # type: ignore[attr-defined]
 
     def triage_status(self) -> Text | None:
         book = self.model.triage
