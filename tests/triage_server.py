@@ -72,6 +72,12 @@ class StubServer:
                     reply = stub.answer(body)
                     if reply.delay:
                         time.sleep(reply.delay)
+                finally:
+                    # Counted until the answer is ready: once it is sent, the client may send
+                    # its next request before this thread gets here again.
+                    with stub.lock:
+                        stub.in_flight -= 1
+                try:
                     if reply.raw is not None:
                         data = reply.raw.encode()
                     else:
@@ -88,9 +94,6 @@ class StubServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
-                finally:
-                    with stub.lock:
-                        stub.in_flight -= 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
