@@ -169,3 +169,22 @@ def test_without_httpx_triage_says_how_to_install_it(tmp_path):
     )
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == "error: triage needs the httpx package: pip install 'anomaly-tui[triage]'"
+
+
+def test_the_app_takes_the_endpoint_flags(table, monkeypatch):
+    import tui_detector.ui.app as ui_app
+
+    seen = {}
+
+    class Ran:
+        return_code = 0
+
+    def fake_make_app(path, **options):
+        seen.update(options, path=path)
+        return Ran()
+
+    monkeypatch.setattr(ui_app, "make_app", fake_make_app)
+    monkeypatch.setattr(ui_app, "run_app", lambda app: None)
+    assert cli.main([str(table), "--triage-url", "http://127.0.0.1:8080/v1", "--triage-model", "foundation-sec", "--triage-in-flight", "3"]) == 0
+    assert seen["path"] == table
+    assert seen["triage"] == {"url": "http://127.0.0.1:8080/v1", "model": "foundation-sec", "allow_remote": False, "timeout": None, "in_flight": 3}

@@ -4,16 +4,20 @@ order; ``A`` accepts one as a verdict; a missing set-up or package is one plain 
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 
+import jsonschema
 import numpy as np
 import pytest
 
 from tests.triage_server import Reply, StubServer, by_row, verdict_json
 from tests.ui.helpers import screen_text, settle
 from tests.ui.test_review import SIZE, to_results
+from tui_detector.core.export import schema
 from tui_detector.core.triage import config as triage_config
+from tui_detector.ui.screens.export import ExportRequest
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.results import ResultsScreen
 from tui_detector.ui.screens.row_detail import RowDetailScreen
@@ -30,6 +34,15 @@ def no_user_config(tmp_path, monkeypatch):
 
 def notes(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
+
+
+async def until(pilot, condition, rounds: int = 400) -> None:
+    """Pause until ``condition`` holds, without waiting for the triage worker to end."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("never happened")
 
 
 class Gate:
@@ -58,7 +71,8 @@ async def test_suggestions_arrive_while_the_table_moves_and_change_no_order(orde
             flagged = set(np.flatnonzero(model.flags).tolist())
 
             await pilot.press("t")
-            assert model.triage is not None and model.triage.running
+            await until(pilot, lambda: model.triage is not None)
+            assert model.triage.running
             assert "triage by stub-8b: 0 of" in screen_text(app)
             # The model has not answered yet: the table still moves under the keys.
             for _ in range(4):
@@ -94,6 +108,25 @@ async def test_suggestions_arrive_while_the_table_moves_and_change_no_order(orde
             expected = {"suspicious": "confirmed", "likely_benign": "expected"}[suggestion.verdict]
             verdict = model.review.state.verdicts[row]
             assert verdict.verdict == expected and verdict.note.startswith("accepted the suggestion of stub-8b")
+            await pilot.press("escape")
+            await settle(pilot, lambda: isinstance(app.screen, ResultsScreen))
+
+            # Sorting by the suggestions groups them; the scores stay the model's.
+            scores_now = results.run.detection.scores.copy()
+            model.sort("triage", descending=False)
+            cells = [model.suggestion_cell(int(r)) for r in model.view]
+            assert cells == sorted(cells)
+            assert np.array_equal(results.run.detection.scores, scores_now)
+
+            # The app's export carries them as detect --triage writes them.
+            out = tmp_path / "export.json"
+            results.export(ExportRequest(out, False, None), overwrite=False)
+            await settle(pilot, lambda: out.exists())
+            document = json.loads(out.read_text())
+            jsonschema.validate(document, schema())
+            assert document["triage"]["model"] == "stub-8b" and document["triage"]["anomalies"] == len(flagged)
+            exported = {a["row_index"]: a["triage"] for a in document["anomalies"]}
+            assert all(exported[r]["verdict"] == model.triage.get(r).verdict for r in exported)
 
 
 @pytest.mark.slow
@@ -122,6 +155,7 @@ async def test_cancel_stops_the_asking_and_the_app_stays_usable(orders, tmp_path
         async with app.run_test(size=SIZE) as pilot:
             results = await to_results(pilot)
             await pilot.press("t")
+            await until(pilot, lambda: results.model.triage is not None and results.model.triage.done > 0)
             await pilot.press("t")
             assert not results.model.triage.running and results.model.triage.cancel.is_set()
             assert "Triage cancelled; the answers so far stay." in notes(app)
@@ -153,14 +187,17 @@ async def test_no_set_up_or_no_httpx_is_said_plainly(orders, tmp_path, monkeypat
     async with app.run_test(size=SIZE) as pilot:
         results = await to_results(pilot)
         await pilot.press("t")
+        await settle(pilot)
         assert any(n.startswith("No triage model set up: start anomaly-tui with --triage-url") for n in notes(app))
         assert results.model.triage is None
         app.triage_options = {"url": "http://10.2.3.4:8080/v1", "model": "m"}
         await pilot.press("t")
+        await settle(pilot)
         assert any("not on this machine" in n and "--triage-allow-remote" in n for n in notes(app))
         # The package missing, as if never installed.
         monkeypatch.setitem(sys.modules, "httpx", None)
         app.triage_options = {"url": "http://127.0.0.1:1/v1", "model": "m"}
         await pilot.press("t")
+        await settle(pilot)
         assert "triage needs the httpx package: pip install 'anomaly-tui[triage]'" in notes(app)
         assert results.model.triage is None and isinstance(app.screen, ResultsScreen)

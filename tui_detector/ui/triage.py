@@ -39,9 +39,12 @@ NO_ENDPOINT = (
 class TriageBook:
     """The suggestions for one run's rows and the state of the asking."""
 
-    def __init__(self, model_name: str, total: int) -> None:
+    def __init__(self, model_name: str, total: int, *, url: str = "", rows: list[int] | None = None) -> None:
         self.model_name = model_name
+        self.url = url
         self.total = total
+        #: The rows asked about.
+        self.rows = set(rows or [])
         self.suggestions: dict[int, Any] = {}
         self.errors: dict[int, str] = {}
         self.cancel = threading.Event()
@@ -60,6 +63,24 @@ class TriageBook:
             self.from_store += bool(outcome.from_store)
         else:
             self.errors[outcome.row] = outcome.error or "no answer"
+
+    def annotate(self, anomalies: list[dict[str, Any]]) -> dict[str, Any]:
+        """Each anomaly's ``triage`` as ``detect --triage`` writes it (an export from the app),
+        and the top-level summary."""
+        for item in anomalies:
+            found = self.suggestions.get(int(item["row_index"]))
+            item["triage"] = found.to_json() if found is not None else None
+        return {
+            "model": self.model_name,
+            "url": self.url,
+            "prompt_version": core.TRIAGE_PROMPT_VERSION,
+            "anomalies": self.total,
+            "answered": len(self.suggestions) - self.from_store,
+            "from_store": self.from_store,
+            "failed": len(self.errors),
+            "not_asked": max(self.total - self.done, 0),
+            "problem": self.problem,
+        }
 
     def get(self, row: int) -> Any:
         return self.suggestions.get(row)
@@ -119,15 +140,8 @@ class TriageResults:
             self.notify("Triage cancelled; the answers so far stay.")  # type: ignore[attr-defined]
             self._triage_redraw()
             return
-        try:
-            core.import_httpx()
-            config = core.resolve_triage(**getattr(self.app, "triage_options", {}))
-        except (core.TriageUnavailable, core.TriageConfigError) as exc:
-            self.notify(str(exc), severity="error", markup=False, timeout=10)  # type: ignore[attr-defined]
-            return
-        if config is None:
-            self.notify(NO_ENDPOINT, severity="warning", markup=False, timeout=10)  # type: ignore[attr-defined]
-            return
+        if getattr(self, "_triage_starting", False):
+            return  # the set-up is being checked already
         review = self.model.review
         if review is None:
             self.notify("The verdicts are still being read; try again in a moment.", severity="warning")  # type: ignore[attr-defined]
@@ -139,12 +153,20 @@ class TriageResults:
         if len(rows) > TRIAGE_LIMIT:
             self.notify(f"Asking about the first {TRIAGE_LIMIT:,} of {len(rows):,} flagged rows (the table's order).", markup=False)  # type: ignore[attr-defined]
             rows = rows[:TRIAGE_LIMIT]
-        book = TriageBook(config.model, len(rows))
-        if current is not None:  # asked before: keep its answers on screen while asking again
-            book.suggestions.update({r: s for r, s in current.suggestions.items() if r in set(rows)})
+        self._triage_starting = True
+        self.triage_worker(dict(getattr(self.app, "triage_options", {})), rows, review)
+
+    def _triage_refused(self, message: str, severity: str) -> None:
+        self._triage_starting = False
+        self.notify(message, severity=severity, markup=False, timeout=10)  # type: ignore[attr-defined]
+
+    def _triage_started(self, book: TriageBook) -> None:
+        self._triage_starting = False
+        current = self.model.triage
+        if current is not None:  # asked before: its answers stay on screen while asking again
+            book.suggestions.update({r: s for r, s in current.suggestions.items() if r in book.rows})
         self.model.triage = book
         self._triage_redraw()
-        self.triage_worker(config, rows, book, review)
 
     def _triage_rows(self) -> list[int]:
         """The flagged rows, in the table's order first, then the rest by score."""
@@ -157,7 +179,19 @@ class TriageResults:
         return view + [int(r) for r in others if int(r) not in seen]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="triage")
-    def triage_worker(self, config: Any, rows: list[int], book: TriageBook, review: Any) -> None:
+    def triage_worker(self, options: dict[str, Any], rows: list[int], review: Any) -> None:
+        # In the worker: importing httpx and resolving the endpoint's host name can take a while.
+        try:
+            core.import_httpx()
+            config = core.resolve_triage(**options)
+        except (core.TriageUnavailable, core.TriageConfigError) as exc:
+            self.app.call_from_thread(self._triage_refused, str(exc), "error")
+            return
+        if config is None:
+            self.app.call_from_thread(self._triage_refused, NO_ENDPOINT, "warning")
+            return
+        book = TriageBook(config.model, len(rows), url=config.url, rows=rows)
+        self.app.call_from_thread(self._triage_started, book)
         run = self.run
         last = [0.0]
 

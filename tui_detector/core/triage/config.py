@@ -119,8 +119,10 @@ def resolve(
         raise TriageConfigError(
             f"no triage model named: give --triage-model NAME (the name the server serves), {MODEL_ENV} or model in {path}"
         )
-    timeout = _number(timeout if timeout is not None else from_file.get("timeout", DEFAULT_TIMEOUT), "timeout", path)
-    in_flight = int(_number(in_flight if in_flight is not None else from_file.get("in_flight", DEFAULT_IN_FLIGHT), "in_flight", path))
+    timeout = _number(timeout, "timeout", None) if timeout is not None else _number(from_file.get("timeout", DEFAULT_TIMEOUT), "timeout", path)
+    in_flight = int(
+        _number(in_flight, "in_flight", None) if in_flight is not None else _number(from_file.get("in_flight", DEFAULT_IN_FLIGHT), "in_flight", path)
+    )
     if not 1 <= in_flight <= MAX_IN_FLIGHT:
         raise TriageConfigError(f"in_flight must be between 1 and {MAX_IN_FLIGHT}, not {in_flight}")
     clean = check_url(url)
@@ -129,9 +131,11 @@ def resolve(
     return TriageConfig(clean, model.strip(), env.get(KEY_ENV) or None, timeout, in_flight, allow_remote)
 
 
-def _number(value: Any, name: str, path: Path) -> float:
+def _number(value: Any, name: str, path: Path | None) -> float:
+    """``value`` checked; ``path``: the file it came from (None: a flag or a caller)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise TriageConfigError(f"triage {name} must be a positive number, not {value!r} (see {path})")
+        where = f" (in {path})" if path is not None else ""
+        raise TriageConfigError(f"triage {name} must be a positive number, not {value!r}{where}")
     return float(value)
 
 

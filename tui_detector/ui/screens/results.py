@@ -480,6 +480,8 @@ class ResultsScreen(TriageResults, VerdictScreen):
             document = core.build_export(self.run, all_rows=request.all_rows, anomalies=listed)
             if book is not None:
                 document["review"] = book.session.summary()
+            if self.model.triage is not None:  # the model's suggestions, as detect --triage writes them
+                document["triage"] = self.model.triage.annotate(listed)
             written.append(core.write_export(document, request.json_path, overwrite=overwrite))
             if request.scored_copy is not None:
                 written.append(core.write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))
