@@ -224,15 +224,24 @@ class TriageResults:
 
     def _triage_finished(self, book: TriageBook) -> None:
         self._triage_redraw()
-        if book.cancel.is_set():
+        if book.cancel.is_set() or not self.is_mounted:  # type: ignore[attr-defined]
             return
         if book.problem:
             self.notify(f"Triage: {book.problem}. The results are unaffected.", severity="warning", markup=False, timeout=10)  # type: ignore[attr-defined]
         else:
             self.notify(f"Triage done: {len(book.suggestions):,} suggestions from {book.model_name}.", markup=False)  # type: ignore[attr-defined]
 
+    def on_unmount(self) -> None:
+        # Results gone (back to Set up, or the app quits): no more asking for a screen no one sees.
+        book = self.model.triage
+        if book is not None and book.running:
+            book.cancel.set()
+            book.running = False
+
     def _triage_redraw(self) -> None:
         """New answers on screen: the column appears with the first, the visible rows repaint."""
+        if not self.is_mounted:  # type: ignore[attr-defined]
+            return
         if self.model.update_triage_column():
             self.table.columns_changed()  # type: ignore[attr-defined]
         self.table.refresh()  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ that writes to the store; after ``cancel`` is set nothing more is handed on or w
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -155,44 +155,54 @@ def run_triage(
     own = client is None
     client = client or TriageClient(config, cancel=cancel)
     stop = threading.Event()
-    pool = cf.ThreadPoolExecutor(max_workers=config.in_flight, thread_name_prefix="triage")
-    try:
-        futures = {pool.submit(_ask, client, config, item, stop, cancel): item for item in to_ask}
-        pending = set(futures)
-        in_a_row = 0
-        while pending:
-            done, pending = cf.wait(pending, timeout=POLL, return_when=cf.FIRST_COMPLETED)
-            if cancel.is_set():
-                report.cancelled = True
+    tasks: queue.SimpleQueue[TriageItem] = queue.SimpleQueue()
+    for item in to_ask:
+        tasks.put(item)
+    done: queue.SimpleQueue[tuple[TriageItem, Suggestion | None, BaseException | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while not (stop.is_set() or cancel.is_set()):
+            try:
+                item = tasks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((item, _ask(client, config, item, stop, cancel), None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the loop below, which says it
+                done.put((item, None, exc))
+
+    # Daemon threads, not a pool: quitting the app while a request is out must not wait for it.
+    threads = [threading.Thread(target=work, name=f"triage-{i}", daemon=True) for i in range(min(config.in_flight, len(to_ask)))]
+    for thread in threads:
+        thread.start()
+    in_a_row = 0
+    while True:
+        if cancel.is_set():
+            report.cancelled = True
+            break
+        try:
+            item, suggestion, error = done.get(timeout=POLL)
+        except queue.Empty:
+            if not any(t.is_alive() for t in threads) and done.empty():
                 break
-            for future in done:
-                item = futures[future]
-                if future.cancelled():
-                    continue
-                try:
-                    suggestion = future.result()
-                except EndpointError as exc:
-                    if str(exc) == "not asked":
-                        continue
-                    in_a_row += 1
-                    settle(Outcome(item.row, None, str(exc)), item)
-                    if report.problem is None and (exc.fatal or in_a_row >= MAX_FAILURES_IN_A_ROW):
-                        report.problem = str(exc) if exc.fatal else f"stopped after {in_a_row} failures in a row: {exc}"
-                        stop.set()
-                    continue
-                except Exception as exc:  # noqa: BLE001 - one row's surprise is that row's failure
-                    in_a_row += 1
-                    settle(Outcome(item.row, None, f"unexpected {type(exc).__name__}: {clean_text(exc, 120)}"), item)
-                    continue
-                in_a_row = 0
-                settle(Outcome(item.row, suggestion), item)
-            if stop.is_set():
-                for future in pending:
-                    future.cancel()
-    finally:
-        pool.shutdown(wait=not cancel.is_set(), cancel_futures=True)
-        if own and not cancel.is_set():
-            client.close()
+            continue
+        if isinstance(error, EndpointError) and str(error) == "not asked":
+            continue
+        if isinstance(error, EndpointError):
+            in_a_row += 1
+            settle(Outcome(item.row, None, str(error)), item)
+            if report.problem is None and (error.fatal or in_a_row >= MAX_FAILURES_IN_A_ROW):
+                report.problem = str(error) if error.fatal else f"stopped after {in_a_row} failures in a row: {error}"
+                stop.set()
+            continue
+        if error is not None:  # one row's surprise is that row's failure
+            in_a_row += 1
+            settle(Outcome(item.row, None, f"unexpected {type(error).__name__}: {clean_text(error, 120)}"), item)
+            continue
+        in_a_row = 0
+        settle(Outcome(item.row, suggestion), item)
+    if own and not cancel.is_set():
+        client.close()
     report.not_asked = report.total - report.done
     if report.problem is None and report.failed:
         first = next(iter(report.errors.values()))

@@ -54,7 +54,6 @@ class ResultsScreen(TriageResults, VerdictScreen):
         Binding("e", "export", "Export"),
         Binding("n", "score_another", "Another file"),
         Binding("v", "toggle_reviewed", "Reviewed", show=False),
-        Binding("t", "triage", "Triage", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
     ]
