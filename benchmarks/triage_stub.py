@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import os
 import platform
@@ -139,24 +140,24 @@ async def in_the_app(run, presses_floor: int = 40) -> dict[str, float]:
                 await pilot.pause()
                 return time.perf_counter() - t0
 
+            changes: list[float] = []
+            screen.watch(table, "cursor_row", lambda _old, _new: changes.append(time.perf_counter()), init=False)
+
             async def to_frame(key: str) -> float:
                 """The key event sent as a terminal sends it, to the first frame written after
                 the cursor moved (Pilot's pause waits for the whole process to idle, so any
                 thread's work, here the HTTP client's, would count as the screen's)."""
-                before = table.cursor_row
+                seen = len(changes)
                 event = events.Key(key, None)
                 event.set_sender(app)
                 t0 = time.perf_counter()
                 app._driver.send_message(event)
-                moved = None
                 while True:
                     await asyncio.sleep(0.0005)
-                    if moved is None and table.cursor_row != before:
-                        moved = time.perf_counter()
-                    if moved is not None and frames and frames[-1] >= moved:
-                        return frames[-1] - t0
+                    if len(changes) > seen and frames and frames[-1] >= changes[seen]:
+                        return frames[bisect.bisect_left(frames, changes[seen])] - t0
                     if time.perf_counter() - t0 > 5:
-                        raise AssertionError(f"no repaint after {key}")
+                        raise AssertionError(f"no repaint after {key} (cursor at {table.cursor_row})")
 
             floor = [await press(KEYS[i % len(KEYS)]) for i in range(presses_floor)]
             floor_frames = [await to_frame(KEYS[i % len(KEYS)]) for i in range(presses_floor)]
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "TRIAGE.md")
     args = parser.parse_args()
     os.environ.setdefault("ANOMALY_TUI_DATA_DIR", tempfile.mkdtemp(prefix="triage-bench-"))
+    load = os.getloadavg()
     run = make_run(args.rows)
     import numpy as np
 
@@ -211,7 +213,8 @@ def main() -> None:
         "",
         "Written by `python benchmarks/triage_stub.py` (its docstring says what is timed). The stub answers",
         "each request after 50-200 ms (uniform, seeded) on 127.0.0.1; no real model was run for these figures.",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other work, Python {platform.python_version()}.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other work (load average {load[0]:.1f} at the start,",
+        f"{os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}.",
         "",
         f"Table: {args.rows:,} rows × 10 columns, IsolationForest, 95th percentile: {len(rows)} flagged rows.",
         "",

@@ -3,7 +3,7 @@
 :class:`TriageBook` is plain Python: the suggestions that arrived (row → ``core.Suggestion``),
 what failed, the progress, and the cancel switch. :class:`TriageResults` is the Results screen's
 part: ``t`` starts asking about the flagged rows (the table's order first) in a thread worker,
-``t`` again cancels; answers land a few times a second while the table keeps moving.
+``t`` again cancels; the screen draws new answers ten times a second while the table keeps moving.
 
 A suggestion is shown beside the analyst's verdict, never as one: it changes no score and no
 rank; ``A`` (see ..verdict_keys) turns it into a verdict. Its text is drawn as plain text.
@@ -12,7 +12,6 @@ rank; ``A`` (see ..verdict_keys) turns it into a verdict. Its text is drawn as p
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from tui_detector import core
 ACCEPTED_AS = {"suspicious": "confirmed", "likely_benign": "expected"}
 #: The most flagged rows one ``t`` asks about (a local 8B model answers a few a second at best).
 TRIAGE_LIMIT = 1_000
-#: The screen is told about new answers at most this often (seconds).
+#: How often the screen looks for new answers while triage runs (seconds).
 REFRESH_EVERY = 0.1
 #: How the table's column says a row's suggestion: the model's, not a verdict.
 COLUMN_LABEL = "model suggests"
@@ -167,6 +166,16 @@ class TriageResults:
             book.suggestions.update({r: s for r, s in current.suggestions.items() if r in book.rows})
         self.model.triage = book
         self._triage_redraw()
+        # The screen looks for new answers on a timer, not on each answer: a burst from the
+        # store costs one repaint, and the last answer before a pause is drawn too.
+        drawn = [book.done]
+
+        def tick() -> None:
+            if book.done != drawn[0]:
+                drawn[0] = book.done
+                self._triage_redraw()
+
+        self._triage_timer = self.set_interval(REFRESH_EVERY, tick)  # type: ignore[attr-defined]
 
     def _triage_rows(self) -> list[int]:
         """The flagged rows, in the table's order first, then the rest by score."""
@@ -193,15 +202,6 @@ class TriageResults:
         book = TriageBook(config.model, len(rows), url=config.url, rows=rows)
         self.app.call_from_thread(self._triage_started, book)
         run = self.run
-        last = [0.0]
-
-        def arrived(outcome: Any) -> None:
-            book.take(outcome)
-            now = time.monotonic()
-            if now - last[0] >= REFRESH_EVERY:
-                last[0] = now
-                self.app.call_from_thread(self._triage_redraw)
-
         report = None
         try:
             explained = run.detector.explain(run.frame, run.detection, rows)
@@ -213,7 +213,7 @@ class TriageResults:
             cache = None
             if review.problem is None:
                 cache = core.TriageCache(session.store, session.fingerprinter.dataset, config.model, core.TRIAGE_PROMPT_VERSION)
-            report = core.run_triage(config, items, cache=cache, on_outcome=arrived, cancel=book.cancel)
+            report = core.run_triage(config, items, cache=cache, on_outcome=book.take, cancel=book.cancel)
         except Exception as exc:  # noqa: BLE001 - the results stand without suggestions; say why
             book.problem = f"triage stopped ({type(exc).__name__}: {exc})"
         finally:
@@ -223,6 +223,9 @@ class TriageResults:
         self.app.call_from_thread(self._triage_finished, book)
 
     def _triage_finished(self, book: TriageBook) -> None:
+        timer = getattr(self, "_triage_timer", None)
+        if timer is not None and self.model.triage is book:
+            timer.stop()
         self._triage_redraw()
         if book.cancel.is_set() or not self.is_mounted:  # type: ignore[attr-defined]
             return
