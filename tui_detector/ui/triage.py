@@ -38,18 +38,18 @@ NO_ENDPOINT = (
 class TriageBook:
     """The suggestions for one run's rows and the state of the asking."""
 
-    def __init__(self, model_name: str, total: int, *, url: str = "", rows: list[int] | None = None) -> None:
+    def __init__(self, model_name: str, total: int, *, url: str = "") -> None:
         self.model_name = model_name
         self.url = url
         self.total = total
-        #: The rows asked about.
-        self.rows = set(rows or [])
         self.suggestions: dict[int, Any] = {}
         self.errors: dict[int, str] = {}
         self.cancel = threading.Event()
         self.running = True
         self.problem: str | None = None
         self.from_store = 0
+        #: The screen's timer that draws new answers while this book fills.
+        self.timer: Any = None
 
     @property
     def done(self) -> int:
@@ -160,10 +160,8 @@ class TriageResults:
         self.notify(message, severity=severity, markup=False, timeout=10)  # type: ignore[attr-defined]
 
     def _triage_started(self, book: TriageBook) -> None:
+        # Asked before: the answers kept in the store come back at once.
         self._triage_starting = False
-        current = self.model.triage
-        if current is not None:  # asked before: its answers stay on screen while asking again
-            book.suggestions.update({r: s for r, s in current.suggestions.items() if r in book.rows})
         self.model.triage = book
         self._triage_redraw()
         # The screen looks for new answers on a timer, not on each answer: a burst from the
@@ -175,7 +173,7 @@ class TriageResults:
                 drawn[0] = book.done
                 self._triage_redraw()
 
-        self._triage_timer = self.set_interval(REFRESH_EVERY, tick)  # type: ignore[attr-defined]
+        book.timer = self.set_interval(REFRESH_EVERY, tick)  # type: ignore[attr-defined]
 
     def _triage_rows(self) -> list[int]:
         """The flagged rows, in the table's order first, then the rest by score."""
@@ -199,7 +197,7 @@ class TriageResults:
         if config is None:
             self.app.call_from_thread(self._triage_refused, NO_ENDPOINT, "warning")
             return
-        book = TriageBook(config.model, len(rows), url=config.url, rows=rows)
+        book = TriageBook(config.model, len(rows), url=config.url)
         self.app.call_from_thread(self._triage_started, book)
         run = self.run
         report = None
@@ -223,9 +221,8 @@ class TriageResults:
         self.app.call_from_thread(self._triage_finished, book)
 
     def _triage_finished(self, book: TriageBook) -> None:
-        timer = getattr(self, "_triage_timer", None)
-        if timer is not None and self.model.triage is book:
-            timer.stop()
+        if book.timer is not None:
+            book.timer.stop()
         self._triage_redraw()
         if book.cancel.is_set() or not self.is_mounted:  # type: ignore[attr-defined]
             return
