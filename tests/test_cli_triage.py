@@ -40,6 +40,7 @@ def detect_here(capsys, *args):
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_without_triage_the_output_is_byte_for_byte_the_same(table, tmp_path, capsys, monkeypatch, private_data_dir):
     detect_here(capsys, table, "--model", "iforest")  # a cached model and a store with a run
     saved = tmp_path / "saved"

@@ -248,6 +248,7 @@ class TriageResults:
         # The status line only: the summary above the table says nothing about triage.
         self.query_one("#table-status").update(self._status())  # type: ignore[attr-defined]
 
-    def triage_status(self) -> Text | None:
+    def triage_status(self) -> Text:
+        """The status line's part on triage (empty before it was started)."""
         book = self.model.triage
-        return None if book is None else book.status()
+        return Text() if book is None else book.status()

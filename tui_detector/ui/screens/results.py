@@ -172,9 +172,7 @@ class ResultsScreen(TriageResults, VerdictScreen):
         if model.query:
             text.append(" · search: ")
             text.append(model.query, style="bold")
-        triage = self.triage_status()
-        if triage is not None:
-            text.append_text(triage)
+        text.append_text(self.triage_status())
         if self._cut_cell:
             text.append(" · ")
             text.append(self._cut_cell, style="bold")
