@@ -139,6 +139,7 @@ def test_a_server_error_fails_only_its_rows(table, capsys):
         (["--triage"], "--triage needs an endpoint"),
         (["--triage", "--triage-url", "http://127.0.0.1:1/v1"], "no triage model named"),
         (["--triage-url", "http://127.0.0.1:1/v1"], "--triage-url applies with --triage"),
+        (["--triage-top", "5"], "--triage-top applies with --triage"),
     ],
 )
 def test_a_set_up_that_cannot_work_is_one_line_before_any_reading(tmp_path, capsys, extra, fragment):
@@ -189,3 +190,14 @@ def test_the_app_takes_the_endpoint_flags(table, monkeypatch):
     assert cli.main([str(table), "--triage-url", "http://127.0.0.1:8080/v1", "--triage-model", "foundation-sec", "--triage-in-flight", "3"]) == 0
     assert seen["path"] == table
     assert seen["triage"] == {"url": "http://127.0.0.1:8080/v1", "model": "foundation-sec", "allow_remote": False, "timeout": None, "in_flight": 3}
+
+
+def test_triage_top_asks_only_about_the_highest_ranked(table, capsys):
+    with StubServer() as server:
+        code, out, err = detect_here(capsys, table, "--model", "iforest", "--triage", "--triage-url", server.url, "--triage-model", "stub", "--triage-top", "3")
+        asked = len(server.bodies)
+    doc = json.loads(out)
+    assert code == 0 and asked == 3
+    assert [a["triage"] is not None for a in doc["anomalies"]] == [True] * 3 + [False] * (doc["anomaly_count"] - 3)
+    assert doc["triage"]["anomalies"] == doc["anomaly_count"] and doc["triage"]["answered"] == 3
+    assert doc["triage"]["not_asked"] == doc["anomaly_count"] - 3

@@ -512,7 +512,7 @@ def detect_command(args: argparse.Namespace) -> int:
         if triage is not None:
             from .cli_triage import triage_listed  # noqa: PLC0415
 
-            triage_summary = triage_listed(triage, run, session, listed, progress)
+            triage_summary = triage_listed(triage, run, session, listed, progress, args.triage_top)
         document = build_export(run, all_rows=args.all_rows, anomalies=listed)
         document["review"] = session.summary()
         if triage is not None:

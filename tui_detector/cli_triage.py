@@ -36,6 +36,16 @@ def _in_flight(text: str) -> int:
     return value
 
 
+def _top(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
 def add_endpoint_options(parser: argparse.ArgumentParser, *, with_switch: bool) -> None:
     """The endpoint's options (``detect`` also gets the ``--triage`` switch that turns it on)."""
     group = parser.add_argument_group(
@@ -52,6 +62,8 @@ def add_endpoint_options(parser: argparse.ArgumentParser, *, with_switch: bool) 
     group.add_argument("--triage-allow-remote", action="store_true", help="allow an endpoint that is not on this machine (the rows are sent there)")
     group.add_argument("--triage-timeout", type=_seconds, metavar="SECONDS", help="the longest one answer may take (default 120)")
     group.add_argument("--triage-in-flight", type=_in_flight, metavar="N", help="requests sent at once (default 2)")
+    if with_switch:
+        group.add_argument("--triage-top", type=_top, metavar="N", help="ask only about the N highest-ranked anomalies (default: every listed one)")
 
 
 def add_detect_options(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +84,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 def prepare(args: argparse.Namespace) -> Any:
     """The checked endpoint when ``--triage`` is on, else None; a set-up that cannot work is a
     :class:`CliError` now, before any reading or training."""
-    given = [f"--triage-{name.replace('_', '-')}" for name in ("url", "model", "allow_remote", "timeout", "in_flight") if getattr(args, f"triage_{name}") not in (None, False)]
+    names = ("url", "model", "allow_remote", "timeout", "in_flight", "top")
+    given = [f"--triage-{name.replace('_', '-')}" for name in names if getattr(args, f"triage_{name}") not in (None, False)]
     if not args.triage:
         if given:
             raise CliError(f"{given[0]} applies with --triage")
@@ -90,18 +103,20 @@ def prepare(args: argparse.Namespace) -> Any:
     return config
 
 
-def triage_listed(config: Any, run: Any, session: Any, listed: list[dict[str, Any]], progress: Any) -> dict[str, Any]:
-    """Ask about ``listed`` (in place: each gets its ``triage``); returns the summary."""
+def triage_listed(config: Any, run: Any, session: Any, listed: list[dict[str, Any]], progress: Any, top: int | None = None) -> dict[str, Any]:
+    """Ask about ``listed`` (the first ``top`` of them; in place: each gets its ``triage``,
+    null for those not asked); returns the summary."""
     from .core.store.db import StoreError  # noqa: PLC0415
     from .core.triage.cache import TriageCache  # noqa: PLC0415
     from .core.triage.prompt import PROMPT_VERSION  # noqa: PLC0415
     from .core.triage.runner import build_items, context_of, run_triage  # noqa: PLC0415
 
-    rows = [int(a["row_index"]) for a in listed]
+    asked = listed if top is None else listed[:top]
+    rows = [int(a["row_index"]) for a in asked]
     keys = session.keys_of(run.frame, rows)
     contents = session.fingerprinter.contents(run.frame, rows).tolist() if rows else []
     context, roles = context_of(run)
-    items = build_items(context, roles, listed, [str(k) for k in keys], [str(c) for c in contents])
+    items = build_items(context, roles, asked, [str(k) for k in keys], [str(c) for c in contents])
     cache = None if session.problem is not None else TriageCache(session.store, session.fingerprinter.dataset, config.model, PROMPT_VERSION)
     total = len(items)
     progress.stage(f"triage 0 of {total:,}")
@@ -124,4 +139,8 @@ def triage_listed(config: Any, run: Any, session: Any, listed: list[dict[str, An
         item["triage"] = suggestion.to_json() if suggestion is not None else None
     if report.problem is not None:
         note(f"triage: {report.problem}")
-    return report.summary()
+    summary = report.summary()
+    # Left out by --triage-top: listed, never asked.
+    summary["anomalies"] = len(listed)
+    summary["not_asked"] += len(listed) - len(asked)
+    return summary
