@@ -347,3 +347,23 @@ def test_errors_are_not_kept(tmp_path):
         run_triage(config(server.url), items(2), cache=cache)
     assert cache.get_many([("id:k:0", "row:0"), ("id:k:1", "row:1")]) == {}
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("url = ", "not valid TOML"), ('url = "http://127.0.0.1:1/v1"\nmodle = "m"\n', "unknown setting 'modle'"), ('url = "http://127.0.0.1:1/v1"\nmodel = "m"\ntimeout = "soon"\n', "positive number")],
+)
+def test_a_bad_config_file_is_one_sentence_naming_it(tmp_path, text, why):
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "triage.toml").write_text(text)
+    with pytest.raises(TriageConfigError, match=why) as caught:
+        resolve()
+    assert "triage.toml" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_redirect_is_not_followed(tmp_path):
+    # A server on this machine that sends the rows elsewhere is refused, not followed.
+    with StubServer(lambda body: Reply(status=307, raw="", headers={"Location": "http://192.0.2.1/v1/chat/completions"})) as server:
+        report = run_triage(config(server.url, in_flight=1), items(3))
+    assert "answered 307" in report.problem and not report.suggestions and len(server.bodies) == 1
