@@ -241,9 +241,11 @@ def test_a_malformed_answer_is_asked_once_more_then_recorded_as_needs_review():
     with StubServer(answer) as server:
         report = run_triage(config(server.url, in_flight=1), items(2))
     assert sorted(calls) == [2, 2, 4, 4]  # each asked twice; the retry carries what was wrong
-    retry = next(b for b in server.bodies if len(b["messages"]) == 4)
-    assert retry["messages"][:2] == server.bodies[0]["messages"][:2] or retry["messages"][0]["content"] == SYSTEM
-    assert "could not be used" in retry["messages"][3]["content"]
+    firsts = [b["messages"] for b in server.bodies if len(b["messages"]) == 2]
+    for retry in (b["messages"] for b in server.bodies if len(b["messages"]) == 4):
+        # The same request, then the answer that could not be used and what was wrong with it.
+        assert retry[:2] in firsts and retry[2]["role"] == "assistant"
+        assert retry[3]["role"] == "user" and "could not be used" in retry[3]["content"]
     assert report.suggestions[0].verdict == "suspicious" and report.suggestions[0].reason is None
     assert report.suggestions[1].verdict == "needs_review"
     assert "malformed" in report.suggestions[1].reason and "not a JSON object" in report.suggestions[1].reason
@@ -253,12 +255,12 @@ def test_a_malformed_answer_is_asked_once_more_then_recorded_as_needs_review():
 def test_answers_slower_than_the_timeout_fail_their_rows_only():
     def answer(body):
         slow = by_row(body)["cells"]["amount"] == 1001.0
-        return Reply(verdict_json(), delay=1.5 if slow else 0.0)
+        return Reply(verdict_json(), delay=4.0 if slow else 0.0)
 
     with StubServer(answer) as server:
-        report = run_triage(config(server.url, timeout=0.3), items(4))
+        report = run_triage(config(server.url, timeout=1.0), items(4))
     assert set(report.suggestions) == {0, 2, 3}
-    assert "within 0.3 s" in report.errors[1] and report.failed == 1
+    assert "within 1 s" in report.errors[1] and report.failed == 1
     assert "1 of 4 anomalies got no answer" in report.problem
 
 
