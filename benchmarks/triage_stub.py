@@ -163,6 +163,8 @@ async def in_the_app(run, presses_floor: int = 40) -> dict[str, float]:
             floor_frames = [await to_frame(KEYS[i % len(KEYS)]) for i in range(presses_floor)]
             t0 = time.perf_counter()
             await pilot.press("t")
+            while screen.model.triage is None:  # the set-up is checked in the worker first
+                await asyncio.sleep(0.001)
             book = screen.model.triage
             during: list[float] = []
             during_frames: list[float] = []
