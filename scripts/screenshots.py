@@ -1,10 +1,11 @@
 """Render every screen of the app to SVG in screenshots/ (120×40), from the bundled demo workbook.
 
-Usage (from the repository root): ``python scripts/screenshots.py [--only sqlite]``
+Usage (from the repository root): ``python scripts/screenshots.py [--only sqlite|triage]``
 
 The demo is scored with IsolationForest (fast, no TensorFlow) in a private, empty cache.
 ``--only sqlite`` renders just Set up on an SQLite database made from the demo's claims (its
-tables and a view listed as the sheets), leaving the other screenshots as they are.
+tables and a view listed as the sheets), ``--only triage`` just Results with a language model's
+suggestions (a stub server answers), leaving the other screenshots as they are.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ async def shoot(only: str | None = None) -> None:
 
     async def ready(pilot) -> None:
         await settle(pilot, lambda: isinstance(pilot.app.screen, SetupScreen) and pilot.app.screen.cache_checked)
+
+    if only == "triage":
+        await shoot_triage(demo, work, save, ready)
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     app = make_app(claims_database(demo), workdir=work)
     async with app.run_test(size=SIZE) as pilot:
@@ -129,7 +135,48 @@ async def shoot(only: str | None = None) -> None:
         await pilot.press("R")
         await settle(pilot, lambda: getattr(app.screen, "runs", None))
         save(app, "12-history")
+    await shoot_triage(demo, work, save, ready)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def stub_answer(body):
+    """What a security model might say, made up from the row's top feature (no model runs here)."""
+    import json
+
+    from tests.triage_server import Reply, by_row
+
+    top = (by_row(body)["top_features"] or [{}])[0]
+    column, actual, expected = top.get("column"), top.get("actual"), top.get("expected")
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)) and actual > 3 * max(expected, 1):
+        verdict, why, step = "suspicious", f"{column} {actual:,} is far above the {expected:,.0f} expected for this row.", "Ask for the receipt."
+    elif top.get("note"):
+        verdict, why, step = "needs_review", f"{column} holds a value never seen before ({actual}).", "Check whether it is a new category."
+    else:
+        verdict, why, step = "likely_benign", f"{column} is unusual ({actual}, about {expected} expected) but plausible.", None
+    return Reply(json.dumps({"verdict": verdict, "rationale": why, "next_step": step}))
+
+
+async def shoot_triage(demo: Path, work: Path, save, ready) -> None:
+    """Results with a language model's suggestions: a stub OpenAI-compatible server on 127.0.0.1
+    answers for the model (the screenshot shows the screen, not a model's judgement)."""
+    from tests.triage_server import StubServer
+    from tests.ui.helpers import settle
+    from tui_detector.ui.app import make_app
+
+    with StubServer(stub_answer) as server:
+        app = make_app(demo, model="iforest", workdir=work, triage={"url": server.url, "model": "foundation-sec-8b-instruct"})
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("t")
+            await settle(pilot, lambda: app.screen.sub_title == "Results" and app.screen.model.review is not None)
+            await pilot.press("t")
+            await settle(pilot, lambda: not app.screen.model.triage.running)
+            app.clear_notifications()
+            await pilot.pause()
+            save(app, "14-results-triage")
+            await pilot.press("enter")
+            await pilot.pause()
+            save(app, "15-row-details-triage")
 
 
 def next_month(demo: Path) -> Path:

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", type=Path, help="an .xlsx/.xlsm/.xls/.xlsb/.ods/.csv/.tsv file")
     parser.add_argument("--demo", action="store_true", help="open the bundled sample workbook")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    from .cli_triage import add_endpoint_options  # noqa: PLC0415
+
+    add_endpoint_options(parser, with_switch=False)
     return parser
 
 
@@ -123,8 +126,10 @@ def build_detect_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--baseline-sheet", metavar="NAME|INDEX", help="the sheet of --model-from (default: its first visible sheet)")
     baseline.add_argument("--column-map", action="append", type=_column_pair, default=[], metavar="NEW=MODEL", help="this table's column NEW supplies the model's column MODEL (repeatable)")
     from .cli_review import add_detect_options  # noqa: PLC0415 - it imports this module
+    from .cli_triage import add_detect_options as add_triage_options  # noqa: PLC0415
 
     add_detect_options(parser)
+    add_triage_options(parser)
     return parser
 
 
@@ -401,7 +406,9 @@ def app_command(args: argparse.Namespace) -> int:
     from .ui.app import make_app, run_app  # noqa: PLC0415
 
     # run_app keeps TensorFlow's fd-2 logging off the screen (see tui_detector/ui/terminal.py).
-    app = make_app(path)
+    from .cli_triage import overrides  # noqa: PLC0415
+
+    app = make_app(path, triage=overrides(args))
     run_app(app)
     return app.return_code or EXIT_OK
 
@@ -483,6 +490,9 @@ def detect_command(args: argparse.Namespace) -> int:
     if args.column_map and args.model_from is None and args.model_dir is None:
         raise CliError("--column-map applies only with --model-from or --model-dir")
 
+    from .cli_triage import prepare as prepare_triage  # noqa: PLC0415
+
+    triage = prepare_triage(args)
     progress = StderrProgress(sys.stderr)
     settings = _settings(args)
     _import_model_libraries()
@@ -499,8 +509,14 @@ def detect_command(args: argparse.Namespace) -> int:
         progress.stage("explaining")
         anomalies = explained_anomalies(run)
         listed = finish_session(session, run, anomalies, args)
+        if triage is not None:
+            from .cli_triage import triage_listed  # noqa: PLC0415
+
+            triage_summary = triage_listed(triage, run, session, listed, progress, args.triage_top)
         document = build_export(run, all_rows=args.all_rows, anomalies=listed)
         document["review"] = session.summary()
+        if triage is not None:
+            document["triage"] = triage_summary
         if args.scored_copy is not None:
             from .core.scored_copy import write_scored_copy  # noqa: PLC0415
 

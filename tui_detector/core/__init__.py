@@ -84,6 +84,25 @@ _EXPORTS: dict[str, str] = {
     "get_run": "tui_detector.core.store.review",
     "list_runs": "tui_detector.core.store.review",
     "parse_until": "tui_detector.core.store.review",
+    # A language model's triage suggestions (optional: needs httpx and an endpoint).
+    "TRIAGE_PROMPT_VERSION": "tui_detector.core.triage.prompt",
+    "Suggestion": "tui_detector.core.triage.answer",
+    "TriageCache": "tui_detector.core.triage.cache",
+    "TriageConfigError": "tui_detector.core.triage.config",
+    "TriageUnavailable": "tui_detector.core.triage.client",
+    "import_httpx": "tui_detector.core.triage.client",
+    "resolve_triage": "tui_detector.core.triage.config",
+    "run_triage": "tui_detector.core.triage.runner",
+    "triage_context": "tui_detector.core.triage.runner",
+    "triage_items": "tui_detector.core.triage.runner",
+}
+
+#: Public names that differ from the name in the defining module.
+_ALIASES: dict[str, str] = {
+    "TRIAGE_PROMPT_VERSION": "PROMPT_VERSION",
+    "resolve_triage": "resolve",
+    "triage_context": "context_of",
+    "triage_items": "build_items",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -130,6 +149,15 @@ if TYPE_CHECKING:
     from .store.db import ReviewStore, StoreError
     from .store.review import VERDICTS, get_run, list_runs, parse_until
     from .store.session import ReviewSession
+    from .triage.answer import Suggestion
+    from .triage.cache import TriageCache
+    from .triage.client import TriageUnavailable, import_httpx
+    from .triage.config import TriageConfigError
+    from .triage.config import resolve as resolve_triage
+    from .triage.prompt import PROMPT_VERSION as TRIAGE_PROMPT_VERSION
+    from .triage.runner import build_items as triage_items
+    from .triage.runner import context_of as triage_context
+    from .triage.runner import run_triage
     from .units import human_size
 
 
@@ -138,7 +166,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tui_detector.core' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _ALIASES.get(name, name))
 
 
 def __dir__() -> list[str]:

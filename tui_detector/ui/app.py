@@ -60,6 +60,7 @@ class AnomalyApp(App[None]):
         runner: Runner | None = None,
         workdir: Path | None = None,
         model: str = "auto",
+        triage: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.path = path
@@ -68,6 +69,9 @@ class AnomalyApp(App[None]):
         self.workdir = (workdir or Path.cwd()).resolve()
         #: The model the set-up screen proposes.
         self.default_model = model
+        #: The triage endpoint's command-line options (``core.triage.config.resolve``'s
+        #: keywords); the environment and the config file fill in the rest when triage starts.
+        self.triage_options = dict(triage or {})
         #: Whether the user was told that models are not cached (said once per session).
         self.told_no_cache = False
         self._hang_up_handled = False

@@ -108,6 +108,9 @@ class ResultsModel:
         self.review: Any = None
         #: Leave reviewed rows out of the view (on by default once verdicts exist).
         self.hide_reviewed = False
+        #: A language model's suggestions (``ui.triage.TriageBook``), once triage was started.
+        #: Shown beside the verdicts; they never change a score or the order.
+        self.triage: Any = None
         self.view = np.empty(0, dtype=np.int64)
         self.columns = self._columns()
         self.rebuild()
@@ -155,6 +158,16 @@ class ResultsModel:
             self.columns.insert(after, Column("status", "review", len("suppressed")))
         else:
             self.columns = [c for c in self.columns if c.key != "status"]
+        return True
+
+    def update_triage_column(self) -> bool:
+        """Show the model's suggestions (after the review column) once triage has started.
+        Returns whether the columns changed."""
+        if self.triage is None or any(c.key == "triage" for c in self.columns):
+            return False
+        keys = [c.key for c in self.columns]
+        after = keys.index("status" if "status" in keys else "score") + 1
+        self.columns.insert(after, Column("triage", "model suggests", len("model suggests")))
         return True
 
     def column(self, key: str) -> Column:
@@ -205,8 +218,8 @@ class ResultsModel:
             return rows[np.lexsort((rows, -scores))]
         if self.sort_key == "why":  # explained on demand: only the rows in the view
             rank = self.top.first_name_rank(rows)
-        elif self.sort_key == "status":  # verdicts change while the table is open: never cached
-            rank = self._status_rank(rows)
+        elif self.sort_key in ("status", "triage"):  # they change while the table is open: never cached
+            rank = self._status_rank(rows, self.status if self.sort_key == "status" else self.suggestion_cell)
         else:
             rank = self.rank(self.sort_key)[rows]
         order = np.argsort(-rank if self.descending else rank, kind="stable")
@@ -238,14 +251,18 @@ class ResultsModel:
         values = self.values[self.column(key).data_index or 0]
         return _argsort_values(values)
 
-    def _status_rank(self, rows: np.ndarray) -> np.ndarray:
-        names = [self.status(int(r)) for r in rows]
+    def _status_rank(self, rows: np.ndarray, cell: Any) -> np.ndarray:
+        names = [cell(int(r)) for r in rows]
         order = {name: i for i, name in enumerate(sorted(set(names)))}
         return np.array([order[n] for n in names], dtype=np.int64)
 
     def status(self, row: int) -> str:
         """What the review column shows: the verdict, "suppressed", or "new" / "recurring"."""
         return "" if self.review is None else self.review.status(row)
+
+    def suggestion_cell(self, row: int) -> str:
+        """What the suggestion column shows: the model's verdict in words, or nothing."""
+        return "" if self.triage is None else self.triage.cell(row)
 
     def sortable(self, key: str) -> str | None:
         """Why ``key`` cannot be sorted now (in words), or ``None`` when it can."""
@@ -328,6 +345,8 @@ class ResultsModel:
             return " · ".join(self.top.names(row))
         if key == "status":
             return self.status(row)
+        if key == "triage":
+            return self.suggestion_cell(row)
         index = column.data_index or 0
         return self.formats[index](self.values[index][row])
 

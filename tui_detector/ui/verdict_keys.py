@@ -1,5 +1,5 @@
 """The verdict keys, the same in Results and Row details: confirm, dismiss, expected, a note, a
-suppression (with its dialog), undo, and History.
+suppression (with its dialog), undo, History, and accepting a language model's suggestion.
 
 A screen that has them derives from :class:`VerdictScreen` and says which row and column the
 keys act on and how it redraws after a change. Every change re-ranks the unreviewed rows from
@@ -21,6 +21,7 @@ from tui_detector import core
 from .journey import OpenHistory
 from .review import ReviewBook
 from .screens.dialogs import NoteScreen, SuppressScreen
+from .triage import ACCEPTED_AS
 
 #: What a row needs before a note can be kept with it.
 NO_VERDICT = "Set a verdict on this row first: c confirms, d dismisses, x marks it expected."
@@ -39,6 +40,7 @@ class VerdictScreen(Screen[Any]):
         Binding("S", "suppress", "Suppress", show=False),
         Binding("u", "undo", "Undo", show=False),
         Binding("R", "history", "History", show=False),
+        Binding("A", "accept_suggestion", "Accept suggestion", show=False),
     ]
 
     # -- what each screen says -------------------------------------------------------------
@@ -146,6 +148,23 @@ class VerdictScreen(Screen[Any]):
             return
         row = self.verdict_row()
         self._change(book.undo, row if row is not None else -1)
+
+    def action_accept_suggestion(self) -> None:
+        """The model's suggestion on the row becomes the analyst's verdict (only by this key)."""
+        book, row = self._book(), self._row()
+        if book is None or row is None:
+            return
+        triage = self.verdict_model.triage
+        suggestion = None if triage is None else triage.get(row)
+        if suggestion is None:
+            self.notify("No model suggestion for this row (t in Results asks the model).", severity="warning")
+            return
+        verdict = ACCEPTED_AS.get(suggestion.verdict)
+        if verdict is None:
+            self.notify("The model suggests a human review, which is no verdict: c, d or x decide.", severity="warning")
+            return
+        note = f"accepted the suggestion of {suggestion.model}: {suggestion.rationale}"
+        self._change(lambda: book.set([row], verdict, note=note) + f" (the suggestion of {suggestion.model}, accepted)", row)
 
     def action_history(self) -> None:
         self.post_message(OpenHistory())

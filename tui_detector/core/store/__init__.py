@@ -1,4 +1,5 @@
-"""The review store: past runs, the analyst's verdicts and suppression scopes, in one SQLite file.
+"""The review store: past runs, the analyst's verdicts, suppression scopes and a language model's
+triage suggestions, in one SQLite file.
 
 ``db`` is the database (standard library only), ``fingerprint`` names rows so that verdicts
 find them again, ``review`` reads and writes verdicts and runs, ``session`` is the store's part

@@ -71,6 +71,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX suppressions_by_dataset ON suppressions (dataset, id);
     """,
+    # 3: a language model's triage suggestions, so that reopening a file does not ask again.
+    # ``content`` is the row's content hash when asked: a row found by its identifier whose
+    # cells changed since is asked afresh.
+    """
+    CREATE TABLE triage_answers (
+        dataset TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_version INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('likely_benign', 'suspicious', 'needs_review')),
+        rationale TEXT NOT NULL,
+        next_step TEXT,
+        reason TEXT,
+        created TEXT NOT NULL,
+        PRIMARY KEY (dataset, fingerprint, model, prompt_version)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

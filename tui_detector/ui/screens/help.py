@@ -89,6 +89,8 @@ WORDS: dict[tuple[str, str], str] = {
     ("Verdicts (Results and Row details)", "suppress"): "suppress every row with the highlighted cell's value (here and in later files), optionally until a day",
     ("Verdicts (Results and Row details)", "undo"): "undo the last verdict",
     ("Verdicts (Results and Row details)", "history"): "past runs (History)",
+    ("Verdicts (Results and Row details)", "accept_suggestion"): "accept the language model's suggestion as the verdict (suspicious: confirmed, likely benign: expected)",
+    ("Results", "screen.triage"): "ask the language model about the flagged rows (set up: README); again cancels",
     ("Row details", "step_unreviewed(1)"): "next unreviewed row of the table",
     ("Row details", "step_unreviewed(-1)"): "previous unreviewed row of the table",
     ("History", "back"): "back",

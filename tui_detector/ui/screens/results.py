@@ -20,6 +20,7 @@ from tui_detector import core
 from ..journey import OpenHistogram, OpenRow, ScoreAnother
 from ..results_model import ResultsModel
 from ..review import ReviewBook
+from ..triage import TriageResults
 from ..text import trained_on_text
 from ..values import score_text
 from ..verdict_keys import VerdictScreen
@@ -40,7 +41,7 @@ LOWEST, HIGHEST = 50.0, 99.9
 MAIN_KEYS = ("export", "quit", "score_another", "choose", "sort_column", "search", "toggle_rows", "threshold(1)")
 
 
-class ResultsScreen(VerdictScreen):
+class ResultsScreen(TriageResults, VerdictScreen):
     SUB_TITLE = "Results"
     BINDINGS = [
         Binding("a", "toggle_rows", "All/anomalies"),
@@ -171,6 +172,7 @@ class ResultsScreen(VerdictScreen):
         if model.query:
             text.append(" · search: ")
             text.append(model.query, style="bold")
+        text.append_text(self.triage_status())
         if self._cut_cell:
             text.append(" · ")
             text.append(self._cut_cell, style="bold")
@@ -475,6 +477,8 @@ class ResultsScreen(VerdictScreen):
             document = core.build_export(self.run, all_rows=request.all_rows, anomalies=listed)
             if book is not None:
                 document["review"] = book.session.summary()
+            if self.model.triage is not None:  # the model's suggestions, as detect --triage writes them
+                document["triage"] = self.model.triage.annotate(listed)
             written.append(core.write_export(document, request.json_path, overwrite=overwrite))
             if request.scored_copy is not None:
                 written.append(core.write_scored_copy(self.run, anomalies, request.scored_copy, overwrite=overwrite))

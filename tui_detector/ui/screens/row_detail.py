@@ -15,6 +15,7 @@ from tui_detector import core
 from ..values import score_text
 from ..widgets.palette import palette_for
 from ..journey import OpenHistogram
+from ..triage import suggestion_text
 from ..verdict_keys import VerdictScreen
 from ..widgets.vim_keys import VimTable
 
@@ -48,6 +49,7 @@ class RowDetailScreen(VerdictScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="row-title")
+        yield Static(id="suggestion")
         yield Label("Why this row is strange", classes="pane-title")
         yield VimTable(id="features", cursor_type="row", zebra_stripes=True)
         yield Static(id="notes", classes="hint")
@@ -87,6 +89,13 @@ class RowDetailScreen(VerdictScreen):
                 title.append(f": {verdict.note}", style="cyan")
         self._explained = explained
         self.query_one("#row-title", Static).update(title)
+        triage = self.model.triage
+        suggestion = None if triage is None else triage.get(row)
+        line = self.query_one("#suggestion", Static)
+        line.display = suggestion is not None
+        if suggestion is not None:
+            own = self.model.review.state.verdicts.get(row) if self.model.review is not None else None
+            line.update(suggestion_text(suggestion, accepted=None if own is None else own.verdict))
 
         features = self.query_one("#features", DataTable)
         labels = ["#", "column", "actual value", "expected value", "contribution", "share"]

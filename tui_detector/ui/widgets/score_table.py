@@ -71,6 +71,8 @@ class ScoreTable(ScrollView, can_focus=True):
         Binding("enter", "choose", "Open row"),
         Binding("y", "copy_cell", "Copy cell", show=False),
         Binding("Y", "copy_row", "Copy row", show=False),
+        # The Results screen's (ui/triage.py); bound here so that help lists it after sorting.
+        Binding("t", "screen.triage", "Triage", show=False),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
