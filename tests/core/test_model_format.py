@@ -2,7 +2,9 @@
 format as versions 2 and 3 have always written it, copied here on purpose (a change to the format
 must change them, and MODEL_FORMAT_VERSION with them). Version 3 keeps version 2's keys, files and
 arrays; what changed is inside the encoders' states (dates, entities), and version 2 models are
-still read and scored as they were trained."""
+still read and scored as they were trained. Version 5 adds the relations between numbers to
+``ensemble.npz`` (the ``relation_*`` arrays); a version 4 directory, without them, loads with
+none."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ ENSEMBLE_KEYS = ["trim_share", "knn_k", "parts", "centre", "scale"]
 ARRAYS = {
     "ensemble.npz": [
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
-        "mode_column", "mode_table",
+        "mode_column", "mode_table", "relation_target", "relation_partner", "relation_groups",
+        "relation_sizes", "relation_coef", "relation_bounds", "relation_spread",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -44,11 +47,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_4_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_5_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 4
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 5
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])

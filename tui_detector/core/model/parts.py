@@ -14,6 +14,7 @@ import numpy as np
 
 from .network import DenseNetwork
 from .preprocess import ColumnEncoder, TabularPreprocessor
+from .relations import Relations
 from .roles import Role
 
 #: Scaled inputs are clipped here before the network sees them (see train_autoencoder).
@@ -153,7 +154,12 @@ def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int, 
 
 
 def reconstruct(
-    network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor, wanted: np.ndarray | None = None
+    network: DenseNetwork,
+    clipped: np.ndarray,
+    preprocessor: TabularPreprocessor,
+    wanted: np.ndarray | None = None,
+    relations: Relations | None = None,
+    matrix: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each column as the network restores it from the rest of its row (the column blanked).
 
@@ -161,10 +167,15 @@ def reconstruct(
     row's own value, so with the value blanked the network cannot know it; what is expected
     there is that the value fits its entity (1.0), and the cell's error is how far it does not.
     ``wanted`` (rows x columns): restore only those cells (see masked_reconstruction).
+    ``relations``: a number nearly fixed by another gets that relation's value where it is the
+    one of the two that is off (see relations.Relations.apply), from the rows as they are
+    (``matrix``, not clipped: a large payment's fee follows it past the clip).
     """
     recon = network.masked_reconstruction(clipped, blocks(preprocessor), wanted=wanted)
     for _, feature, usual in _entity_features(preprocessor):
         recon[:, feature] = usual
+    if relations is not None:
+        relations.apply(preprocessor, clipped if matrix is None else matrix, recon, wanted)
     return recon
 
 
@@ -429,8 +440,9 @@ def attribute(
     preprocessor: TabularPreprocessor,
     matrix: np.ndarray,
     recon: np.ndarray,
-    scales: Callable[[np.ndarray], np.ndarray],
+    scales: Callable[[np.ndarray, np.ndarray], np.ndarray],
     tails: QuantileTails,
+    relations: Relations | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """How much of each row's strangeness each column accounts for: the drop in the row's
     summed surprise (over the CANDIDATES most surprising columns) when that column alone is
@@ -445,7 +457,7 @@ def attribute(
     Returns the columns' errors (relative to their usual), their surprise, and the contribution
     (0 outside the candidates).
     """
-    errors = column_residuals(matrix, recon, scales(matrix), preprocessor)
+    errors = column_residuals(matrix, recon, scales(matrix, recon), preprocessor)
     surprise = tails.surprise(errors)
     n, columns = surprise.shape
     contribution = np.zeros((n, columns))
@@ -472,10 +484,10 @@ def attribute(
     wanted[np.arange(n * m)[:, None], np.repeat(candidates, m, axis=0)] = True
     wanted[np.arange(n * m), tried] = False
     clipped = np.clip(repaired, -INPUT_CLIP, INPUT_CLIP)
-    again = reconstruct(network, clipped, preprocessor, wanted)
+    again = reconstruct(network, clipped, preprocessor, wanted, relations, repaired)
     for rows, owners, block in repairs:
         again[rows, block] = recon[owners, block]
-    after_errors = column_residuals(repaired, again, scales(repaired), preprocessor)
+    after_errors = column_residuals(repaired, again, scales(repaired, again), preprocessor)
     after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
     drop = np.maximum(before[owner] - after, 0.0)
     contribution[owner, tried] = drop
