@@ -2,9 +2,9 @@
 format as versions 2 and 3 have always written it, copied here on purpose (a change to the format
 must change them, and MODEL_FORMAT_VERSION with them). Version 3 keeps version 2's keys, files and
 arrays; what changed is inside the encoders' states (dates, entities), and version 2 models are
-still read and scored as they were trained. Version 5 adds the relations between numbers to
-``ensemble.npz`` (the ``relation_*`` arrays); a version 4 directory, without them, loads with
-none."""
+still read and scored as they were trained. Version 5 adds the relations between numbers and the
+kinds of row on which a number is constant to ``ensemble.npz`` (``relation_*``,
+``mode_constant``); a version 4 directory, without them, loads with none."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ENSEMBLE_KEYS = ["trim_share", "knn_k", "parts", "centre", "scale"]
 ARRAYS = {
     "ensemble.npz": [
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
-        "mode_column", "mode_table", "relation_target", "relation_partner", "relation_groups",
+        "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
         "relation_sizes", "relation_coef", "relation_bounds", "relation_spread",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],

@@ -349,6 +349,7 @@ class EnsembleScorer:
             error_rows=np.array([self.error_tails.rows], dtype=np.int64),
             mode_column=self.mode_scales.mode_column,
             mode_table=self.mode_scales.table,
+            mode_constant=self.mode_scales.constant,
             **self.relations.to_arrays(),
         )
         return {
@@ -463,7 +464,12 @@ def _load_arrays(
             errors = QuantileTails(
                 np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0])
             )
-            modes = ModeScales(np.array(data["mode_column"]), np.array(data["mode_table"], dtype=np.float64))
+            modes = ModeScales(
+                np.array(data["mode_column"]),
+                np.array(data["mode_table"], dtype=np.float64),
+                # Written since format 5; an earlier model has no constant kinds.
+                np.array(data["mode_constant"], dtype=np.float64) if "mode_constant" in data else None,
+            )
             relations = Relations.from_arrays(data, preprocessor)
     except (KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ModelFileError(f"{path} is unreadable ({exc})") from None
@@ -485,6 +491,7 @@ def _load_arrays(
         or np.any(modes.mode_column < -1)
         or np.any(modes.mode_column >= n_columns)
         or not np.all(modes.table > 0)
+        or modes.constant.shape != modes.table.shape
     ):
         raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
     finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table))

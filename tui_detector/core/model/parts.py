@@ -237,6 +237,12 @@ def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: 
     return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
 
 
+#: A kind of row whose number is the same on at least this many training rows and every one
+#: of them has that value as its only one (see ModeScales.cell_scales).
+MODE_CONSTANT_ROWS = 20
+#: The usual squared error of a cell holding its kind's only value: so large that its error
+#: reads as none.
+CONSTANT_SCALE = 1e12
 #: Cells of the group-indicator matrix built at once when ModeScales measures its candidates.
 INDICATOR_CELLS = 4_000_000
 
@@ -283,9 +289,14 @@ class ModeScales:
     yardstick per column.
     """
 
-    def __init__(self, mode_column: np.ndarray, table: np.ndarray) -> None:
+    def __init__(self, mode_column: np.ndarray, table: np.ndarray, constant: np.ndarray | None = None) -> None:
         self.mode_column = np.asarray(mode_column, dtype=np.int64)
         self.table = np.asarray(table, dtype=np.float64)
+        #: feature x group: the one value a number takes on every training row of a kind (no
+        #: nights on a taxi claim), NaN where it varies (see cell_scales).
+        self.constant = (
+            np.full(self.table.shape, np.nan) if constant is None else np.asarray(constant, dtype=np.float64)
+        )
 
     @classmethod
     def fit(
@@ -296,9 +307,10 @@ class ModeScales:
         candidates = mode_candidates(preprocessor)
         width = max([g for _, g in candidates], default=1)
         table = np.tile(base[:, None], (1, width))
+        constant = np.full(table.shape, np.nan)
         mode_column = np.full(len(encoders), -1, dtype=np.int64)
         if not candidates:
-            return cls(mode_column, table)
+            return cls(mode_column, table, np.full(table.shape, np.nan))
         n = max(squared.shape[0], 1)
         starts = np.array([e.start for e in encoders])
         log_base = np.log(base)
@@ -342,7 +354,15 @@ class ModeScales:
             table[lo:hi, :n_groups] = np.maximum(
                 (sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR
             ).T
-        return cls(mode_column, table)
+            if encoder.role is Role.NUMERIC:
+                values = matrix[:, lo]
+                low = np.full(n_groups, np.inf)
+                high = np.full(n_groups, -np.inf)
+                np.minimum.at(low, g, values)
+                np.maximum.at(high, g, values)
+                fixed = (counts >= MODE_CONSTANT_ROWS) & (high - low <= 1e-9)
+                constant[lo, :n_groups] = np.where(fixed, low, np.nan)
+        return cls(mode_column, table, constant)
 
     def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, base: np.ndarray) -> np.ndarray:
         """Each cell's usual squared error (rows x features), by the kind of its row."""
@@ -356,6 +376,12 @@ class ModeScales:
                 groups[j] = np.minimum(_mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
             lo, hi = encoder.start, encoder.stop
             out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
+            # A number holding the one value its kind always has is right, whatever the rest of
+            # the row suggests (a large supply order is no reason to expect nights on it): its
+            # error counts for nothing.
+            fixed = self.constant[lo][groups[j]]
+            holds = np.abs(matrix[:, lo] - fixed) <= 1e-9
+            out[holds, lo] = CONSTANT_SCALE
         return out
 
 
