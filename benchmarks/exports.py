@@ -218,6 +218,12 @@ def _typo(value: str, rng: np.random.Generator) -> str:
 RELATION_ROWS = {"expenses": lambda frame: frame["category"] == "hotel"}
 
 
+#: Domains whose entities have one row a month (a meter's bill): a value there cannot be wrong
+#: for its entity's history, only for the columns it fixes (a tariff sets the price of the
+#: reading), so naming the bill or the reading that does not fit it is a right first name too.
+SINGLE_ROW_ENTITY = {"utilities": ("amount", "kwh")}
+
+
 def _plant(export: Export, rng: np.random.Generator, count: int) -> None:
     frame = export.frame
     money, partner, given, category, date = SHAPES[export.domain]
@@ -251,7 +257,7 @@ def _plant(export: Export, rng: np.random.Generator, count: int) -> None:
         elif kind == "entity":
             values = sorted(set(frame[given].astype(str)) - {str(frame.at[row, given])})
             frame.at[row, given] = values[int(rng.integers(0, len(values)))]
-            export.planted.append(Planted(row, kind, given, (given,)))
+            export.planted.append(Planted(row, kind, given, (given, *SINGLE_ROW_ENTITY.get(export.domain, ()))))
         elif kind == "relation":
             # The money no longer fits its partner: 6x the fee, cost or bill it should be.
             frame.at[row, money] = round(float(frame.at[row, money]) * float(rng.choice([0.12, 6.0])), 2)

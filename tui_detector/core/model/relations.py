@@ -30,7 +30,7 @@ from .roles import Role
 RELATION_SPREAD = 0.05
 #: Pairs tried: those whose (model-scale) correlation is at least this, the best few per column.
 RELATION_CORRELATION = 0.8
-PARTNERS_TRIED = 3
+PARTNERS_TRIED = 2
 #: Each kind of row needs this many rows for its own fit; kinds that together cover less than
 #: RELATION_COVERAGE of the rows make the split unusable.
 RELATION_MIN_ROWS = 20
@@ -38,8 +38,15 @@ RELATION_COVERAGE = 0.9
 #: The kinds of row come from one or two small categorical (or yes/no) columns, at most this
 #: many combinations.
 RELATION_KINDS = 256
+#: The columns that may split rows into kinds, at most (those of fewest values).
+KIND_COLUMNS = 8
+#: Training rows a relation is fitted on, at most (a random sample beyond); rows the ways of
+#: splitting into kinds are compared on; the best single columns paired for a split by two.
+RELATION_ROWS = 5000
+SCREEN_ROWS = 2000
+PAIRED = 3
 #: A split into more kinds is taken only when it narrows the residual spread this much.
-RELATION_GAIN = 0.8
+RELATION_GAIN = 0.5
 #: The smallest usual squared error of a relation's cell: the network's floor (parts.
 #: RESIDUAL_FLOOR), so a relation exact to the cell (a maximum that is its minimum plus one)
 #: does not turn rounding into anomalies.
@@ -87,13 +94,16 @@ class Relations:
         numeric = [j for j, e in enumerate(encoders) if e.role is Role.NUMERIC]
         if len(numeric) < 2 or matrix.shape[0] < 4 * RELATION_MIN_ROWS:
             return cls.empty()
+        if matrix.shape[0] > RELATION_ROWS:
+            pick = np.sort(np.random.default_rng(0).choice(matrix.shape[0], RELATION_ROWS, replace=False))
+            matrix = matrix[pick]
         values = np.column_stack([matrix[:, encoders[j].start] for j in numeric])
         present = np.column_stack([_present(preprocessor, matrix, j) for j in numeric])
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = np.corrcoef(np.where(present, values, np.nanmean(np.where(present, values, np.nan), axis=0)), rowvar=False)
         corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
         np.fill_diagonal(corr, 0.0)
-        options = _kind_options(preprocessor, matrix)
+        singles = _kind_options(preprocessor, matrix)
         found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float]] = []
         for t in range(len(numeric)):
             partners = [p for p in np.argsort(-corr[t], kind="stable")[:PARTNERS_TRIED] if corr[t, p] >= RELATION_CORRELATION]
@@ -106,16 +116,16 @@ class Relations:
                 scale = _mad(y)
                 if scale <= 1e-9:
                     continue
-                for columns, sizes, codes in options:
-                    fit = _fit_kinds(x, y, codes[both], int(np.prod(sizes)))
-                    if fit is None:
-                        continue
-                    coef, bounds, spread, yardstick = fit
-                    if spread > RELATION_SPREAD * scale:
-                        continue
-                    # Finer splits must earn their place (see RELATION_GAIN); options come coarse first.
-                    if best is None or spread < RELATION_GAIN * best[0] or (columns == best[1][2] and spread < best[0]):
-                        best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6)))
+                option = _choose_kinds(x, y, [(g, z, codes[both]) for g, z, codes in singles], RELATION_SPREAD * scale)
+                if option is None:
+                    continue
+                columns, sizes, codes = option
+                fit = _fit_kinds(x, y, codes, int(np.prod(sizes)))
+                if fit is None or fit[2] > RELATION_SPREAD * scale:
+                    continue
+                coef, bounds, spread, yardstick = fit
+                if best is None or spread < best[0]:
+                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6)))
             if best is not None:
                 found.append(best[1])
         if not found:
@@ -285,20 +295,53 @@ def _kind_codes(preprocessor: TabularPreprocessor, matrix: np.ndarray, groups: t
 
 
 def _kind_options(preprocessor: TabularPreprocessor, matrix: np.ndarray) -> list[tuple[tuple[int, int], tuple[int, int], np.ndarray]]:
-    """Ways to split the rows into kinds, coarse first: none, by one column, by two."""
-    candidates = _kind_candidates(preprocessor)
-    options = [((-1, -1), (1, 1))]
-    options += [((j, -1), (s, 1)) for j, s in candidates]
-    options += [
-        ((a, b), (sa, sb))
-        for n, (a, sa) in enumerate(candidates)
-        for b, sb in candidates[n + 1 :]
-        if sa * sb <= RELATION_KINDS
-    ]
+    """Ways to split the rows into kinds by at most one column: none, then each of the
+    KIND_COLUMNS columns of fewest values (so a wide table's cost stays bounded)."""
+    candidates = sorted(_kind_candidates(preprocessor), key=lambda c: (c[1], c[0]))[:KIND_COLUMNS]
+    options = [((-1, -1), (1, 1))] + [((j, -1), (s, 1)) for j, s in candidates]
     return [(g, s, _kind_codes(preprocessor, matrix, g, s)) for g, s in options]
 
 
-def _fit_kinds(x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+def _choose_kinds(
+    x: np.ndarray, y: np.ndarray, singles: list[tuple[tuple[int, int], tuple[int, int], np.ndarray]], limit: float
+) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
+    """The split of the rows into kinds under which y follows x most closely (within ``limit``),
+    coarse first: none, one column, or two of the PAIRED best single columns, each judged on a
+    sample of SCREEN_ROWS rows. A finer split must narrow the spread by RELATION_GAIN."""
+    sample = np.arange(0, x.size, max(1, x.size // SCREEN_ROWS))
+    fit_on, judge_on = sample[0::2], sample[1::2]
+    least = max(5, int(round(RELATION_MIN_ROWS * fit_on.size / x.size)))
+
+    def spread_of(codes: np.ndarray, kinds: int) -> float:
+        # Fitted on half the sample and judged on the other half: a split into many kinds
+        # fits its own rows closely, not new ones.
+        fit = _fit_kinds(x[fit_on], y[fit_on], codes[fit_on], kinds, least=least)
+        if fit is None:
+            return np.inf
+        c = fit[0][codes[judge_on]]
+        xs = x[judge_on]
+        with np.errstate(invalid="ignore"):
+            residual = y[judge_on] - (c[:, 0] + c[:, 1] * xs + c[:, 2] * xs * xs)
+        known = np.isfinite(residual)
+        return _mad(residual[known], centred=True) if known.mean() >= RELATION_COVERAGE else np.inf
+
+    tried = [(spread_of(codes, int(np.prod(sizes))), groups, sizes, codes) for groups, sizes, codes in singles]
+    ranked = sorted(tried[1:], key=lambda t: t[0])[:PAIRED]
+    for n, (_, (a, _), (sa, _), ca) in enumerate(ranked):
+        for _, (b, _), (sb, _), cb in ranked[n + 1 :]:
+            if sa * sb <= RELATION_KINDS:
+                codes = ca * sb + cb
+                tried.append((spread_of(codes, sa * sb), (a, b), (sa, sb), codes))
+    best = None
+    for spread, groups, sizes, codes in tried:
+        if spread <= limit and (best is None or spread < RELATION_GAIN * best[0]):
+            best = (spread, groups, sizes, codes)
+    return None if best is None else best[1:]
+
+
+def _fit_kinds(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int, rounds: int = ROUNDS, least: int = RELATION_MIN_ROWS
+) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """A robust quadratic y ~ x per kind: (coefficients per kind, x's range per kind, the
     pooled robust residual spread, the yardstick), or None where the kinds it holds for cover
     too few rows.
@@ -307,7 +350,7 @@ def _fit_kinds(x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int) -> t
     depends on nothing, and the network judges it.
     """
     counts = np.bincount(codes, minlength=kinds)
-    fitted = counts >= RELATION_MIN_ROWS
+    fitted = counts >= least
     covered = fitted[codes]
     if covered.mean() < RELATION_COVERAGE:
         return None
@@ -316,7 +359,7 @@ def _fit_kinds(x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int) -> t
     coef = np.full((kinds, 3), np.nan)
     residual = np.zeros_like(y)
     own = np.zeros(kinds)
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         gram = np.zeros((kinds, 3, 3))
         rhs = np.zeros((kinds, 3))
         for a in range(3):
@@ -328,9 +371,9 @@ def _fit_kinds(x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int) -> t
         coef[:] = np.nan
         coef[fitted] = np.linalg.solve(gram[fitted], rhs[fitted][..., None])[..., 0]
         residual = y - np.einsum("ij,ij->i", basis, np.nan_to_num(coef[codes]))
-        own = np.array([_mad(residual[codes == k], centred=True) if fitted[k] else 0.0 for k in range(kinds)])
+        own = np.where(fitted, _group_mad(residual, codes, kinds, centred=True), 0.0)
         weight = (covered & (np.abs(residual) <= TRIM_SIGMAS * np.maximum(own[codes], 1e-12))).astype(np.float64)
-    within = np.array([_mad(y[codes == k]) if fitted[k] else 0.0 for k in range(kinds)])
+    within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
     good = fitted & (within > 1e-9)
     coef[~good] = np.nan
     rows = good[codes]
@@ -343,10 +386,35 @@ def _fit_kinds(x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int) -> t
     bulk = rows & (np.abs(residual) <= 2 * TRIM_SIGMAS * max(spread, 1e-12))
     yardstick = float(np.sqrt(np.mean(residual[bulk] ** 2))) if bulk.any() else spread
     bounds = np.full((kinds, len(KIND_STATS)), np.nan)
-    for k in np.flatnonzero(good):
-        xs, ys = x[codes == k], y[codes == k]
-        bounds[k] = (xs.min(), xs.max(), np.median(xs), max(_mad(xs), 1e-6), np.median(ys), max(within[k], 1e-6))
+    low, high = np.full(kinds, np.inf), np.full(kinds, -np.inf)
+    np.minimum.at(low, codes, x)
+    np.maximum.at(high, codes, x)
+    stats = np.column_stack([
+        low, high, _group_median(x, codes, kinds), np.maximum(_group_mad(x, codes, kinds), 1e-6),
+        _group_median(y, codes, kinds), np.maximum(within, 1e-6),
+    ])
+    bounds[good] = stats[good]
     return coef, bounds, float(spread), yardstick
+
+
+def _group_median(values: np.ndarray, codes: np.ndarray, kinds: int) -> np.ndarray:
+    """The median of ``values`` per code (NaN for a code without rows), from one sort."""
+    order = np.lexsort((values, codes))
+    ordered, keys = values[order], codes[order]
+    counts = np.bincount(keys, minlength=kinds)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(kinds, np.nan)
+    some = counts > 0
+    lo = starts[some] + (counts[some] - 1) // 2
+    hi = starts[some] + counts[some] // 2
+    out[some] = (ordered[lo] + ordered[hi]) / 2.0
+    return out
+
+
+def _group_mad(values: np.ndarray, codes: np.ndarray, kinds: int, centred: bool = False) -> np.ndarray:
+    """1.4826 x the median absolute deviation per code (about 0, when ``centred``)."""
+    centre = 0.0 if centred else np.nan_to_num(_group_median(values, codes, kinds))[codes]
+    return 1.4826 * np.nan_to_num(_group_median(np.abs(values - centre), codes, kinds))
 
 
 def _mad(values: np.ndarray, centred: bool = False) -> float:
