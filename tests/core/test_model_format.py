@@ -167,3 +167,30 @@ def test_a_version_2_model_is_still_read_and_scores_dates_as_it_was_trained(tmp_
     assert old.detect(later).flags.mean() > 0.5
     # The model of this version is not fooled by the later period.
     assert detector.detect(later).flags.mean() < 0.1
+
+
+def test_a_version_4_directory_loads_without_relations_or_constant_kinds(tmp_path):
+    """A model written before version 5 has no ``relation_*`` or ``mode_constant`` arrays: it
+    loads and scores with neither, as it was trained."""
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    kwh = np.round(np.exp(rng.normal(5.6, 0.4, 600)))
+    frame = pd.DataFrame({"kwh": kwh, "amount": np.round(kwh * 0.31 + 9.5, 2), "region": rng.choice(["N", "S"], 600)})
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    assert len(detector.scorer_.relations) > 0
+    path = detector.save(tmp_path / "v5")
+    with np.load(path / "ensemble.npz", allow_pickle=False) as data:
+        arrays = {k: np.array(data[k]) for k in data.files if not k.startswith("relation_") and k != "mode_constant"}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (path / "ensemble.npz").write_bytes(buffer.getvalue())
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["format_version"] = 4
+    manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = TabularAnomalyDetector.load(path)
+    assert len(loaded.scorer_.relations) == 0
+    assert np.isnan(loaded.scorer_.mode_scales.constant).all()
+    assert np.isfinite(loaded.score_samples(frame)).all()

@@ -47,9 +47,9 @@ SCREEN_ROWS = 2000
 PAIRED = 3
 #: A split into more kinds is taken only when it narrows the residual spread this much.
 RELATION_GAIN = 0.5
-#: The smallest usual squared error of a relation's cell: the network's floor (parts.
-#: RESIDUAL_FLOOR), so a relation exact to the cell (a maximum that is its minimum plus one)
-#: does not turn rounding into anomalies.
+#: The smallest usual squared error of a relation's cell (model-scale units), far below the
+#: network's floor (parts.RESIDUAL_FLOOR): a relation is exact to its cells' rounding, which its
+#: measured yardstick already holds; the floor only keeps an exact copy of a column finite.
 RELATION_SCALE_FLOOR = 1e-6
 #: Per kind: the partner's range (a prediction does not extrapolate past it), and the partner's
 #: and the target's median and spread (which of the two is off, see Relations.apply).
