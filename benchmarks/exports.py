@@ -212,11 +212,30 @@ def _typo(value: str, rng: np.random.Generator) -> str:
     return value[:i] + value[i + 1] + value[i] + value[i + 2 :]
 
 
+#: Rows where the domain's relation between its money and its partner holds (elsewhere a
+#: "broken relation" would only be a rescaled value, often an ordinary one): an expense's amount
+#: follows its nights only on hotel claims.
+RELATION_ROWS = {"expenses": lambda frame: frame["category"] == "hotel"}
+
+
+#: Domains whose entities have one row a month (a meter's bill): a value there cannot be wrong
+#: for its entity's history, only for the columns it fixes (a tariff sets the price of the
+#: reading), so naming the bill or the reading that does not fit it is a right first name too.
+SINGLE_ROW_ENTITY = {"utilities": ("amount", "kwh")}
+
+
 def _plant(export: Export, rng: np.random.Generator, count: int) -> None:
     frame = export.frame
     money, partner, given, category, date = SHAPES[export.domain]
     kinds = ["extreme", "entity", "relation", "once", "date"]
     rows = rng.choice(len(frame), size=count, replace=False)
+    holds = RELATION_ROWS.get(export.domain)
+    if holds is not None:
+        eligible = np.flatnonzero(holds(frame).to_numpy() & ~np.isin(np.arange(len(frame)), rows))
+        for i in range(count):
+            if kinds[i % len(kinds)] == "relation" and not holds(frame.iloc[[rows[i]]]).iloc[0]:
+                rows[i] = eligible[int(rng.integers(0, eligible.size))]
+                eligible = eligible[eligible != rows[i]]
     used_entities: set[str] = set()
     for i, row in enumerate(rows.tolist()):
         kind = kinds[i % len(kinds)]
@@ -238,7 +257,7 @@ def _plant(export: Export, rng: np.random.Generator, count: int) -> None:
         elif kind == "entity":
             values = sorted(set(frame[given].astype(str)) - {str(frame.at[row, given])})
             frame.at[row, given] = values[int(rng.integers(0, len(values)))]
-            export.planted.append(Planted(row, kind, given, (given,)))
+            export.planted.append(Planted(row, kind, given, (given, *SINGLE_ROW_ENTITY.get(export.domain, ()))))
         elif kind == "relation":
             # The money no longer fits its partner: 6x the fee, cost or bill it should be.
             frame.at[row, money] = round(float(frame.at[row, money]) * float(rng.choice([0.12, 6.0])), 2)

@@ -2,7 +2,9 @@
 format as versions 2 and 3 have always written it, copied here on purpose (a change to the format
 must change them, and MODEL_FORMAT_VERSION with them). Version 3 keeps version 2's keys, files and
 arrays; what changed is inside the encoders' states (dates, entities), and version 2 models are
-still read and scored as they were trained."""
+still read and scored as they were trained. Version 5 adds the relations between numbers and the
+kinds of row on which a number is constant to ``ensemble.npz`` (``relation_*``,
+``mode_constant``); a version 4 directory, without them, loads with none."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ ENSEMBLE_KEYS = ["trim_share", "knn_k", "parts", "centre", "scale"]
 ARRAYS = {
     "ensemble.npz": [
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
-        "mode_column", "mode_table",
+        "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
+        "relation_sizes", "relation_coef", "relation_bounds", "relation_spread",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -44,11 +47,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_4_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_5_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 4
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 5
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -189,3 +192,30 @@ def test_kept_results_of_a_named_table_keep_its_report_and_reranking_parts(tiny_
     assert named.report == detection.report
     # Under another name the table is encoded and scored: the same scores.
     np.testing.assert_array_equal(loaded.detect(table, known_as="another").scores, detection.scores)
+
+
+def test_a_version_4_directory_loads_without_relations_or_constant_kinds(tmp_path):
+    """A model written before version 5 has no ``relation_*`` or ``mode_constant`` arrays: it
+    loads and scores with neither, as it was trained."""
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    kwh = np.round(np.exp(rng.normal(5.6, 0.4, 600)))
+    frame = pd.DataFrame({"kwh": kwh, "amount": np.round(kwh * 0.31 + 9.5, 2), "region": rng.choice(["N", "S"], 600)})
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    assert len(detector.scorer_.relations) > 0
+    path = detector.save(tmp_path / "v5")
+    with np.load(path / "ensemble.npz", allow_pickle=False) as data:
+        arrays = {k: np.array(data[k]) for k in data.files if not k.startswith("relation_") and k != "mode_constant"}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (path / "ensemble.npz").write_bytes(buffer.getvalue())
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["format_version"] = 4
+    manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = TabularAnomalyDetector.load(path)
+    assert len(loaded.scorer_.relations) == 0
+    assert np.isnan(loaded.scorer_.mode_scales.constant).all()
+    assert np.isfinite(loaded.score_samples(frame)).all()

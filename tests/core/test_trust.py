@@ -163,3 +163,55 @@ def test_a_tiny_table_gets_a_plain_warning_in_the_export(tmp_path):
     warning = doc["diagnostics"]["small_table"]
     assert warning is not None and warning.startswith("only 3 rows: too few")
     assert warning in doc["diagnostics"]["warnings"]
+
+
+def bills(rows: int = 1200, seed: int = 3) -> pd.DataFrame:
+    """One bill per meter: the amount is the reading at its tariff's price plus a standing
+    charge, to the cent."""
+    rng = np.random.default_rng(seed)
+    prices = {"Basic": (0.31, 9.5), "Green": (0.34, 11.0), "Business": (0.24, 35.0)}
+    tariff = rng.choice(list(prices), rows, p=[0.5, 0.3, 0.2])
+    kwh = np.round(np.where(tariff == "Business", np.exp(rng.normal(7.5, 0.5, rows)), np.exp(rng.normal(5.6, 0.4, rows))))
+    rate = np.array([prices[t][0] for t in tariff])
+    standing = np.array([prices[t][1] for t in tariff])
+    return pd.DataFrame({
+        "region": rng.choice(["North", "South", "East", "West"], rows),
+        "tariff": tariff,
+        "kwh": kwh,
+        "amount": np.round(kwh * rate + standing, 2),
+    })
+
+
+def test_an_amount_that_does_not_fit_its_reading_is_found_and_given_its_price():
+    """Six times the bill its reading and tariff make is an ordinary-looking amount on its own
+    (bills of that size are common); the relation the other rows keep exactly gives it away, and
+    the expected value is the price the reading makes."""
+    frame = bills()
+    broken = [int(frame.index[(frame["tariff"] == "Basic")][0]), int(frame.index[(frame["tariff"] == "Green")][0])]
+    fair = [round(float(frame.at[r, "amount"]), 2) for r in broken]
+    for r, factor in zip(broken, (6.0, 0.12), strict=True):
+        frame.loc[r, "amount"] = round(float(frame.at[r, "amount"]) * factor, 2)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=30)
+    columns = detector.preprocessor_.columns
+    relations = detector.scorer_.relations
+    assert {(columns[t], columns[p]) for t, p in zip(relations.target, relations.partner, strict=True)} >= {("amount", "kwh")}
+    detection = detector.detect(frame)
+    top = set(np.argsort(-detection.scores)[: len(broken)].tolist())
+    assert top == set(broken)
+    for explained, price in zip(detector.explain(frame, detection, broken), fair, strict=True):
+        first = explained["anomalous_features"][0]
+        assert first["feature_name"] == "amount"
+        assert first["expected_value"] == pytest.approx(price, rel=0.01)
+
+
+def test_numbers_that_are_only_correlated_get_no_relation():
+    """Measurements that go together (R^2 about 0.9, as in most sensor tables) are the
+    network's to judge: no column's expected value is fixed by another."""
+    rng = np.random.default_rng(4)
+    base = rng.normal(0, 1, 1500)
+    frame = pd.DataFrame({f"x{i}": base + rng.normal(0, 0.33, base.size) for i in range(4)})
+    frame["y"] = rng.normal(0, 1, base.size)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=4)
+    assert len(detector.scorer_.relations) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .parts import (
     robust_centre_scale,
 )
 from .preprocess import TabularPreprocessor
+from .relations import Relations
 from .progress import RowsCallback, StopCallback, TrainingCancelled
 from .scorer import FitHooks, FitPlan, Fitted
 from .training import check_cancel
@@ -98,6 +99,8 @@ class EnsembleScorer:
     centre: list[float]
     scale: list[float]
     trim_share: float = TRIM_SHARE
+    #: Numbers nearly fixed by another (see relations.py); none on most tables.
+    relations: Relations = field(default_factory=Relations.empty)
     training: TrainingScores | None = None
     #: The results of the table this model was cached for (see :mod:`.kept`).
     kept: KeptScores | None = None
@@ -127,22 +130,27 @@ class EnsembleScorer:
             fit_rows = np.sort(np.random.default_rng(plan.seed).choice(n, sizing.FIT_ROWS, replace=False))
         sampled = fit_rows.size < n
         fit_matrix = matrix[fit_rows] if sampled else matrix
+        relations = Relations.fit(preprocessor, fit_matrix)
         network, history, forest, tails, neighbours, projection, others, kept = _train_parts(
-            preprocessor, fit_matrix, plan, hooks
+            preprocessor, fit_matrix, plan, hooks, relations
         )
         # The yardsticks (each column's usual errors, each part's spread) come from the rows the
         # models were fitted on, so they cost the same whatever the table's size.
         fit_clipped = np.clip(fit_matrix, -INPUT_CLIP, INPUT_CLIP)
         fit_recon = reconstruct(network, fit_clipped, preprocessor)
         # Measured on the winsorised rows the network learned from (the trimmed ones), so the
-        # extreme cells it should flag do not inflate their own column's yardstick.
-        residual_scale = np.maximum(np.mean((fit_clipped[kept] - fit_recon[kept]) ** 2, axis=0), RESIDUAL_FLOOR)
+        # extreme cells it should flag do not inflate their own column's yardstick; and on the
+        # network's own restoration of every cell, before any is given a relation's value
+        # (those cells have the relation's yardstick, see relations.scale_cells).
+        squared = (fit_clipped[kept] - fit_recon[kept]) ** 2
+        residual_scale = np.maximum(np.mean(squared, axis=0), RESIDUAL_FLOOR)
         # Then per kind of row, where a yes/no or categorical column sorts the rows into kinds on
         # which a column is predicted differently (see ModeScales).
-        mode_scales = ModeScales.fit(
-            preprocessor, fit_matrix[kept], (fit_clipped[kept] - fit_recon[kept]) ** 2, residual_scale
-        )
+        mode_scales = ModeScales.fit(preprocessor, fit_matrix[kept], squared, residual_scale)
+        del squared
+        relations.apply(preprocessor, fit_matrix, fit_recon)
         cell_scales = mode_scales.cell_scales(preprocessor, fit_matrix, residual_scale)
+        relations.scale_cells(preprocessor, fit_matrix, fit_recon, cell_scales)
         per_column = column_residuals(fit_matrix, fit_recon, cell_scales, preprocessor)
         error_tails = QuantileTails.fit(per_column)
         # The other parts were scored on the fitted rows while training.
@@ -159,6 +167,7 @@ class EnsembleScorer:
             residual_scale=residual_scale,
             centre=[c for c, _ in stats],
             scale=[q for _, q in stats],
+            relations=relations,
         )
         del fit_clipped, per_column, cell_scales
         if sampled:
@@ -193,9 +202,13 @@ class EnsembleScorer:
         """Each part less its training median, over its training IQR: what combine weighs."""
         return [(part - centre) / spread for part, centre, spread in zip(parts, self.centre, self.scale, strict=True)]
 
-    def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray) -> np.ndarray:
-        """Each cell's usual squared error, by its column and, where fitted, its row's kind."""
-        return self.mode_scales.cell_scales(preprocessor, matrix, self.residual_scale)
+    def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> np.ndarray:
+        """Each cell's usual squared error, by its column and, where fitted, its row's kind (a
+        cell restored by a relation: that relation's, see relations.scale_cells)."""
+        out = self.mode_scales.cell_scales(preprocessor, matrix, self.residual_scale)
+        if len(self.relations):
+            self.relations.scale_cells(preprocessor, matrix, recon, out)
+        return out
 
     def parts_of(
         self,
@@ -230,8 +243,8 @@ class EnsembleScorer:
             block = matrix[rows]
             clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
             if training is None:
-                recon[rows] = reconstruct(self.network, clipped, preprocessor)
-            per_column = column_residuals(block, recon[rows], self.cell_scales(preprocessor, block), preprocessor)
+                recon[rows] = reconstruct(self.network, clipped, preprocessor, relations=self.relations, matrix=block)
+            per_column = column_residuals(block, recon[rows], self.cell_scales(preprocessor, block, recon[rows]), preprocessor)
             parts[0][rows] = autoencoder_part(self.error_tails.surprise(per_column))
             if others is None:
                 compact = block @ self.projection
@@ -312,8 +325,11 @@ class EnsembleScorer:
         parts = self.kept.parts
 
         def restore(rows: np.ndarray) -> np.ndarray:
-            clipped = np.clip(matrix[rows], -INPUT_CLIP, INPUT_CLIP)
-            return reconstruct(self.network, clipped, preprocessor).astype(np.float32)
+            block = matrix[rows]
+            clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
+            return reconstruct(
+                self.network, clipped, preprocessor, relations=self.relations, matrix=block
+            ).astype(np.float32)
 
         return self.combine(list(parts)), KeptReconstruction(self.kept, matrix.shape[1], restore), parts
 
@@ -324,7 +340,13 @@ class EnsembleScorer:
         # parts.attribute), ties by how unusual its error is for it; the error is reported
         # relative to the column's usual one.
         errors, surprise, contribution = attribute(
-            self.network, preprocessor, matrix, recon, lambda m: self.cell_scales(preprocessor, m), self.error_tails
+            self.network,
+            preprocessor,
+            matrix,
+            recon,
+            lambda m, r: self.cell_scales(preprocessor, m, r),
+            self.error_tails,
+            self.relations,
         )
         return errors, contribution + 1e-6 * np.minimum(surprise, 1e6), contribution
 
@@ -352,6 +374,8 @@ class EnsembleScorer:
             error_rows=np.array([self.error_tails.rows], dtype=np.int64),
             mode_column=self.mode_scales.mode_column,
             mode_table=self.mode_scales.table,
+            mode_constant=self.mode_scales.constant,
+            **self.relations.to_arrays(),
         )
         return {
             "network.npz": self.network.to_npz_bytes(),
@@ -372,8 +396,8 @@ class EnsembleScorer:
         assert network is not None
         ensemble = manifest["ensemble"]
         n_features = preprocessor.n_features
-        tails, neighbours, projection, error_tails, mode_scales = _load_arrays(
-            path / "ensemble.npz", n_features, len(preprocessor.encoders), int(ensemble["knn_k"])
+        tails, neighbours, projection, error_tails, mode_scales, relations = _load_arrays(
+            path / "ensemble.npz", n_features, len(preprocessor.encoders), int(ensemble["knn_k"]), preprocessor
         )
         eligible = dict(mode_candidates(preprocessor))
         for target, j in enumerate(mode_scales.mode_column.tolist()):
@@ -401,6 +425,7 @@ class EnsembleScorer:
             centre=list(ensemble["centre"]),
             scale=list(ensemble["scale"]),
             trim_share=ensemble["trim_share"],
+            relations=relations,
             kept=(
                 KeptScores.from_npz(
                     path / KEPT_FILE, ensemble, parts, n_features, len(preprocessor.encoders)
@@ -412,7 +437,7 @@ class EnsembleScorer:
 
 
 def _train_parts(
-    preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks
+    preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks, relations: Relations
 ) -> tuple[
     DenseNetwork, dict[str, list[float]], ForestArrays, QuantileTails, NeighbourModel, np.ndarray, list[np.ndarray], np.ndarray
 ]:
@@ -429,7 +454,7 @@ def _train_parts(
     kept = np.ones(matrix.shape[0], dtype=bool)
 
     def refine(network: DenseNetwork) -> np.ndarray:
-        recon = reconstruct(network, clipped, preprocessor)
+        recon = reconstruct(network, clipped, preprocessor, relations=relations, matrix=matrix)
         scale = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
         per_column = column_residuals(matrix, recon, scale, preprocessor)
         ae = autoencoder_part(QuantileTails.fit(per_column).surprise(per_column))
@@ -453,8 +478,8 @@ def _train_parts(
 
 
 def _load_arrays(
-    path: Path, n_features: int, n_columns: int, k: int
-) -> tuple[QuantileTails, NeighbourModel, np.ndarray, QuantileTails, ModeScales]:
+    path: Path, n_features: int, n_columns: int, k: int, preprocessor: TabularPreprocessor
+) -> tuple[QuantileTails, NeighbourModel, np.ndarray, QuantileTails, ModeScales, Relations]:
     try:
         with np.load(path, allow_pickle=False) as data:
             quantiles = np.array(data["tail_quantiles"], dtype=np.float64)
@@ -464,7 +489,13 @@ def _load_arrays(
             errors = QuantileTails(
                 np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0])
             )
-            modes = ModeScales(np.array(data["mode_column"]), np.array(data["mode_table"], dtype=np.float64))
+            modes = ModeScales(
+                np.array(data["mode_column"]),
+                np.array(data["mode_table"], dtype=np.float64),
+                # Written since format 5; an earlier model has no constant kinds.
+                np.array(data["mode_constant"], dtype=np.float64) if "mode_constant" in data else None,
+            )
+            relations = Relations.from_arrays(data, preprocessor)
     except (KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ModelFileError(f"{path} is unreadable ({exc})") from None
     if (
@@ -485,9 +516,12 @@ def _load_arrays(
         or np.any(modes.mode_column < -1)
         or np.any(modes.mode_column >= n_columns)
         or not np.all(modes.table > 0)
+        or modes.constant.shape != modes.table.shape
     ):
         raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
     finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table))
     if rows < 1 or errors.rows < 1 or reference.shape[0] < 1 or not finite:
         raise ModelFileError(f"{path}: the ensemble arrays are invalid")
-    return QuantileTails(quantiles, rows), NeighbourModel(reference, k), projection, errors, modes
+    if not (np.all(np.isfinite(relations.spread)) and np.all(relations.spread > 0)):
+        raise ModelFileError(f"{path}: the ensemble's relations are invalid")
+    return QuantileTails(quantiles, rows), NeighbourModel(reference, k), projection, errors, modes, relations

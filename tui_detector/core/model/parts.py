@@ -14,6 +14,7 @@ import numpy as np
 
 from .network import DenseNetwork
 from .preprocess import ColumnEncoder, TabularPreprocessor
+from .relations import Relations
 from .roles import Role
 
 #: Scaled inputs are clipped here before the network sees them (see train_autoencoder).
@@ -153,7 +154,12 @@ def _entity_features(preprocessor: TabularPreprocessor) -> list[tuple[int, int, 
 
 
 def reconstruct(
-    network: DenseNetwork, clipped: np.ndarray, preprocessor: TabularPreprocessor, wanted: np.ndarray | None = None
+    network: DenseNetwork,
+    clipped: np.ndarray,
+    preprocessor: TabularPreprocessor,
+    wanted: np.ndarray | None = None,
+    relations: Relations | None = None,
+    matrix: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each column as the network restores it from the rest of its row (the column blanked).
 
@@ -161,10 +167,15 @@ def reconstruct(
     row's own value, so with the value blanked the network cannot know it; what is expected
     there is that the value fits its entity (1.0), and the cell's error is how far it does not.
     ``wanted`` (rows x columns): restore only those cells (see masked_reconstruction).
+    ``relations``: a number nearly fixed by another gets that relation's value where it is the
+    one of the two that is off (see relations.Relations.apply), from the rows as they are
+    (``matrix``, not clipped: a large payment's fee follows it past the clip).
     """
     recon = network.masked_reconstruction(clipped, blocks(preprocessor), wanted=wanted)
     for _, feature, usual in _entity_features(preprocessor):
         recon[:, feature] = usual
+    if relations is not None:
+        relations.apply(preprocessor, clipped if matrix is None else matrix, recon, wanted)
     return recon
 
 
@@ -226,6 +237,12 @@ def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: 
     return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
 
 
+#: A kind of row whose number is the same on at least this many training rows and every one
+#: of them has that value as its only one (see ModeScales.cell_scales).
+MODE_CONSTANT_ROWS = 20
+#: The usual squared error of a cell holding its kind's only value: so large that its error
+#: reads as none.
+CONSTANT_SCALE = 1e12
 #: Cells of the group-indicator matrix built at once when ModeScales measures its candidates.
 INDICATOR_CELLS = 4_000_000
 
@@ -272,9 +289,14 @@ class ModeScales:
     yardstick per column.
     """
 
-    def __init__(self, mode_column: np.ndarray, table: np.ndarray) -> None:
+    def __init__(self, mode_column: np.ndarray, table: np.ndarray, constant: np.ndarray | None = None) -> None:
         self.mode_column = np.asarray(mode_column, dtype=np.int64)
         self.table = np.asarray(table, dtype=np.float64)
+        #: feature x group: the one value a number takes on every training row of a kind (no
+        #: nights on a taxi claim), NaN where it varies (see cell_scales).
+        self.constant = (
+            np.full(self.table.shape, np.nan) if constant is None else np.asarray(constant, dtype=np.float64)
+        )
 
     @classmethod
     def fit(
@@ -285,9 +307,10 @@ class ModeScales:
         candidates = mode_candidates(preprocessor)
         width = max([g for _, g in candidates], default=1)
         table = np.tile(base[:, None], (1, width))
+        constant = np.full(table.shape, np.nan)
         mode_column = np.full(len(encoders), -1, dtype=np.int64)
         if not candidates:
-            return cls(mode_column, table)
+            return cls(mode_column, table, np.full(table.shape, np.nan))
         n = max(squared.shape[0], 1)
         starts = np.array([e.start for e in encoders])
         log_base = np.log(base)
@@ -331,7 +354,15 @@ class ModeScales:
             table[lo:hi, :n_groups] = np.maximum(
                 (sums + MODE_PRIOR * base[lo:hi]) / (counts[:, None] + MODE_PRIOR), RESIDUAL_FLOOR
             ).T
-        return cls(mode_column, table)
+            if encoder.role is Role.NUMERIC:
+                values = matrix[:, lo]
+                low = np.full(n_groups, np.inf)
+                high = np.full(n_groups, -np.inf)
+                np.minimum.at(low, g, values)
+                np.maximum.at(high, g, values)
+                fixed = (counts >= MODE_CONSTANT_ROWS) & (high - low <= 1e-9)
+                constant[lo, :n_groups] = np.where(fixed, low, np.nan)
+        return cls(mode_column, table, constant)
 
     def cell_scales(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, base: np.ndarray) -> np.ndarray:
         """Each cell's usual squared error (rows x features), by the kind of its row."""
@@ -345,6 +376,12 @@ class ModeScales:
                 groups[j] = np.minimum(_mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
             lo, hi = encoder.start, encoder.stop
             out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
+            # A number holding the one value its kind always has is right, whatever the rest of
+            # the row suggests (a large supply order is no reason to expect nights on it): its
+            # error counts for nothing.
+            fixed = self.constant[lo][groups[j]]
+            holds = np.abs(matrix[:, lo] - fixed) <= 1e-9
+            out[holds, lo] = CONSTANT_SCALE
         return out
 
 
@@ -429,8 +466,9 @@ def attribute(
     preprocessor: TabularPreprocessor,
     matrix: np.ndarray,
     recon: np.ndarray,
-    scales: Callable[[np.ndarray], np.ndarray],
+    scales: Callable[[np.ndarray, np.ndarray], np.ndarray],
     tails: QuantileTails,
+    relations: Relations | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """How much of each row's strangeness each column accounts for: the drop in the row's
     summed surprise (over the CANDIDATES most surprising columns) when that column alone is
@@ -445,7 +483,7 @@ def attribute(
     Returns the columns' errors (relative to their usual), their surprise, and the contribution
     (0 outside the candidates).
     """
-    errors = column_residuals(matrix, recon, scales(matrix), preprocessor)
+    errors = column_residuals(matrix, recon, scales(matrix, recon), preprocessor)
     surprise = tails.surprise(errors)
     n, columns = surprise.shape
     contribution = np.zeros((n, columns))
@@ -472,10 +510,10 @@ def attribute(
     wanted[np.arange(n * m)[:, None], np.repeat(candidates, m, axis=0)] = True
     wanted[np.arange(n * m), tried] = False
     clipped = np.clip(repaired, -INPUT_CLIP, INPUT_CLIP)
-    again = reconstruct(network, clipped, preprocessor, wanted)
+    again = reconstruct(network, clipped, preprocessor, wanted, relations, repaired)
     for rows, owners, block in repairs:
         again[rows, block] = recon[owners, block]
-    after_errors = column_residuals(repaired, again, scales(repaired), preprocessor)
+    after_errors = column_residuals(repaired, again, scales(repaired, again), preprocessor)
     after = np.take_along_axis(tails.surprise(after_errors), np.repeat(candidates, m, axis=0), axis=1).sum(axis=1)
     drop = np.maximum(before[owner] - after, 0.0)
     contribution[owner, tried] = drop

@@ -23,11 +23,15 @@ from .preprocess import TabularPreprocessor
 from .threshold import QUANTILE_GRID
 
 MODEL_FORMAT = "anomaly-tui-model"
-MODEL_FORMAT_VERSION = 4
+MODEL_FORMAT_VERSION = 5
 #: Versions this one reads. Version 2 models learned a date's place in time and an entity's raw
 #: shares; their encoder states say so, and they are scored as they were trained. Version 4 may
 #: hold the scored table's results (``scores.npz``), which an older reader would call damaged.
-READABLE_FORMAT_VERSIONS = (2, 3, 4)
+#: Version 5 adds the relations between numbers (``relation_*``, empty on most tables) and the
+#: kinds of row on which a number is constant (``mode_constant``) to ``ensemble.npz``, which an
+#: older reader would ignore and score differently; a model of an earlier version has neither,
+#: as it was trained.
+READABLE_FORMAT_VERSIONS = (2, 3, 4, 5)
 MANIFEST = "manifest.json"
 #: Array files a model directory may hold (each listed with its sha256 in the manifest).
 MODEL_FILES = ("network.npz", "forest.npz", "ensemble.npz", "scores.npz")

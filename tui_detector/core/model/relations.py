@@ -1,0 +1,424 @@
+"""Near-exact relations between two numbers: a fee on an amount, a cost on a weight, a bill on
+a reading, each possibly per kind of row (a channel's fee rate, a carrier's price per kilo).
+
+The network restores a column from the rest of its row, but only as well as it learned to: its
+usual error on an amount is tens of per cent, so an amount 6x its fee is "a bit off". Where the
+training rows show that one number is almost a function of another (a robust fit of the one on
+the other, per kind, leaves at most RELATION_SPREAD of its spread), the expected value of the
+column is that function of its partner, which is exact to the rounding of the cells.
+
+Only one column of a pair is given the relation's value on a row: the one further from what
+its kind of row usually holds (see :meth:`Relations.apply`). A broken relation is then blamed on
+the column whose value is off (an extreme cost beside an ordinary weight), not on the partner,
+which would need an equally strange value to fit; the other column keeps the network's
+restoration. A table whose numbers are not tied this closely (most measurement tables) keeps the
+network's restoration everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .preprocess import TabularPreprocessor
+from .roles import Role
+
+#: A relation is used when its residual spread is at most this share of the column's spread
+#: (R^2 of about 0.997 on the bulk of the rows): a price list or a formula, not two
+#: measurements that go together (a steel plate's left and right edge, 0.99, are not).
+RELATION_SPREAD = 0.05
+#: Pairs tried: those whose (model-scale) correlation is at least this, the best few per column.
+RELATION_CORRELATION = 0.8
+PARTNERS_TRIED = 2
+#: Each kind of row needs this many rows for its own fit; kinds that together cover less than
+#: RELATION_COVERAGE of the rows make the split unusable.
+RELATION_MIN_ROWS = 20
+RELATION_COVERAGE = 0.9
+#: The kinds of row come from one or two small categorical (or yes/no) columns, at most this
+#: many combinations.
+RELATION_KINDS = 256
+#: The columns that may split rows into kinds, at most (those of fewest values).
+KIND_COLUMNS = 8
+#: Training rows a relation is fitted on, at most (a random sample beyond); rows the ways of
+#: splitting into kinds are compared on; the best single columns paired for a split by two.
+RELATION_ROWS = 5000
+SCREEN_ROWS = 2000
+PAIRED = 3
+#: A split into more kinds is taken only when it narrows the residual spread this much.
+RELATION_GAIN = 0.5
+#: The smallest usual squared error of a relation's cell (model-scale units), far below the
+#: network's floor (parts.RESIDUAL_FLOOR): a relation is exact to its cells' rounding, which its
+#: measured yardstick already holds; the floor only keeps an exact copy of a column finite.
+RELATION_SCALE_FLOOR = 1e-6
+#: Per kind: the partner's range (a prediction does not extrapolate past it), and the partner's
+#: and the target's median and spread (which of the two is off, see Relations.apply).
+KIND_STATS = ("partner_min", "partner_max", "partner_median", "partner_spread", "target_median", "target_spread")
+#: Rounds of refitting on the rows within TRIM_SIGMAS of the previous fit.
+ROUNDS = 3
+TRIM_SIGMAS = 3.0
+
+
+@dataclass(eq=False)
+class Relations:
+    """Per relation: the column it predicts (``target``), from which (``partner``), the column
+    positions that split rows into kinds (``groups``, -1 unused) and their slot counts
+    (``sizes``), the quadratic per kind (``coef``: relation x kind x 3, NaN where a kind has no
+    fit), per kind the partner's range and both columns' median and spread (``bounds``:
+    relation x kind x 6, see KIND_STATS), and the residual yardstick."""
+
+    target: np.ndarray
+    partner: np.ndarray
+    groups: np.ndarray
+    sizes: np.ndarray
+    coef: np.ndarray
+    bounds: np.ndarray
+    spread: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Relations:
+        return cls(
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.full((0, 2), -1, np.int64), np.ones((0, 2), np.int64),
+            np.zeros((0, 1, 3)), np.zeros((0, 1, len(KIND_STATS))), np.zeros(0),
+        )
+
+    def __len__(self) -> int:
+        return int(self.target.size)
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, preprocessor: TabularPreprocessor, matrix: np.ndarray) -> Relations:
+        """The relations the encoded training rows show (not clipped); none on most tables."""
+        encoders = preprocessor.encoders
+        numeric = [j for j, e in enumerate(encoders) if e.role is Role.NUMERIC]
+        if len(numeric) < 2 or matrix.shape[0] < 4 * RELATION_MIN_ROWS:
+            return cls.empty()
+        if matrix.shape[0] > RELATION_ROWS:
+            pick = np.sort(np.random.default_rng(0).choice(matrix.shape[0], RELATION_ROWS, replace=False))
+            matrix = matrix[pick]
+        values = np.column_stack([matrix[:, encoders[j].start] for j in numeric])
+        present = np.column_stack([_present(preprocessor, matrix, j) for j in numeric])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.corrcoef(np.where(present, values, np.nanmean(np.where(present, values, np.nan), axis=0)), rowvar=False)
+        corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
+        np.fill_diagonal(corr, 0.0)
+        singles = _kind_options(preprocessor, matrix)
+        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float]] = []
+        for t in range(len(numeric)):
+            partners = [p for p in np.argsort(-corr[t], kind="stable")[:PARTNERS_TRIED] if corr[t, p] >= RELATION_CORRELATION]
+            best = None
+            for p in partners:
+                both = present[:, t] & present[:, p]
+                if both.sum() < 4 * RELATION_MIN_ROWS:
+                    continue
+                y, x = values[both, t], values[both, p]
+                scale = _mad(y)
+                if scale <= 1e-9:
+                    continue
+                option = _choose_kinds(x, y, [(g, z, codes[both]) for g, z, codes in singles], RELATION_SPREAD * scale)
+                if option is None:
+                    continue
+                columns, sizes, codes = option
+                fit = _fit_kinds(x, y, codes, int(np.prod(sizes)))
+                if fit is None or fit[2] > RELATION_SPREAD * scale:
+                    continue
+                coef, bounds, spread, yardstick = fit
+                if best is None or spread < best[0]:
+                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6)))
+            if best is not None:
+                found.append(best[1])
+        if not found:
+            return cls.empty()
+        width = max(f[4].shape[0] for f in found)
+        coef = np.full((len(found), width, 3), np.nan)
+        bounds = np.full((len(found), width, len(KIND_STATS)), np.nan)
+        for i, f in enumerate(found):
+            coef[i, : f[4].shape[0]] = f[4]
+            bounds[i, : f[5].shape[0]] = f[5]
+        return cls(
+            np.array([f[0] for f in found], np.int64),
+            np.array([f[1] for f in found], np.int64),
+            np.array([f[2] for f in found], np.int64).reshape(-1, 2),
+            np.array([f[3] for f in found], np.int64).reshape(-1, 2),
+            coef,
+            bounds,
+            np.array([f[6] for f in found], np.float64),
+        )
+
+    # -- use --------------------------------------------------------------------------------
+
+    def predict(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+        """Relation ``i``'s value for its target column (NaN where it has nothing to say)."""
+        encoders = preprocessor.encoders
+        codes = self._codes(preprocessor, matrix, i)
+        c = self.coef[i][codes]
+        lo, hi = self.bounds[i][codes, 0], self.bounds[i][codes, 1]
+        x = matrix[:, encoders[int(self.partner[i])].start]
+        with np.errstate(invalid="ignore"):
+            x = np.clip(x, lo, hi)
+            out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
+        ok = _present(preprocessor, matrix, int(self.partner[i])) & np.isfinite(out)
+        return np.where(ok, out, np.nan)
+
+    def apply(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, wanted: np.ndarray | None = None) -> None:
+        """Give each target column its relation's value (in ``recon``, in place) on the rows
+        where the target is the one of the pair that is off.
+
+        When two numbers disagree, the one far from what its kind of row usually holds is off:
+        an amount six times a usual bill beside a usual reading is the amount's fault, and the
+        reading that would fit it would be as unusual. Measured against the kind's median and
+        spread (a robust z), so one rare row does not move them.
+
+        ``wanted`` (rows x columns) marks the cells restored at all; a column not restored on a
+        row was set to its expected value (see parts.attribute) and counts as not off.
+        """
+        for i in range(len(self)):
+            t, p = int(self.target[i]), int(self.partner[i])
+            codes = self._codes(preprocessor, matrix, i)
+            stats = self.bounds[i][codes]
+            with np.errstate(invalid="ignore"):
+                off_t = np.abs(matrix[:, preprocessor.encoders[t].start] - stats[:, 4]) / stats[:, 5]
+                off_p = np.abs(matrix[:, preprocessor.encoders[p].start] - stats[:, 2]) / stats[:, 3]
+            restored = np.ones(matrix.shape[0], dtype=bool)
+            if wanted is not None:
+                restored = wanted[:, t]
+                off_p = np.where(wanted[:, p], off_p, 0.0)
+            value = self.predict(preprocessor, matrix, i)
+            use = restored & ~(off_t < off_p) & np.isfinite(value) & _present(preprocessor, matrix, t)
+            recon[use, preprocessor.encoders[t].start] = value[use]
+
+    def _codes(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+        codes = _kind_codes(preprocessor, matrix, tuple(int(g) for g in self.groups[i]), tuple(int(s) for s in self.sizes[i]))
+        return np.minimum(codes, self.coef.shape[1] - 1)
+
+    def given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(feature, rows) of the cells that hold a relation's value (see apply)."""
+        out = []
+        for i in range(len(self)):
+            feature = preprocessor.encoders[int(self.target[i])].start
+            value = self.predict(preprocessor, matrix, i)
+            # recon may be kept in float32
+            close = np.abs(np.asarray(recon[:, feature], dtype=np.float64) - value) <= 1e-5 * (1.0 + np.abs(value))
+            out.append((feature, np.isfinite(value) & close))
+        return out
+
+    def scale_cells(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, scales: np.ndarray) -> None:
+        """A cell that holds a relation's value is measured against the relation's own usual
+        error, not the network's (in ``scales``, rows x features, in place)."""
+        for i, (feature, rows) in enumerate(self.given(preprocessor, matrix, recon)):
+            scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "relation_target": self.target, "relation_partner": self.partner, "relation_groups": self.groups,
+            "relation_sizes": self.sizes, "relation_coef": self.coef, "relation_bounds": self.bounds,
+            "relation_spread": self.spread,
+        }
+
+    @classmethod
+    def from_arrays(cls, data, preprocessor: TabularPreprocessor) -> Relations:  # noqa: ANN001 - an npz
+        """The relations kept in a model file; none in a file written before they existed.
+
+        Raises:
+            ValueError: the arrays do not fit the table or each other.
+        """
+        if "relation_target" not in data:
+            return cls.empty()
+        out = cls(*(np.array(data[k]) for k in (
+            "relation_target", "relation_partner", "relation_groups", "relation_sizes", "relation_coef",
+            "relation_bounds", "relation_spread",
+        )))
+        out.target, out.partner, out.groups, out.sizes = (a.astype(np.int64) for a in (out.target, out.partner, out.groups, out.sizes))
+        n = len(out)
+        kinds = dict(_kind_candidates(preprocessor))
+        numeric = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.NUMERIC}
+        shapes = (
+            out.partner.shape == (n,) and out.groups.shape == (n, 2) and out.sizes.shape == (n, 2)
+            and out.coef.ndim == 3 and out.coef.shape[0] == n and out.coef.shape[2] == 3
+            and out.bounds.shape == (*out.coef.shape[:2], len(KIND_STATS)) and out.spread.shape == (n,)
+        )
+        if not shapes:
+            raise ValueError("the relation arrays do not fit each other")
+        for i in range(n):
+            if int(out.target[i]) not in numeric or int(out.partner[i]) not in numeric:
+                raise ValueError("a relation names a column that is not a number")
+            for g, s in zip(out.groups[i].tolist(), out.sizes[i].tolist(), strict=True):
+                if g >= 0 and kinds.get(g) != s:
+                    raise ValueError("a relation's kinds do not fit the table")
+            if int(np.prod(out.sizes[i])) > out.coef.shape[1]:
+                raise ValueError("a relation's kinds do not fit its table")
+        return out
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _present(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> np.ndarray:
+    encoder = preprocessor.encoders[j]
+    if encoder.state.get("indicator"):
+        return matrix[:, encoder.stop - 1] < 0.5
+    return np.ones(matrix.shape[0], dtype=bool)
+
+
+def _kind_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
+    """(column position, slot count) of the columns that may split rows into kinds: yes/no
+    columns, and categorical ones of few values (a slot per value, one for new, one missing)."""
+    out = []
+    for j, encoder in enumerate(preprocessor.encoders):
+        if encoder.role is Role.BOOLEAN:
+            out.append((j, 2))
+        elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
+            slots = len(encoder.state["categories"]) + 2
+            if slots <= RELATION_KINDS:
+                out.append((j, slots))
+    return out
+
+
+def _slots(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> np.ndarray:
+    encoder = preprocessor.encoders[j]
+    if encoder.role is Role.BOOLEAN:
+        return (matrix[:, encoder.start] >= 0.5).astype(np.int64)
+    slots = len(encoder.state["categories"]) + 1
+    block = matrix[:, encoder.start : encoder.start + slots]
+    return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
+
+
+def _kind_codes(preprocessor: TabularPreprocessor, matrix: np.ndarray, groups: tuple[int, int], sizes: tuple[int, int]) -> np.ndarray:
+    codes = np.zeros(matrix.shape[0], dtype=np.int64)
+    for g, s in zip(groups, sizes, strict=True):
+        if g >= 0:
+            codes = codes * s + np.minimum(_slots(preprocessor, matrix, g), s - 1)
+    return codes
+
+
+def _kind_options(preprocessor: TabularPreprocessor, matrix: np.ndarray) -> list[tuple[tuple[int, int], tuple[int, int], np.ndarray]]:
+    """Ways to split the rows into kinds by at most one column: none, then each of the
+    KIND_COLUMNS columns of fewest values (so a wide table's cost stays bounded)."""
+    candidates = sorted(_kind_candidates(preprocessor), key=lambda c: (c[1], c[0]))[:KIND_COLUMNS]
+    options = [((-1, -1), (1, 1))] + [((j, -1), (s, 1)) for j, s in candidates]
+    return [(g, s, _kind_codes(preprocessor, matrix, g, s)) for g, s in options]
+
+
+def _choose_kinds(
+    x: np.ndarray, y: np.ndarray, singles: list[tuple[tuple[int, int], tuple[int, int], np.ndarray]], limit: float
+) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
+    """The split of the rows into kinds under which y follows x most closely (within ``limit``),
+    coarse first: none, one column, or two of the PAIRED best single columns, each judged on a
+    sample of SCREEN_ROWS rows. A finer split must narrow the spread by RELATION_GAIN."""
+    sample = np.arange(0, x.size, max(1, x.size // SCREEN_ROWS))
+    fit_on, judge_on = sample[0::2], sample[1::2]
+    least = max(5, int(round(RELATION_MIN_ROWS * fit_on.size / x.size)))
+
+    def spread_of(codes: np.ndarray, kinds: int) -> float:
+        # Fitted on half the sample and judged on the other half: a split into many kinds
+        # fits its own rows closely, not new ones.
+        fit = _fit_kinds(x[fit_on], y[fit_on], codes[fit_on], kinds, least=least)
+        if fit is None:
+            return np.inf
+        c = fit[0][codes[judge_on]]
+        xs = x[judge_on]
+        with np.errstate(invalid="ignore"):
+            residual = y[judge_on] - (c[:, 0] + c[:, 1] * xs + c[:, 2] * xs * xs)
+        known = np.isfinite(residual)
+        return _mad(residual[known], centred=True) if known.mean() >= RELATION_COVERAGE else np.inf
+
+    tried = [(spread_of(codes, int(np.prod(sizes))), groups, sizes, codes) for groups, sizes, codes in singles]
+    ranked = sorted(tried[1:], key=lambda t: t[0])[:PAIRED]
+    for n, (_, (a, _), (sa, _), ca) in enumerate(ranked):
+        for _, (b, _), (sb, _), cb in ranked[n + 1 :]:
+            if sa * sb <= RELATION_KINDS:
+                codes = ca * sb + cb
+                tried.append((spread_of(codes, sa * sb), (a, b), (sa, sb), codes))
+    best = None
+    for spread, groups, sizes, codes in tried:
+        if spread <= limit and (best is None or spread < RELATION_GAIN * best[0]):
+            best = (spread, groups, sizes, codes)
+    return None if best is None else best[1:]
+
+
+def _fit_kinds(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int, rounds: int = ROUNDS, least: int = RELATION_MIN_ROWS
+) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """A robust quadratic y ~ x per kind: (coefficients per kind, x's range per kind, the
+    pooled robust residual spread, the yardstick), or None where the kinds it holds for cover
+    too few rows.
+
+    A kind whose target is constant (no nights on a taxi ride) has no fit: there the target
+    depends on nothing, and the network judges it.
+    """
+    counts = np.bincount(codes, minlength=kinds)
+    fitted = counts >= least
+    covered = fitted[codes]
+    if covered.mean() < RELATION_COVERAGE:
+        return None
+    weight = covered.astype(np.float64)
+    basis = np.column_stack([np.ones_like(x), x, x * x])
+    coef = np.full((kinds, 3), np.nan)
+    residual = np.zeros_like(y)
+    own = np.zeros(kinds)
+    for _ in range(rounds):
+        gram = np.zeros((kinds, 3, 3))
+        rhs = np.zeros((kinds, 3))
+        for a in range(3):
+            rhs[:, a] = np.bincount(codes, weights=weight * basis[:, a] * y, minlength=kinds)
+            for b in range(a, 3):
+                gram[:, a, b] = gram[:, b, a] = np.bincount(codes, weights=weight * basis[:, a] * basis[:, b], minlength=kinds)
+        # A small ridge keeps a kind whose partner takes one value (a flat fit) solvable.
+        gram += 1e-6 * np.eye(3)
+        coef[:] = np.nan
+        coef[fitted] = np.linalg.solve(gram[fitted], rhs[fitted][..., None])[..., 0]
+        residual = y - np.einsum("ij,ij->i", basis, np.nan_to_num(coef[codes]))
+        own = np.where(fitted, _group_mad(residual, codes, kinds, centred=True), 0.0)
+        weight = (covered & (np.abs(residual) <= TRIM_SIGMAS * np.maximum(own[codes], 1e-12))).astype(np.float64)
+    within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
+    good = fitted & (within > 1e-9)
+    coef[~good] = np.nan
+    rows = good[codes]
+    if rows.mean() < RELATION_COVERAGE:
+        return None
+    spread = _mad(residual[rows], centred=True)
+    # The relation's yardstick is its mean squared residual, as the network's is (see
+    # EnsembleScorer.fit), over the rows its fit rests on: a cell's error relative to either
+    # then reads alike, and a column whose cells are judged by both keeps one usual error.
+    bulk = rows & (np.abs(residual) <= 2 * TRIM_SIGMAS * max(spread, 1e-12))
+    yardstick = float(np.sqrt(np.mean(residual[bulk] ** 2))) if bulk.any() else spread
+    bounds = np.full((kinds, len(KIND_STATS)), np.nan)
+    low, high = np.full(kinds, np.inf), np.full(kinds, -np.inf)
+    np.minimum.at(low, codes, x)
+    np.maximum.at(high, codes, x)
+    stats = np.column_stack([
+        low, high, _group_median(x, codes, kinds), np.maximum(_group_mad(x, codes, kinds), 1e-6),
+        _group_median(y, codes, kinds), np.maximum(within, 1e-6),
+    ])
+    bounds[good] = stats[good]
+    return coef, bounds, float(spread), yardstick
+
+
+def _group_median(values: np.ndarray, codes: np.ndarray, kinds: int) -> np.ndarray:
+    """The median of ``values`` per code (NaN for a code without rows), from one sort."""
+    order = np.lexsort((values, codes))
+    ordered, keys = values[order], codes[order]
+    counts = np.bincount(keys, minlength=kinds)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(kinds, np.nan)
+    some = counts > 0
+    lo = starts[some] + (counts[some] - 1) // 2
+    hi = starts[some] + counts[some] // 2
+    out[some] = (ordered[lo] + ordered[hi]) / 2.0
+    return out
+
+
+def _group_mad(values: np.ndarray, codes: np.ndarray, kinds: int, centred: bool = False) -> np.ndarray:
+    """1.4826 x the median absolute deviation per code (about 0, when ``centred``)."""
+    centre = 0.0 if centred else np.nan_to_num(_group_median(values, codes, kinds))[codes]
+    return 1.4826 * np.nan_to_num(_group_median(np.abs(values - centre), codes, kinds))
+
+
+def _mad(values: np.ndarray, centred: bool = False) -> float:
+    if values.size == 0:
+        return 0.0
+    centre = 0.0 if centred else float(np.median(values))
+    return 1.4826 * float(np.median(np.abs(values - centre)))
