@@ -227,7 +227,7 @@ def main() -> None:
     sorts = [("score", "score")] + [
         (f"{run.frame[name].dtype} ({name})", f"c{i}") for i, name in enumerate(run.frame.columns)
     ]
-    table = asyncio.run(measure_table(run, sorts=sorts))
+    table = asyncio.run(measure_table(run, sorts=sorts, filters=False))
     # Each column's first sort above computes its rank; this times that alone, per column.
     from tui_detector.ui.results_model import ResultsModel
 

@@ -35,6 +35,7 @@ from .cli_common import note as _note
 from .cli_common import printable as _printable
 from .cli_common import resolve_sheet as _resolve_sheet
 from .cli_common import write_or_fail as _write
+from .cli_common import whole_number
 from .cli_common import write_stdout as _write_stdout
 from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
@@ -57,23 +58,11 @@ def _percentile(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
+    return whole_number(text, 1)
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, not {text}")
-    return value
+    return whole_number(text, 0, 2**32 - 1, high_text="2**32 - 1")
 
 
 def _scored_copy_path(text: str) -> Path:

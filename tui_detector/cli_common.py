@@ -15,6 +15,22 @@ class CliError(Exception):
     """Ends the command with ``error: <message>`` and exit status 1."""
 
 
+def whole_number(text: str, low: int, high: int | None = None, *, high_text: str | None = None) -> int:
+    """An option's whole number from ``low`` (to ``high``, shown as ``high_text`` if given), for
+    argparse: anything else is its usage error in words."""
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if high is None and value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, not {text}")
+    if high is not None and not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high_text or high}, not {text}")
+    return value
+
+
 def note(message: str) -> None:
     print(f"note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli_common import CliError, note
+from .cli_common import CliError, note, whole_number
 
 
 def _seconds(text: str) -> float:
@@ -27,23 +27,11 @@ def _seconds(text: str) -> float:
 def _in_flight(text: str) -> int:
     from .core.triage.config import MAX_IN_FLIGHT  # noqa: PLC0415
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= MAX_IN_FLIGHT:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_IN_FLIGHT}, not {text}")
-    return value
+    return whole_number(text, 1, MAX_IN_FLIGHT)
 
 
 def _top(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
+    return whole_number(text, 1)
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser, *, with_switch: bool) -> None:

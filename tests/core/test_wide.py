@@ -11,7 +11,7 @@ from tui_detector.core.model.parts import (
     RESIDUAL_FLOOR,
     ModeScales,
     QuantileTails,
-    _mode_groups,
+    mode_groups,
     mode_candidates,
 )
 from tui_detector.core.model.preprocess import TabularPreprocessor
@@ -35,7 +35,7 @@ def _reference_modes(preprocessor, matrix, squared, base):
     width = max([g for _, g in candidates], default=1)
     table = np.tile(base[:, None], (1, width))
     mode_column = np.full(len(encoders), -1, dtype=np.int64)
-    groups = {j: _mode_groups(preprocessor, matrix, j) for j, _ in candidates}
+    groups = {j: mode_groups(preprocessor, matrix, j) for j, _ in candidates}
     log_base = np.log(base)
     for target, encoder in enumerate(encoders):
         lo, hi = encoder.start, encoder.stop

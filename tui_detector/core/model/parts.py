@@ -227,7 +227,7 @@ def _entity_columns(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     ]
 
 
-def _mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:
+def mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:
     """The kind of each row by one yes/no or categorical column: its value's slot (missing last)."""
     encoder = preprocessor.encoders[column]
     if encoder.role is Role.BOOLEAN:
@@ -261,15 +261,17 @@ def _candidate_batches(candidates: list[tuple[int, int]], rows: int):  # noqa: A
         yield batch
 
 
-def mode_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
-    """(column position, number of groups) of the columns that may split a table into kinds."""
+def mode_candidates(preprocessor: TabularPreprocessor, most: int = MODE_GROUPS) -> list[tuple[int, int]]:
+    """(column position, number of groups) of the columns that may split a table into kinds:
+    yes/no columns, and categorical ones of at most ``most`` groups (a group per value, one for
+    a new value, one for missing)."""
     out = []
     for j, encoder in enumerate(preprocessor.encoders):
         if encoder.role is Role.BOOLEAN:
             out.append((j, 2))
         elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
             groups = len(encoder.state["categories"]) + 2
-            if groups <= MODE_GROUPS:
+            if groups <= most:
                 out.append((j, groups))
     return out
 
@@ -325,7 +327,7 @@ class ModeScales:
         gains = np.full((len(candidates), len(encoders)), -np.inf)
         row = 0
         for batch in _candidate_batches(candidates, squared.shape[0]):
-            groups = [_mode_groups(preprocessor, matrix, j) for j, _ in batch]
+            groups = [mode_groups(preprocessor, matrix, j) for j, _ in batch]
             offsets = np.cumsum([0] + [g for _, g in batch])
             indicator = np.zeros((squared.shape[0], int(offsets[-1])))
             for (_, _), g, offset in zip(batch, groups, offsets[:-1], strict=False):
@@ -347,7 +349,7 @@ class ModeScales:
                 continue
             j, n_groups = candidates[c]
             lo, hi = encoder.start, encoder.stop
-            g = _mode_groups(preprocessor, matrix, j)
+            g = mode_groups(preprocessor, matrix, j)
             counts = np.bincount(g, minlength=n_groups).astype(np.float64)
             sums = np.stack([np.bincount(g, weights=squared[:, f], minlength=n_groups) for f in range(lo, hi)], axis=1)
             mode_column[target] = j
@@ -373,7 +375,7 @@ class ModeScales:
             if j < 0:
                 continue
             if j not in groups:
-                groups[j] = np.minimum(_mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
+                groups[j] = np.minimum(mode_groups(preprocessor, matrix, j), self.table.shape[1] - 1)
             lo, hi = encoder.start, encoder.stop
             out[:, lo:hi] = self.table[lo:hi][:, groups[j]].T
             # A number holding the one value its kind always has is right, whatever the rest of

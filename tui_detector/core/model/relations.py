@@ -264,26 +264,17 @@ def _present(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> n
 
 
 def _kind_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
-    """(column position, slot count) of the columns that may split rows into kinds: yes/no
-    columns, and categorical ones of few values (a slot per value, one for new, one missing)."""
-    out = []
-    for j, encoder in enumerate(preprocessor.encoders):
-        if encoder.role is Role.BOOLEAN:
-            out.append((j, 2))
-        elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
-            slots = len(encoder.state["categories"]) + 2
-            if slots <= RELATION_KINDS:
-                out.append((j, slots))
-    return out
+    """(column position, slot count) of the columns that may split rows into kinds for a
+    relation: as for the per-kind error scales, with at most RELATION_KINDS slots."""
+    from .parts import mode_candidates  # noqa: PLC0415 - parts imports this module
+
+    return mode_candidates(preprocessor, RELATION_KINDS)
 
 
 def _slots(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> np.ndarray:
-    encoder = preprocessor.encoders[j]
-    if encoder.role is Role.BOOLEAN:
-        return (matrix[:, encoder.start] >= 0.5).astype(np.int64)
-    slots = len(encoder.state["categories"]) + 1
-    block = matrix[:, encoder.start : encoder.start + slots]
-    return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
+    from .parts import mode_groups  # noqa: PLC0415 - parts imports this module
+
+    return mode_groups(preprocessor, matrix, j)
 
 
 def _kind_codes(preprocessor: TabularPreprocessor, matrix: np.ndarray, groups: tuple[int, int], sizes: tuple[int, int]) -> np.ndarray:
