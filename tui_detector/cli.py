@@ -36,6 +36,7 @@ from .cli_common import printable as _printable
 from .cli_common import resolve_sheet as _resolve_sheet
 from .cli_common import write_or_fail as _write
 from .cli_common import whole_number
+from .core.env import small_pages
 from .cli_common import write_stdout as _write_stdout
 from .core.presets import DEFAULT_PRESET, PRESETS, parse_percentile
 from .core.units import human_size
@@ -175,6 +176,7 @@ _CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGKILL", "SIGILL", "SIGFPE")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    small_pages()
     if argv is None and args and args[0] in ("detect", "train") and _can_watch():
         return _watched(args)
     watcher = _as_watched_child()

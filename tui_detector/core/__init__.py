@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "DetectionSettings": "tui_detector.core.pipeline",
     "TrainedModel": "tui_detector.core.pipeline",
     "cache_inputs_for": "tui_detector.core.pipeline",
+    "small_pages": "tui_detector.core.env",
     "guessed_profiles": "tui_detector.core.pipeline",
     "load_source": "tui_detector.core.pipeline",
     "open_source": "tui_detector.core.pipeline",
@@ -112,7 +113,7 @@ if TYPE_CHECKING:
     from .baseline import SchemaMismatch, annotate_unseen
     from .cache import ModelCache
     from .datadir import data_dir_problem
-    from .env import prewarm_tensorflow
+    from .env import prewarm_tensorflow, small_pages
     from .filter import FilterError, RowFilter, filter_mask, parse_filter
     from .export import build_export, default_export_name, explained_anomalies, write_export
     from .io.formats import SUPPORTED_EXTENSIONS

@@ -280,6 +280,7 @@ def _out_of_sight(folder: Path) -> bool:
 
 def make_app(path: Path | None = None, **options: Any) -> AnomalyApp:
     """The app the CLI runs; tests pass ``runner=``, ``workdir=`` or ``model=``."""
+    core.small_pages()
     return AnomalyApp(path, **options)
 
 
