@@ -14,6 +14,7 @@ import numpy as np
 
 from .network import DenseNetwork
 from .preprocess import ColumnEncoder, TabularPreprocessor
+from .kinds import mode_candidates, mode_groups
 from .relations import Relations
 from .roles import Role
 
@@ -25,7 +26,6 @@ INPUT_CLIP = 5.0
 RESIDUAL_FLOOR = 1e-3
 #: A column's usual error may be measured per kind of row, the kinds being the values of one
 #: yes/no or categorical column with at most this many groups (see ModeScales).
-MODE_GROUPS = 50
 #: Pseudo-rows of the column's overall usual error mixed into each kind's own, so a kind seen
 #: on a handful of rows keeps close to the column's yardstick.
 MODE_PRIOR = 20.0
@@ -227,16 +227,6 @@ def _entity_columns(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     ]
 
 
-def mode_groups(preprocessor: TabularPreprocessor, matrix: np.ndarray, column: int) -> np.ndarray:
-    """The kind of each row by one yes/no or categorical column: its value's slot (missing last)."""
-    encoder = preprocessor.encoders[column]
-    if encoder.role is Role.BOOLEAN:
-        return (matrix[:, encoder.start] >= 0.5).astype(np.int64)
-    slots = len(encoder.state["categories"]) + 1
-    block = matrix[:, encoder.start : encoder.start + slots]
-    return np.where(block.max(axis=1) > 0.5, np.argmax(block, axis=1), slots).astype(np.int64)
-
-
 #: A kind of row whose number is the same on at least this many training rows and every one
 #: of them has that value as its only one (see ModeScales.cell_scales).
 MODE_CONSTANT_ROWS = 20
@@ -259,21 +249,6 @@ def _candidate_batches(candidates: list[tuple[int, int]], rows: int):  # noqa: A
         width += candidate[1]
     if batch:
         yield batch
-
-
-def mode_candidates(preprocessor: TabularPreprocessor, most: int = MODE_GROUPS) -> list[tuple[int, int]]:
-    """(column position, number of groups) of the columns that may split a table into kinds:
-    yes/no columns, and categorical ones of at most ``most`` groups (a group per value, one for
-    a new value, one for missing)."""
-    out = []
-    for j, encoder in enumerate(preprocessor.encoders):
-        if encoder.role is Role.BOOLEAN:
-            out.append((j, 2))
-        elif encoder.role is Role.CATEGORICAL and not encoder.state.get("capped"):
-            groups = len(encoder.state["categories"]) + 2
-            if groups <= most:
-                out.append((j, groups))
-    return out
 
 
 class ModeScales:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kinds import mode_candidates, mode_groups
 from .preprocess import TabularPreprocessor
 from .roles import Role
 
@@ -266,14 +267,10 @@ def _present(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> n
 def _kind_candidates(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
     """(column position, slot count) of the columns that may split rows into kinds for a
     relation: as for the per-kind error scales, with at most RELATION_KINDS slots."""
-    from .parts import mode_candidates  # noqa: PLC0415 - parts imports this module
-
     return mode_candidates(preprocessor, RELATION_KINDS)
 
 
 def _slots(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> np.ndarray:
-    from .parts import mode_groups  # noqa: PLC0415 - parts imports this module
-
     return mode_groups(preprocessor, matrix, j)
 
 
