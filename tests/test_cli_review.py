@@ -211,3 +211,12 @@ def test_detect_on_a_damaged_store_says_so_once_and_starts_a_fresh_one(files, pr
     assert doc["review"]["run_id"] == 1 and doc["review"]["problem"] is None
     assert [p.name.startswith("reviews.sqlite3.damaged-") for p in private_data_dir.iterdir()].count(True) == 1
     assert run("runs", "list").returncode == 0
+
+
+def test_runs_list_limit_is_a_count_in_its_own_words(capsys):
+    from tui_detector.cli import main  # noqa: PLC0415
+
+    with pytest.raises(SystemExit):
+        main(["runs", "list", "--limit", "lots"])
+    err = capsys.readouterr().err
+    assert "not a whole number: 'lots'" in err and "a run is its number" not in err

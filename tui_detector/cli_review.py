@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cli_common import CliError, check_input, check_output, note, printable, resolve_sheet, write_or_fail, write_stdout
+from .cli_common import CliError, check_input, check_output, note, printable, resolve_sheet, whole_number, write_or_fail, write_stdout
 
 EXIT_OK = 0
 
@@ -47,6 +47,11 @@ def _run_id(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"a run number is 1 or more, not {text}")
     return value
+
+
+def _limit(text: str) -> int:
+    # A count, not a run: told apart from _run_id's "a run is its number".
+    return whole_number(text, 1)
 
 
 def _review_output(text: str) -> Path:
@@ -94,7 +99,7 @@ def build_runs_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True, metavar="list|show")
     listing = sub.add_parser("list", help="one line per run, newest first")
     listing.add_argument("path", nargs="?", type=Path, help="only runs on files with this file's columns")
-    listing.add_argument("--limit", type=_run_id, default=50, metavar="N", help="at most N runs (default 50)")
+    listing.add_argument("--limit", type=_limit, default=50, metavar="N", help="at most N runs (default 50)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     _table_options(listing)
     show = sub.add_parser("show", help="one run and its anomalies, with their verdicts now")

@@ -399,8 +399,8 @@ class TabularAnomalyDetector(EstimatorParams):
         if table is None or not isinstance(scorer, EnsembleScorer) or scorer.kept is None:
             return None
         kept = scorer.kept
-        if not kept.known_as(table, len(frame)) or kept.features is None or kept.report is None:
-            return None
+        if not kept.known_as(table, len(frame)) or kept.report is None:
+            return None  # (known_as checks the report too; said again for the type checker)
         try:
             report = TransformReport.from_json(kept.report)
         except (KeyError, TypeError, ValueError):
