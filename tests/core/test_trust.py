@@ -154,6 +154,21 @@ def test_subtotals_and_an_unlabelled_sum_row_are_found_but_a_row_that_merely_men
     assert find_totals(shop) == []
 
 
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_totals_labels_are_found_alike_in_arrow_and_python_text_columns(dtype):
+    """Arrow-held text (what the reader gives) is searched by Arrow first; the labels found are
+    the ones the rule finds cell by cell, whatever the case, spacing or script."""
+    labels = ["Grand total", " TOTAL:", "subtotal", "\u00a0Sum", "Summe", "Insgesamt", "ſum"]
+    others = ["Totalé", "Consumables", "Total Gym", None, "North"]
+    region = [*others, *labels]
+    frame = pd.DataFrame({"region": pd.Series(region, dtype=dtype), "units": np.arange(len(region), dtype=float)})
+    from tui_detector.core import rowchecks
+
+    found = rowchecks._labels(frame)
+    assert sorted(found) == [2, *range(len(others), len(region))]
+    assert found[len(others)] == "Grand total"
+
+
 def test_a_tiny_table_gets_a_plain_warning_in_the_export(tmp_path):
     assert small_table_warning(5000) is None
     path = tmp_path / "tiny.csv"

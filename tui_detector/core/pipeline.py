@@ -23,6 +23,7 @@ from .baseline import SchemaMismatch, apply_column_map, compare_schema, drift_su
 from .cache import ModelCache, cache_inputs, cache_key
 from .presets import DEFAULT_PERCENTILE
 from .model.detector import Detection, TabularAnomalyDetector
+from .model.forest import prepare_fit
 from .model.roles import ColumnProfile, profile_columns
 from .model.progress import ProgressCallback, StopCallback
 from .model.sizing import FIT_ROWS, SCORE_CHUNK, auto_batch_size, auto_ensemble_epochs, auto_epochs
@@ -222,6 +223,7 @@ def load_source(
         kept = cache.find_table(digest, request_of(sheet), Path(path))
         if kept is not None:
             return kept, digest
+    prepare_fit()
     loaded = read_table(path, sheet, cancel=cancel, on_stage=on_stage)
     loaded.asked = request_of(sheet)
     return loaded, digest
@@ -245,6 +247,7 @@ def open_source(
             if on_sheets is not None:
                 on_sheets(list(kept.sheets))
             return list(kept.sheets), (kept, digest)
+    prepare_fit()
     sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, on_stage=on_stage, cancel=cancel)
     loaded.sheets, loaded.asked = tuple(sheets), request_of(sheet)
     return sheets, (loaded, file_sha256(path))

@@ -68,12 +68,44 @@ def _labels(frame: pd.DataFrame) -> dict[int, str]:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
             continue
-        # Per distinct value, not per row: a million-row column has few.
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        hits = np.array([isinstance(u, str) and bool(LABEL.match(u)) for u in uniques] + [False])
-        for position in np.flatnonzero(hits[codes]).tolist():
+        for position in _label_rows(series).tolist():
             found.setdefault(position, str(series.iloc[position]).strip())
     return found
+
+
+def _label_rows(series: pd.Series) -> np.ndarray:
+    """Positions of the cells of a text column that LABEL matches."""
+    arrow = _arrow_strings(series)
+    if arrow is not None:
+        # An ID column of a million distinct values would be a million regex calls here; Arrow
+        # first keeps the cells holding one of the words anywhere, any case (every cell LABEL
+        # matches is among them), and LABEL then judges those few.
+        import pyarrow.compute as pc  # noqa: PLC0415 - only for Arrow-backed columns
+
+        near = pc.fill_null(pc.match_substring_regex(arrow, _WORDS, ignore_case=True), False)
+        near = np.flatnonzero(near.to_numpy(zero_copy_only=False))
+        return np.array([p for p in near.tolist() if LABEL.match(series.iloc[p])], dtype=np.int64)
+    # Per distinct value, not per row: a million-row column has few.
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    hits = np.array([isinstance(u, str) and bool(LABEL.match(u)) for u in uniques] + [False])
+    return np.flatnonzero(hits[codes])
+
+
+#: The words of LABEL, unanchored, for Arrow's RE2 (a superset of what LABEL matches).
+_WORDS = "total|sum|gesamt|totaal|somme|suma|soma"
+
+
+def _arrow_strings(series: pd.Series):  # noqa: ANN202 - a pyarrow ChunkedArray or None
+    """The column as Arrow strings when it is held that way (pandas' ``str`` dtype), else None."""
+    try:
+        import pyarrow as pa  # noqa: PLC0415
+
+        if not isinstance(series.dtype, pd.StringDtype) or series.dtype.storage != "pyarrow":
+            return None
+        arrow = pa.array(series.array)  # the Arrow data itself, not copied
+    except (ImportError, TypeError, ValueError, AttributeError):
+        return None
+    return arrow if pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type) else None
 
 
 def find_totals(frame: pd.DataFrame) -> list[TotalsRow]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import sizing
+from . import chunks, sizing
 from .forest import ForestArrays
 from .kept import KEPT_FILE, KeptReconstruction, KeptScores, matrix_digest
 from .network import DenseNetwork, train_numpy_autoencoder
@@ -38,7 +38,7 @@ from .parts import (
 )
 from .preprocess import TabularPreprocessor
 from .relations import Relations
-from .progress import RowsCallback, StopCallback, TrainingCancelled
+from .progress import RowsCallback, StopCallback
 from .scorer import FitHooks, FitPlan, Fitted
 from .training import check_cancel
 
@@ -219,8 +219,9 @@ class EnsembleScorer:
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
     ) -> list[np.ndarray]:
-        """The four raw scores per row (log for the two that are distances), computed
-        SCORE_CHUNK rows at a time so that the temporaries stay small on a full-size sheet.
+        """The four raw scores per row (log for the two that are distances), computed a chunk of
+        rows at a time (see :mod:`.chunks`) so that the temporaries stay small on a full-size
+        sheet, by as many threads as there are cores.
 
         ``recon`` (rows x features, float32: the network computes in float32) is filled in
         unless ``training`` (the training table's own parts) is given: then it is that table's
@@ -234,12 +235,8 @@ class EnsembleScorer:
                 return [training.autoencoder, *training.others]
             others = list(training.others)
         parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
-        chunk = sizing.SCORE_CHUNK
-        for start in range(0, n, chunk):
-            if should_stop is not None and should_stop():
-                # A million rows take a while to score; a cancel is heard between chunks.
-                raise TrainingCancelled("scoring was cancelled")
-            rows = slice(start, start + chunk)
+
+        def score_rows(rows: slice) -> None:
             block = matrix[rows]
             clipped = np.clip(block, -INPUT_CLIP, INPUT_CLIP)
             if training is None:
@@ -251,8 +248,8 @@ class EnsembleScorer:
                 parts[1][rows] = self.forest.score(compact)
                 parts[2][rows] = self.tails.score(compact)
                 parts[3][rows] = np.log(self.neighbours.score(clipped) + 1e-12)
-            if on_scored is not None:
-                on_scored(min(start + chunk, n), n)
+
+        chunks.in_chunks(n, score_rows, should_stop, on_scored)
         return parts if others is None else [parts[0], *others]
 
     def score(

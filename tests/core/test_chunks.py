@@ -1,0 +1,96 @@
+"""Scoring every row on several threads: the same scores as one, cancel and progress as before."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from tui_detector.core.model import chunks, sizing
+from tui_detector.core.model.progress import TrainingCancelled
+
+
+def test_every_row_is_scored_once_and_progress_counts_rows_in_order(monkeypatch):
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 20)
+    seen = np.zeros(1_005, dtype=int)
+    callers: set[int] = set()
+
+    def score(span: slice) -> None:
+        callers.add(threading.get_ident())
+        seen[span] += 1
+
+    heard: list[tuple[int, int]] = []
+    chunks.in_chunks(1_005, score, on_scored=lambda done, total: heard.append((done, total)), workers=2)
+    assert (seen == 1).all()
+    # Half-size chunks with two workers; "n rows scored" always means the first n.
+    assert heard == [(min(k, 1_005), 1_005) for k in range(10, 1_015, 10)]
+    assert threading.get_ident() not in callers
+
+
+def test_a_cancel_starts_no_further_chunk_and_finishes_none_it_did_not_start(monkeypatch):
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 20)
+    started: list[int] = []
+    gate = threading.Event()
+
+    def score(span: slice) -> None:
+        started.append(span.start)
+        gate.wait(5)
+
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(1)
+        if len(asked) > 3:
+            gate.set()
+            return True
+        return False
+
+    with pytest.raises(TrainingCancelled):
+        chunks.in_chunks(10_000, score, should_stop=should_stop, workers=2)
+    # The two chunks running when the cancel came were let finish; the other 998 never began.
+    assert len(started) <= 4
+    # The cancel check ran on the caller's thread only.
+    assert asked
+
+
+def test_a_failure_in_a_chunk_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 20)
+
+    def score(span: slice) -> None:
+        if span.start == 30:
+            raise MemoryError("no room for the distances")
+
+    with pytest.raises(MemoryError, match="no room"):
+        chunks.in_chunks(200, score, workers=2)
+
+
+def test_small_tables_are_scored_on_the_caller_thread():
+    assert chunks.score_workers(chunks.PARALLEL_ROWS - 1) == 1
+    assert chunks.score_workers(10**9) >= 1
+    callers: set[int] = set()
+    chunks.in_chunks(100, lambda span: callers.add(threading.get_ident()))
+    assert callers == {threading.get_ident()}
+
+
+@pytest.mark.slow
+def test_scores_on_two_threads_are_the_scores_on_one(planted, monkeypatch):
+    """The whole ensemble, fitted on a sample and then scoring every row: the scores and the
+    explanations do not depend on how many threads scored them."""
+    from tui_detector import TabularAnomalyDetector
+
+    frame, _ = planted
+    monkeypatch.setattr(sizing, "FIT_ROWS", 100)
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 64)
+    results = []
+    for workers in (1, 2):
+        monkeypatch.setattr(chunks, "score_workers", lambda rows, w=workers: w)
+        detector = TabularAnomalyDetector(random_state=3)
+        detector.train(frame, epochs=2)
+        shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+        detection = detector.detect(shuffled)
+        top = np.argsort(-detection.scores)[:5]
+        results.append((detection.scores, detector.explain(shuffled, detection, top)))
+    (one, explained_one), (two, explained_two) = results
+    np.testing.assert_array_equal(one, two)
+    assert explained_one == explained_two
