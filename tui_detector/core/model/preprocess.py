@@ -158,24 +158,28 @@ class ColumnEncoder:
     def _encode_categories(self, series: pd.Series, report: TransformReport) -> np.ndarray:
         state = self.state
         categories: list[str] = state["categories"]
-        keys = _category_keys(series)
+        codes, keys = _category_codes(series)
         width = self._categorical_width()
         out = np.zeros((len(series), width), dtype=np.float64)
-        slot = keys.map({c: i for i, c in enumerate(categories)})
-        present = keys.notna().to_numpy()
-        hot = slot.notna().to_numpy()
-        out[np.flatnonzero(hot), slot[hot].to_numpy(dtype=np.int64)] = 1.0
+        slot_of = {c: i for i, c in enumerate(categories)}
+        # Per distinct key, then per row through the codes (-1, no key, takes the last entry).
+        slots = np.array([slot_of.get(k, -1) for k in keys] + [-1], dtype=np.int64)[codes]
+        present = codes >= 0
+        hot = slots >= 0
+        out[np.flatnonzero(hot), slots[hot]] = 1.0
         out[present & ~hot, len(categories)] = 1.0
         if state.get("capped"):
-            freq = keys.map(state["log_freq"]).to_numpy(dtype=np.float64, na_value=np.nan)
-            freq = np.where(np.isnan(freq), state["log_freq_unseen"], freq)
-            out[:, -1] = np.where(present, (freq - state["freq_mean"]) / state["freq_std"], 0.0)
+            log_freq = state["log_freq"]
+            table = np.array([log_freq.get(k, state["log_freq_unseen"]) for k in keys] + [0.0], dtype=np.float64)
+            out[:, -1] = np.where(present, (table[codes] - state["freq_mean"]) / state["freq_std"], 0.0)
         known = set(state["known"])
-        unseen_keys = keys[present & ~keys.isin(known).to_numpy()]
-        if len(unseen_keys):
+        unseen = np.flatnonzero([k not in known for k in keys])
+        if unseen.size:
+            counts = np.bincount(codes[present], minlength=len(keys))
             merged = report.unseen.setdefault(self.column, {})
-            for key, count in unseen_keys.value_counts().items():
-                merged[key] = merged.get(key, 0) + int(count)
+            # Most frequent first, ties in the order the rows show them.
+            for i in sorted(unseen.tolist(), key=lambda i: (-counts[i], i)):
+                merged[keys[i]] = merged.get(keys[i], 0) + int(counts[i])
         return out
 
     # -- decoding -----------------------------------------------------------------------------
@@ -632,26 +636,48 @@ def _category_key(v: Any) -> str | None:
 KEY_CHUNK = 65_536
 
 
-def _category_keys(series: pd.Series) -> pd.Series:
-    """Category keys as text, so 3, 3.0 and "3" read from different files agree.
+def _category_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the position of its category key in ``keys`` (-1: no key), and ``keys``, the
+    distinct keys (text, so 3, 3.0 and "3" read from different files agree) in the order the
+    rows first show them.
 
-    Keys are computed once per distinct value, not once per row: a million-row column has few.
+    Keys are computed once per distinct value, not once per row: a million-row column has few;
+    and what is done per row after is done on the codes, not on a million Python strings.
     """
-    out = np.empty(len(series), dtype=object)
+    codes = np.empty(len(series), dtype=np.int64)
+    position: dict[str, int] = {}
+    keys: list[str] = []
     # A chunk at a time: one factorize of a million strings holds the interpreter lock for
     # ~0.3 s, a visible freeze in the app, which trains in a thread beside the screen.
     for start in range(0, len(series), KEY_CHUNK):
-        codes, uniques = pd.factorize(series.iloc[start : start + KEY_CHUNK], use_na_sentinel=True)
-        table = np.array([_category_key(u) for u in uniques] + [None], dtype=object)
-        out[start : start + KEY_CHUNK] = table[codes]
-    return pd.Series(out, index=series.index, dtype=object)
+        chunk, uniques = pd.factorize(series.iloc[start : start + KEY_CHUNK], use_na_sentinel=True)
+        table = np.full(len(uniques) + 1, -1, dtype=np.int64)
+        for i, value in enumerate(uniques):
+            key = _category_key(value)
+            if key is not None:
+                at = position.get(key)
+                if at is None:
+                    at = position[key] = len(keys)
+                    keys.append(key)
+                table[i] = at
+        codes[start : start + KEY_CHUNK] = table[chunk]
+    out = np.empty(len(keys), dtype=object)
+    out[:] = keys
+    return codes, out
+
+
+def _category_keys(series: pd.Series) -> pd.Series:
+    """Each row's category key (see :func:`_category_codes`), None where it has none."""
+    codes, keys = _category_codes(series)
+    return pd.Series(np.append(keys, None)[codes], index=series.index, dtype=object)
 
 
 def _fit_categorical(series: pd.Series, name: str) -> tuple[dict[str, Any], list[str]]:
-    keys = _category_keys(series).dropna()
-    counts = keys.value_counts(sort=False)
+    codes, distinct = _category_codes(series)
+    codes = codes[codes >= 0]
+    counts = np.bincount(codes, minlength=len(distinct))
     # Ties broken by the value itself so the encoding does not depend on row order.
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ordered = sorted(zip(distinct.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
     capped = len(ordered) > MAX_ONE_HOT
     categories = [k for k, _ in ordered[: MAX_ONE_HOT - 1]] if capped else [k for k, _ in ordered]
     # One slot always catches values outside the one-hot list: the rare tail of a capped column,
@@ -668,7 +694,7 @@ def _fit_categorical(series: pd.Series, name: str) -> tuple[dict[str, Any], list
     if capped:
         total = float(counts.sum())
         log_freq = {k: math.log(v / total) for k, v in ordered}
-        values = np.array([log_freq[k] for k in keys])
+        values = np.array([log_freq[k] for k in distinct.tolist()])[codes]
         state["log_freq"] = log_freq
         state["log_freq_unseen"] = math.log(0.5 / total)
         state["freq_mean"] = float(values.mean())
@@ -705,37 +731,46 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
     ]
     if not entities:
         return
-    entity_keys = {e.column: _category_keys(frame[e.column]) for e in entities}
-    _attach_profiles(encoders, frame, entity_keys)
+    entity_codes = {e.column: _category_codes(frame[e.column]) for e in entities}
+    _attach_profiles(encoders, frame, entity_codes)
     for encoder in encoders:
         if encoder.role is not Role.CATEGORICAL or encoder.state.get("capped"):
             continue
-        values = _category_keys(frame[encoder.column])
+        v_codes, v_keys = _category_codes(frame[encoder.column])
         best: tuple[float, str, dict[str, dict[str, float]]] | None = None
         for entity in entities:
             # The entity is the finer column: many warehouses to a city, not the other way.
             if entity is encoder or len(entity.state["known"]) < 2 * len(encoder.state["known"]):
                 continue
-            keys = entity_keys[entity.column]
-            both = (keys.notna() & values.notna()).to_numpy()
-            if both.sum() < 2 * ENTITY_MIN_ROWS:
+            e_codes, e_keys = entity_codes[entity.column]
+            both = (e_codes >= 0) & (v_codes >= 0)
+            rows = int(both.sum())
+            if rows < 2 * ENTITY_MIN_ROWS:
                 continue
-            pairs = pd.DataFrame({"e": keys[both].to_numpy(), "v": values[both].to_numpy()})
-            counts = pairs.groupby(["e", "v"], sort=True).size()
-            per_entity = counts.groupby(level=0).sum()
-            usual = counts.groupby(level=0).max()
-            eligible = per_entity[per_entity >= ENTITY_MIN_ROWS].index
+            # Rows per (entity, value) pair, counted on the codes.
+            pairs, counts = np.unique(e_codes[both] * len(v_keys) + v_codes[both], return_counts=True)
+            pair_entity, pair_value = np.divmod(pairs, len(v_keys))
+            per_entity = np.bincount(pair_entity, weights=counts, minlength=len(e_keys))
+            usual = np.zeros(len(e_keys))
+            np.maximum.at(usual, pair_entity, counts)
+            eligible = per_entity >= ENTITY_MIN_ROWS
             covered = float(per_entity[eligible].sum())
-            if covered < 0.5 * both.sum():
+            if covered < 0.5 * rows:
                 continue
             determination = float(usual[eligible].sum()) / covered
-            baseline = float(pairs["v"].value_counts().iloc[0]) / len(pairs)
+            baseline = float(np.bincount(v_codes[both]).max()) / rows
             if determination < ENTITY_DETERMINATION or determination < baseline + 0.05:
                 continue
             if best is None or determination > best[0]:
                 shares: dict[str, dict[str, float]] = {}
-                for (e_key, v_key), n in counts.items():
-                    shares.setdefault(str(e_key), {})[str(v_key)] = round(float(n) / float(per_entity[e_key]), 6)
+                # In the order of the entity's key, then the value's (the state reads the same
+                # whatever order the rows came in).
+                order = sorted(range(len(pairs)), key=lambda i: (e_keys[pair_entity[i]], v_keys[pair_value[i]]))
+                for i in order:
+                    e = int(pair_entity[i])
+                    shares.setdefault(str(e_keys[e]), {})[str(v_keys[pair_value[i]])] = round(
+                        float(counts[i]) / float(per_entity[e]), 6
+                    )
                 best = (determination, entity.column, shares)
         if best is None:
             continue
@@ -751,7 +786,9 @@ def _attach_entities(encoders: list[ColumnEncoder], frame: pd.DataFrame) -> None
 PROFILE_SPREAD = 0.5
 
 
-def _attach_profiles(encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_keys: dict[str, pd.Series]) -> None:
+def _attach_profiles(
+    encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_codes: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
     """Give each numeric column an "how far from this entity's usual value" feature where an
     entity column explains most of its spread.
 
@@ -771,9 +808,9 @@ def _attach_profiles(encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_
         if overall <= 1e-9:
             continue
         best: tuple[float, str, dict[str, float], float] | None = None
-        for name, keys in entity_keys.items():
-            both = finite & keys.notna().to_numpy()
-            pairs = pd.DataFrame({"e": keys[both].to_numpy(), "x": scaled[both]})
+        for name, (codes, keys) in entity_codes.items():
+            both = finite & (codes >= 0)
+            pairs = pd.DataFrame({"e": codes[both], "x": scaled[both]})
             sizes = pairs.groupby("e", sort=True)["x"].transform("size").to_numpy()
             eligible = sizes >= ENTITY_MIN_ROWS
             if eligible.sum() < 0.5 * both.sum():
@@ -789,7 +826,8 @@ def _attach_profiles(encoders: list[ColumnEncoder], frame: pd.DataFrame, entity_
             within = _mad(deviations, centred=True)
             ratio = within / overall
             if ratio <= PROFILE_SPREAD and (best is None or ratio < best[0]):
-                usual = {str(k): [round(float(v), 6), int(counts[k])] for k, v in medians.items()}
+                named = sorted((str(keys[k]), float(v), int(counts[k])) for k, v in medians.items())
+                usual = {k: [round(v, 6), n] for k, v, n in named}
                 best = (ratio, name, usual, max(within, 1e-3))
         if best is None:
             continue
@@ -812,7 +850,7 @@ def _median_noise(rows: int) -> float:
 def _entity_usual(context: pd.Series, profile: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Per row, its entity's usual value and the yardstick for a distance from it (the pooled
     spread widened by _median_noise); NaN for an entity not seen in training."""
-    codes, keys = pd.factorize(_category_keys(context.reset_index(drop=True)), use_na_sentinel=True)
+    codes, keys = _category_codes(context.reset_index(drop=True))
     medians = profile["medians"]
     table = np.full((len(keys) + 1, 2), np.nan)
     for i, key in enumerate(keys):
@@ -840,8 +878,8 @@ def _usual_for_entity(
     if context is None:
         return out
     # Looked up once per distinct (entity, value) pair, not once per row.
-    e_codes, e_keys = pd.factorize(_category_keys(context), use_na_sentinel=True)
-    v_codes, v_keys = pd.factorize(_category_keys(series), use_na_sentinel=True)
+    e_codes, e_keys = _category_codes(context)
+    v_codes, v_keys = _category_codes(series)
     valid = (e_codes >= 0) & (v_codes >= 0)
     if not valid.any():
         return out
