@@ -35,3 +35,25 @@ def test_values_are_strict_json():
     assert rows[1]["f"] is None and rows[1]["i"] is None and rows[1]["t"] is None and rows[1]["s"] is None
     assert rows[2]["f"] is None and rows[2]["i"] == str(-(2**60))
     assert json.loads(text) == rows
+
+
+def test_whole_columns_read_as_their_cells_do_one_by_one():
+    """The column-at-a-time path (a million-row sheet's anomalies) gives exactly what the cell
+    rule gives: no NaN or Infinity, big integers as text, missing values of every dtype as null."""
+    from tui_detector.core.jsonsafe import json_column, json_value
+
+    columns = [
+        pd.Series(["a", None, "b", "ünï"], dtype="str"),
+        pd.Series(["a", None, 3, np.nan], dtype=object),
+        pd.Series([1.5, np.nan, np.inf, -0.0]),
+        pd.Series([1.5, np.nan, 2.0, 3.1], dtype=np.float32),
+        pd.Series([1, 2**60, -(2**60), 3]),
+        pd.Series([1, 2, 3, 2**63], dtype=np.uint64),
+        pd.Series([True, False, True, False]),
+        pd.Series([True, None, False, True], dtype="boolean"),
+        pd.Series([1, None, 3, 4], dtype="Int64"),
+        pd.to_datetime(pd.Series(["2024-01-01", None, "2024-02-03 04:05:06", "2024-02-03 04:05:06.5"]), format="ISO8601"),
+        pd.Series(["x", "y", None, "x"], dtype="category"),
+    ]
+    for series in columns:
+        assert json.dumps(json_column(series)) == json.dumps([json_value(v) for v in series.tolist()]), series.dtype
