@@ -336,16 +336,26 @@ class EnsembleScorer:
         # Ranked by how much of the row's strangeness each column accounts for (see
         # parts.attribute), ties by how unusual its error is for it; the error is reported
         # relative to the column's usual one.
-        errors, surprise, contribution = attribute(
-            self.network,
-            preprocessor,
-            matrix,
-            recon,
-            lambda m, r: self.cell_scales(preprocessor, m, r),
-            self.error_tails,
-            self.relations,
-        )
-        return errors, contribution + 1e-6 * np.minimum(surprise, 1e6), contribution
+        n, columns = matrix.shape[0], len(preprocessor.encoders)
+        errors, ranking, contribution = (np.zeros((n, columns)) for _ in range(3))
+
+        def explain_rows(rows: slice) -> None:
+            # Each row's attribution is its own (its repaired copies are restored alone), so the
+            # rows of a full-size sheet's anomalies are split between the cores like scoring.
+            e, surprise, c = attribute(
+                self.network,
+                preprocessor,
+                matrix[rows],
+                recon[rows],
+                lambda m, r: self.cell_scales(preprocessor, m, r),
+                self.error_tails,
+                self.relations,
+            )
+            errors[rows], contribution[rows] = e, c
+            ranking[rows] = c + 1e-6 * np.minimum(surprise, 1e6)
+
+        chunks.in_chunks(n, explain_rows)
+        return errors, ranking, contribution
 
     # -- persistence ------------------------------------------------------------------------
 
