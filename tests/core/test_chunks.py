@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -95,14 +96,14 @@ def test_scores_on_two_threads_are_the_scores_on_one(planted, monkeypatch):
     np.testing.assert_array_equal(one, two)
     # The same columns named in the same order with the same values; a contribution may differ
     # in its ninth digit (float32 products over batches of another size round alike only so far).
-    assert _rounded(explained_one) == _rounded(explained_two)
+    assert _alike(explained_one, explained_two)
 
 
-def _rounded(value):
-    if isinstance(value, float):
-        return float(f"{value:.7g}")
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
+def _alike(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_alike(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_alike(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

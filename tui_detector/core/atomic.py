@@ -177,7 +177,7 @@ def replace_directory(staging: Path, target: Path) -> Path:
     return target
 
 
-def write_directory(target: str | os.PathLike[str], files: dict[str, bytes]) -> Path:
+def write_directory(target: str | os.PathLike[str], files: dict[str, bytes | memoryview]) -> Path:
     """Write ``files`` (name -> bytes) as the folder ``target``, atomically (see
     :func:`replace_directory`)."""
     target = Path(target)

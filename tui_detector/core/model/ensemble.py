@@ -354,7 +354,9 @@ class EnsembleScorer:
             errors[rows], contribution[rows] = e, c
             ranking[rows] = c + 1e-6 * np.minimum(surprise, 1e6)
 
-        chunks.in_chunks(n, explain_rows)
+        # A row's attribution holds CANDIDATES repaired copies of it and their restorations:
+        # about ten times a scored row's temporaries, so a tenth of the rows at a time.
+        chunks.in_chunks(n, explain_rows, chunk=max(1, sizing.SCORE_CHUNK // 8))
         return errors, ranking, contribution
 
     # -- persistence ------------------------------------------------------------------------
@@ -369,7 +371,7 @@ class EnsembleScorer:
             **(self.kept.manifest() if self.kept is not None else {}),
         }
 
-    def to_arrays(self) -> dict[str, bytes]:
+    def to_arrays(self) -> dict[str, bytes | memoryview]:
         buffer = io.BytesIO()
         np.savez(
             buffer,

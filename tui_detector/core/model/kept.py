@@ -86,7 +86,10 @@ class KeptScores:
             and self.features is not None
         )
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self) -> memoryview:
+        """The ``.npz`` file's bytes, as a view of the buffer they were written to: on a
+        full-size sheet they weigh over a hundred megabytes, and a copy would be the process's
+        peak memory."""
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -98,7 +101,7 @@ class KeptScores:
             contribution=self.contribution,
             **({"features": self.features} if self.features is not None else {}),
         )
-        return buffer.getvalue()
+        return buffer.getbuffer()
 
     def manifest(self) -> dict[str, Any]:
         """What the model's manifest says about them (its ``ensemble`` section)."""

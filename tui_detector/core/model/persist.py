@@ -51,7 +51,7 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-def write_model(directory: str | os.PathLike[str], manifest: dict[str, Any], arrays: dict[str, bytes]) -> Path:
+def write_model(directory: str | os.PathLike[str], manifest: dict[str, Any], arrays: dict[str, bytes | memoryview]) -> Path:
     """Write the arrays and the manifest (with their checksums added under ``files``).
 
     The directory is written beside its final place and renamed into it, so a reader never
