@@ -4,7 +4,9 @@ must change them, and MODEL_FORMAT_VERSION with them). Version 3 keeps version 2
 arrays; what changed is inside the encoders' states (dates, entities), and version 2 models are
 still read and scored as they were trained. Version 5 adds the relations between numbers and the
 kinds of row on which a number is constant to ``ensemble.npz`` (``relation_*``,
-``mode_constant``); a version 4 directory, without them, loads with none."""
+``mode_constant``); a version 4 directory, without them, loads with none. Version 6 adds each
+column's error-tail steepness (``error_steepness``); a version 5 directory loads with 1 for
+every column."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ ENSEMBLE_KEYS = ["trim_share", "knn_k", "parts", "centre", "scale"]
 ARRAYS = {
     "ensemble.npz": [
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
-        "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
+        "error_steepness", "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
         "relation_sizes", "relation_coef", "relation_bounds", "relation_spread",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
@@ -47,11 +49,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_5_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_6_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 5
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 6
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -219,3 +221,30 @@ def test_a_version_4_directory_loads_without_relations_or_constant_kinds(tmp_pat
     assert len(loaded.scorer_.relations) == 0
     assert np.isnan(loaded.scorer_.mode_scales.constant).all()
     assert np.isfinite(loaded.score_samples(frame)).all()
+
+
+def test_a_version_5_directory_loads_with_every_tail_extrapolated_as_1_over_the_error(tmp_path):
+    """A model written before version 6 has no ``error_steepness``: its threshold was set with
+    every column's errors past their 99th percentile read as falling like 1/error, and it is
+    scored so; the same model with the array scores its large errors higher."""
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "y": rng.normal(size=600)})
+    frame.loc[0, "x"] = 40.0
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    assert (detector.scorer_.error_tails.steepness > 1.0).any()
+    path = detector.save(tmp_path / "v6")
+    with np.load(path / "ensemble.npz", allow_pickle=False) as data:
+        arrays = {k: np.array(data[k]) for k in data.files if k != "error_steepness"}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    (path / "ensemble.npz").write_bytes(buffer.getvalue())
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["format_version"] = 5
+    manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = TabularAnomalyDetector.load(path)
+    np.testing.assert_array_equal(loaded.scorer_.error_tails.steepness, np.ones(2))
+    assert loaded.score_samples(frame)[0] < detector.score_samples(frame)[0]

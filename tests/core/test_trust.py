@@ -230,3 +230,58 @@ def test_numbers_that_are_only_correlated_get_no_relation():
     detector = TabularAnomalyDetector(random_state=0)
     detector.train(frame, epochs=4)
     assert len(detector.scorer_.relations) == 0
+
+
+def claims(rows: int = 2000, seed: int = 8) -> pd.DataFrame:
+    """Expense claims: a hotel claim costs its nights at a nightly rate that varies about 25%;
+    meals and taxis have no nights."""
+    rng = np.random.default_rng(seed)
+    category = rng.choice(["hotel", "meals", "taxi"], rows, p=[0.3, 0.4, 0.3])
+    hotel = category == "hotel"
+    nights = np.where(hotel, rng.integers(1, 5, rows), 0)
+    amount = np.where(hotel, nights * np.exp(rng.normal(4.8, 0.25, rows)), np.exp(rng.normal(3.2, 0.4, rows)))
+    return pd.DataFrame({
+        "employee": [f"E{e:03d}" for e in rng.integers(0, 120, rows)],
+        "category": category,
+        "nights": nights,
+        "amount": np.round(amount, 2),
+        "approved": rng.random(rows) < 0.93,
+    })
+
+
+def test_a_nightly_rate_six_times_the_usual_outranks_long_expensive_stays():
+    """A hotel claim at six (or an eighth of) the usual nightly rate is an amount a hotel claim
+    can have; its error against the rest of the row is several times the amount's 99th
+    percentile, on a column whose errors thin out fast. The most expensive ordinary stays
+    (four nights at a high rate) sit in the whole table's tails, but their amounts fit their
+    nights: the broken rates rank first, explained by the amount or the nights."""
+    frame = claims()
+    hotel = frame.index[(frame["category"] == "hotel") & (frame["nights"] == 2)]
+    broken = [int(r) for r in hotel[:4]]
+    for r, factor in zip(broken, (6.0, 6.0, 0.12, 0.12), strict=True):
+        frame.loc[r, "amount"] = round(float(frame.at[r, "amount"]) * factor, 2)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame)
+    detection = detector.detect(frame)
+    top = set(np.argsort(-detection.scores)[: len(broken)].tolist())
+    assert top == set(broken)
+    for explained in detector.explain(frame, detection, broken):
+        assert explained["anomalous_features"][0]["feature_name"] in ("amount", "nights")
+
+
+def test_a_relation_says_nothing_past_the_ends_of_its_kinds_partner_values():
+    """A fitted curve is least supported at its ends (a fee's floor bends it there): the
+    largest and smallest readings of a tariff are the network's to judge, the rest the
+    relation's."""
+    frame = bills()
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=4)
+    pre, relations = detector.preprocessor_, detector.scorer_.relations
+    (i,) = [i for i in range(len(relations)) if pre.columns[int(relations.target[i])] == "amount"]
+    matrix, _ = pre.transform(frame)
+    said = np.isfinite(relations.predict(pre, matrix, i))
+    basic = frame.index[frame["tariff"] == "Basic"]
+    ends = [int(frame.loc[basic, "kwh"].idxmax()), int(frame.loc[basic, "kwh"].idxmin())]
+    middle = int((frame.loc[basic, "kwh"] - frame.loc[basic, "kwh"].median()).abs().idxmin())
+    assert not said[ends].any() and said[middle]
+    assert 0.95 <= said.mean() < 1.0

@@ -35,6 +35,7 @@ from .parts import (
     mode_candidates,
     reconstruct,
     robust_centre_scale,
+    tail_steepness,
 )
 from .preprocess import TabularPreprocessor
 from .relations import Relations
@@ -153,6 +154,7 @@ class EnsembleScorer:
         relations.scale_cells(preprocessor, fit_matrix, fit_recon, cell_scales)
         per_column = column_residuals(fit_matrix, fit_recon, cell_scales, preprocessor)
         error_tails = QuantileTails.fit(per_column)
+        error_tails.steepness = tail_steepness(preprocessor, error_tails)
         # The other parts were scored on the fitted rows while training.
         fit_parts = [autoencoder_part(error_tails.surprise(per_column)), *others]
         stats = [robust_centre_scale(p) for p in fit_parts]
@@ -381,6 +383,7 @@ class EnsembleScorer:
             projection=self.projection,
             error_quantiles=self.error_tails.quantiles,
             error_rows=np.array([self.error_tails.rows], dtype=np.int64),
+            error_steepness=self.error_tails.steepness,
             mode_column=self.mode_scales.mode_column,
             mode_table=self.mode_scales.table,
             mode_constant=self.mode_scales.constant,
@@ -496,7 +499,10 @@ def _load_arrays(
             reference = np.array(data["knn_reference"], dtype=np.float64)
             projection = np.array(data["projection"], dtype=np.float64)
             errors = QuantileTails(
-                np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0])
+                np.array(data["error_quantiles"], dtype=np.float64), int(np.array(data["error_rows"]).reshape(-1)[0]),
+                # Written since format 6; an earlier model extrapolates every tail as 1/error, as
+                # its threshold was set.
+                np.array(data["error_steepness"], dtype=np.float64) if "error_steepness" in data else None,
             )
             modes = ModeScales(
                 np.array(data["mode_column"]),
@@ -515,7 +521,7 @@ def _load_arrays(
         or reference.shape[1] != n_features
     ):
         raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_features} features")
-    if errors.quantiles.shape != (QuantileTails.GRID.size, n_columns):
+    if errors.quantiles.shape != (QuantileTails.GRID.size, n_columns) or errors.steepness.shape != (n_columns,):
         raise ModelFileError(f"{path}: the ensemble arrays do not fit the table's {n_columns} columns")
     if (
         modes.mode_column.shape != (n_columns,)
@@ -528,7 +534,9 @@ def _load_arrays(
         or modes.constant.shape != modes.table.shape
     ):
         raise ModelFileError(f"{path}: the ensemble's per-kind error scales do not fit the table")
-    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table))
+    finite = all(np.all(np.isfinite(a)) for a in (quantiles, reference, projection, errors.quantiles, modes.table)) and bool(
+        np.all((errors.steepness >= 1.0) & (errors.steepness <= QuantileTails.STEEPEST))
+    )
     if rows < 1 or errors.rows < 1 or reference.shape[0] < 1 or not finite:
         raise ModelFileError(f"{path}: the ensemble arrays are invalid")
     if not (np.all(np.isfinite(relations.spread)) and np.all(relations.spread > 0)):

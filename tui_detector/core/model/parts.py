@@ -49,17 +49,32 @@ class QuantileTails:
     - :meth:`surprise`: how unusual a (reconstruction) error is against that column's usual
       errors: ``-log`` of the share of training rows whose error was at least as large, up to the
       column's 99th percentile; past it, ``log(100)`` plus the log of the ratio to that
-      percentile, so the few worst cells of a column do not all tie (a cell 100x off outranks one
-      10x off). A yes/no column whose rare answer is always hard to reconstruct, or a noisy
-      column, then counts as unusual only when its error is unusual *for it*.
+      percentile times the column's ``steepness`` (1 unless set, see :meth:`tail_steepness`), so
+      the few worst cells of a column do not all tie (a cell 100x off outranks one 10x off). A
+      yes/no column whose rare answer is always hard to reconstruct, or a noisy column, then
+      counts as unusual only when its error is unusual *for it*.
     """
 
     GRID = np.linspace(0.0, 1.0, 1001)
     TOP = 990  # index of the 99th percentile in GRID
+    #: Index of the 90th percentile in GRID: a tail's steepness is read from here to TOP.
+    TAIL_START = 900
+    #: The steepest tail extrapolated past the 99th percentile: a share of rows falling as
+    #: 1/error^1.5. Past the data the rate is a guess: a column whose errors thin out fast
+    #: between its 90th and 99th percentiles is not assumed to thin out faster still, and a
+    #: number's large error does not outweigh a value never seen in a categorical column (whose
+    #: bounded error keeps 1, see tail_steepness).
+    STEEPEST = 1.5
 
-    def __init__(self, quantiles: np.ndarray, rows: int) -> None:
+    def __init__(self, quantiles: np.ndarray, rows: int, steepness: np.ndarray | None = None) -> None:
         self.quantiles = np.asarray(quantiles, dtype=np.float64)
         self.rows = int(rows)
+        #: Per column, the power of the error the share of rows falls with past the 99th
+        #: percentile (see surprise); 1 everywhere unless given.
+        self.steepness = (
+            np.ones(self.quantiles.shape[1] if self.quantiles.ndim == 2 else 0)
+            if steepness is None else np.asarray(steepness, dtype=np.float64)
+        )
 
     @classmethod
     def fit(cls, matrix: np.ndarray) -> QuantileTails:
@@ -79,6 +94,24 @@ class QuantileTails:
     def score(self, matrix: np.ndarray) -> np.ndarray:
         return self.per_feature(matrix).sum(axis=1)
 
+    def tail_steepness(self) -> np.ndarray:
+        """Per column, how fast the share of training rows with an error at least this large
+        falls between the 90th and 99th percentiles, as a power of the error (log 10 over the
+        log of their ratio), between 1 and STEEPEST.
+
+        The errors past the 99th percentile are few, so their surprise is extrapolated. Where a
+        column's usual errors are tightly bunched (a nightly rate, a price per kilo), an error 6x
+        its 99th percentile is far rarer than one 6x the 99th percentile of a column whose
+        errors spread over decades, and its surprise should say so. 1 (the share falling as
+        1/error) where the errors are heavy-tailed or mostly zero.
+        """
+        top = np.maximum(self.quantiles[self.TOP], 1e-12)
+        start = self.quantiles[self.TAIL_START]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = math.log(10.0) / np.maximum(np.log(top / start), 1e-12)
+        # Errors bunched at one value from the 90th to the 99th percentile: as steep as allowed.
+        return np.where(start > 1e-12, np.clip(np.nan_to_num(rate, nan=1.0), 1.0, self.STEEPEST), 1.0)
+
     def surprise(self, per_column: np.ndarray) -> np.ndarray:
         out = np.empty(per_column.shape, dtype=np.float64)
         size = self.quantiles.shape[0]
@@ -90,8 +123,17 @@ class QuantileTails:
             out[:, j] = -np.log(np.clip(above, floor, 1.0))
             top = max(q[self.TOP], 1e-12)
             beyond = values > top
-            out[beyond, j] = math.log(100.0) + np.log(values[beyond] / top)
+            out[beyond, j] = math.log(100.0) + self.steepness[j] * np.log(values[beyond] / top)
         return out
+
+
+def tail_steepness(preprocessor: TabularPreprocessor, error_tails: QuantileTails) -> np.ndarray:
+    """Each column's steepness past its 99th percentile (see QuantileTails.tail_steepness) where
+    its error can grow without bound: a number's or a date's distance from what was expected.
+    A category or a yes/no answer is right or wrong, its error bounded by its width: the cells
+    past its 99th percentile are its wrong ones, alike, and stay at 1."""
+    unbounded = np.array([e.role in (Role.NUMERIC, Role.DATETIME) for e in preprocessor.encoders], dtype=bool)
+    return np.where(unbounded, error_tails.tail_steepness(), 1.0)
 
 
 class NeighbourModel:

@@ -52,9 +52,13 @@ RELATION_GAIN = 0.5
 #: network's floor (parts.RESIDUAL_FLOOR): a relation is exact to its cells' rounding, which its
 #: measured yardstick already holds; the floor only keeps an exact copy of a column finite.
 RELATION_SCALE_FLOOR = 1e-6
-#: Per kind: the partner's range (a prediction does not extrapolate past it), and the partner's
-#: and the target's median and spread (which of the two is off, see Relations.apply).
+#: Per kind: the partner's range the relation speaks for (its 1st to 99th percentile: a
+#: quadratic is least supported at its ends, and a curve like a fee's floor bends there, so a
+#: row past them is the network's to judge), and the partner's and the target's median and
+#: spread (which of the two is off, see Relations.apply).
 KIND_STATS = ("partner_min", "partner_max", "partner_median", "partner_spread", "target_median", "target_spread")
+#: The share of a kind's partner values left outside its range at either end (see KIND_STATS).
+RANGE_TAIL = 0.01
 #: Rounds of refitting on the rows within TRIM_SIGMAS of the previous fit.
 ROUNDS = 3
 TRIM_SIGMAS = 3.0
@@ -157,9 +161,9 @@ class Relations:
         lo, hi = self.bounds[i][codes, 0], self.bounds[i][codes, 1]
         x = matrix[:, encoders[int(self.partner[i])].start]
         with np.errstate(invalid="ignore"):
-            x = np.clip(x, lo, hi)
             out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
-        ok = _present(preprocessor, matrix, int(self.partner[i])) & np.isfinite(out)
+            inside = (x >= lo) & (x <= hi)
+        ok = _present(preprocessor, matrix, int(self.partner[i])) & inside & np.isfinite(out)
         return np.where(ok, out, np.nan)
 
     def apply(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, wanted: np.ndarray | None = None) -> None:
@@ -374,11 +378,8 @@ def _fit_kinds(
     bulk = rows & (np.abs(residual) <= 2 * TRIM_SIGMAS * max(spread, 1e-12))
     yardstick = float(np.sqrt(np.mean(residual[bulk] ** 2))) if bulk.any() else spread
     bounds = np.full((kinds, len(KIND_STATS)), np.nan)
-    low, high = np.full(kinds, np.inf), np.full(kinds, -np.inf)
-    np.minimum.at(low, codes, x)
-    np.maximum.at(high, codes, x)
     stats = np.column_stack([
-        low, high, _group_median(x, codes, kinds), np.maximum(_group_mad(x, codes, kinds), 1e-6),
+        _group_quantile(x, codes, kinds, RANGE_TAIL), _group_quantile(x, codes, kinds, 1.0 - RANGE_TAIL), _group_median(x, codes, kinds), np.maximum(_group_mad(x, codes, kinds), 1e-6),
         _group_median(y, codes, kinds), np.maximum(within, 1e-6),
     ])
     bounds[good] = stats[good]
@@ -396,6 +397,19 @@ def _group_median(values: np.ndarray, codes: np.ndarray, kinds: int) -> np.ndarr
     lo = starts[some] + (counts[some] - 1) // 2
     hi = starts[some] + counts[some] // 2
     out[some] = (ordered[lo] + ordered[hi]) / 2.0
+    return out
+
+
+def _group_quantile(values: np.ndarray, codes: np.ndarray, kinds: int, share: float) -> np.ndarray:
+    """The ``share`` quantile of ``values`` per code (the nearest rank below; NaN for a code
+    without rows), from one sort."""
+    order = np.lexsort((values, codes))
+    ordered = values[order]
+    counts = np.bincount(codes, minlength=kinds)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(kinds, np.nan)
+    some = counts > 0
+    out[some] = ordered[starts[some] + np.floor(share * (counts[some] - 1)).astype(np.int64)]
     return out
 
 
