@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .model.detector import Detection, TabularAnomalyDetector
-from .model.preprocess import _NS_PER_DAY, _category_keys
+from .model.datetimes import _NS_PER_DAY
+from .model.preprocess import _category_keys
 from .model.threshold import QUANTILE_GRID
 from .model.roles import Role, as_datetime, as_numeric, infer_role
 from .errors import AnomalyTuiError
@@ -178,7 +179,7 @@ def drift_summary(detector: TabularAnomalyDetector, detection: Detection) -> dic
         period = detection.report.periods.get(encoder.column) if detection.report is not None else None
         if encoder.role is Role.DATETIME and encoder.state.get("relative") and period is not None:
             # Dates are judged within their own file, so another period is drift to report
-            # here, once, not a reason to flag rows (see preprocess._outside_period).
+            # here, once, not a reason to flag rows (see datetimes._outside_period).
             entry.update(_period_shift(encoder.state["period"], period))
         elif encoder.role in (Role.NUMERIC, Role.DATETIME):
             # Features are standardised on the training data: their training SD is 1.
