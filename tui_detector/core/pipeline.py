@@ -247,9 +247,11 @@ def open_source(
             if on_sheets is not None:
                 on_sheets(list(kept.sheets))
             return list(kept.sheets), (kept, digest)
-    prepare_fit()
     sheets, loaded = open_table(path, sheet, on_sheets=on_sheets, on_stage=on_stage, cancel=cancel)
     loaded.sheets, loaded.asked = tuple(sheets), request_of(sheet)
+    # The app's read may be in a child process the import would compete with, and Set up is
+    # where the user looks at the roles before training: import the forest while they do.
+    prepare_fit()
     return sheets, (loaded, file_sha256(path))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -459,13 +461,42 @@ def _train_parts(
     clipped = np.clip(matrix, -INPUT_CLIP, INPUT_CLIP)
     projection = compact_projection(preprocessor, matrix)
     compact = matrix @ projection
-    forest = ForestArrays.fit(compact, n_estimators=FOREST_TREES, seed=plan.seed)
-    tails = QuantileTails.fit(compact)
-    neighbours = NeighbourModel.fit(clipped, seed=plan.seed)
-    others = [forest.score(compact), tails.score(compact), np.log(neighbours.score(clipped) + 1e-12)]
+
+    def fit_others() -> tuple[ForestArrays, QuantileTails, NeighbourModel, list[np.ndarray]]:
+        forest = ForestArrays.fit(compact, n_estimators=FOREST_TREES, seed=plan.seed)
+        tails = QuantileTails.fit(compact)
+        neighbours = NeighbourModel.fit(clipped, seed=plan.seed)
+        return forest, tails, neighbours, [forest.score(compact), tails.score(compact), np.log(neighbours.score(clipped) + 1e-12)]
+
+    # The forest, the tails and the neighbours do not depend on the network: they are fitted on
+    # the other core while its first half trains (the forest grows its trees with the
+    # interpreter lock released), and are first needed when that half ends (refine).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-tui-fit")
+    try:
+        side = pool.submit(fit_others)
+        network, history, kept = _train_network(preprocessor, matrix, clipped, plan, hooks, relations, lambda: side.result()[3])
+        forest, tails, neighbours, others = side.result()
+    finally:
+        # A cancelled training does not wait for the side fit (it ends on its own, unused).
+        pool.shutdown(wait=False)
+    return network, history, forest, tails, neighbours, projection, others, kept
+
+
+def _train_network(
+    preprocessor: TabularPreprocessor,
+    matrix: np.ndarray,
+    clipped: np.ndarray,
+    plan: FitPlan,
+    hooks: FitHooks,
+    relations: Relations,
+    others_of: Callable[[], list[np.ndarray]],
+) -> tuple[DenseNetwork, dict[str, list[float]], np.ndarray]:
+    """The autoencoder in two halves, the second without the rows the first half's network and
+    the other parts (``others_of()``) find strangest; those rows' mask is returned too."""
     kept = np.ones(matrix.shape[0], dtype=bool)
 
     def refine(network: DenseNetwork) -> np.ndarray:
+        others = others_of()
         recon = reconstruct(network, clipped, preprocessor, relations=relations, matrix=matrix)
         scale = np.maximum(np.mean((clipped - recon) ** 2, axis=0), RESIDUAL_FLOOR)
         per_column = column_residuals(matrix, recon, scale, preprocessor)
@@ -486,7 +517,7 @@ def _train_parts(
         mask_blocks=blocks(preprocessor),
         mask_rate=MASK_RATE,
     )
-    return network, history, forest, tails, neighbours, projection, others, kept.copy()
+    return network, history, kept.copy()
 
 
 def _load_arrays(

@@ -35,12 +35,6 @@ def _import_forest() -> None:
         pass
 
 
-def _fit_threads() -> int:
-    from .chunks import score_workers  # noqa: PLC0415
-
-    return score_workers(1 << 30)
-
-
 def prepare_fit() -> None:
     """Start importing scikit-learn's IsolationForest in the background, once.
 
@@ -85,9 +79,7 @@ class ForestArrays:
     def fit(cls, x: np.ndarray, *, n_estimators: int = 200, seed: int = 0) -> ForestArrays:
         from sklearn.ensemble import IsolationForest  # noqa: PLC0415
 
-        # Trees are grown with the interpreter lock released and their seeds are drawn before
-        # any is grown, so threads fit the same forest as one, in about half the time on two cores.
-        forest = IsolationForest(n_estimators=n_estimators, random_state=seed, n_jobs=_fit_threads()).fit(x)
+        forest = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(x)
         trees = [est.tree_ for est in forest.estimators_]
         width = max(t.node_count for t in trees)
         shape = (len(trees), width)
