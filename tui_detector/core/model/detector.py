@@ -452,10 +452,12 @@ class TabularAnomalyDetector(EstimatorParams):
             agrees[:, j] = e.agrees(subset[e.column], expected[e.column])
         k = max(0, int(self.top_features))
         raw_rows = json_rows(frame, rows)
+        # Columns by ranking, ties in table order, for every row at once.
+        ranked = np.argsort(-ranking, axis=1, kind="stable").tolist()
         for i, row in enumerate(rows):
             # A column that already holds what the model expected is no reason, nor one whose
             # repair would take nothing away (unless nothing else is left to name).
-            order = [j for j in np.lexsort((np.arange(len(encoders)), -ranking[i])) if not agrees[i, j]][:k]
+            order = [j for j in ranked[i] if not agrees[i, j]][:k]
             order = [j for n, j in enumerate(order) if n == 0 or contribution[i, j] > 0]
             raw_data = raw_rows[i]
             features = []
