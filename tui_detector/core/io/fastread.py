@@ -496,13 +496,19 @@ def read_fast(
     keep = [j for j in range(n_cols) if texts[j] or (c_lo + j) in has_data]
     names = _names(one_row, 0 if h is not None else None, texts, keep, header_row, False, warnings)
 
-    positions = pa.array(data_abs - skip)
-    columns: dict[str, Any] = {}
+    offsets = data_abs - skip
     n = len(data_abs)
+    # Most tables have no blank row inside: their rows are a slice (no copy), not a gather.
+    contiguous = n == 0 or int(offsets[-1]) - int(offsets[0]) == n - 1
+    positions = None if contiguous else pa.array(offsets)
+    first = int(offsets[0]) if n else 0
+    columns: dict[str, Any] = {}
     for col_name, j in zip(names, keep):
         c = c_lo + j
         if c in col_pos:
-            columns[col_name] = _typed(arrays[col_pos[c]].take(positions))
+            arr = arrays[col_pos[c]]
+            rows = arr.slice(first, n) if positions is None else arr.take(positions)
+            columns[col_name] = _typed(rows)
         else:
             columns[col_name] = np.full(n, None, dtype=object)
     frame = (
