@@ -415,7 +415,7 @@ def read_fast(
     h, start = _choose_header(grid, header_row, where, warnings)
     h_abs = None if h is None else grid.row0 + h
     skip = grid.row0 + start
-    cols, arrays, first_col, width, odd = _load(str(probe.path), name, skip)
+    cols, arrays, _first, width, odd = _load(str(probe.path), name, skip)
     n_body = len(arrays[0]) if arrays else 0
     if stage is not None:
         stage(f"typing {_used_rows(head, skip, n_body):,} rows")
@@ -447,7 +447,15 @@ def read_fast(
             arr = pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
         arrays[i] = arr
 
-    # The rows both read must hold the same cells.
+    # The rows both read must hold the same cells, and fastexcel must have every head cell.
+    below = grid.occupied[max(0, skip - grid.row0):]
+    if below.size:
+        filled_rows = grid.row0 + max(0, skip - grid.row0) + np.flatnonzero(below.any(axis=1))
+        filled_cols = grid.col0 + np.flatnonzero(below.any(axis=0))
+        if len(filled_rows) and int(filled_rows[-1]) >= skip + n_body:
+            raise Fallback("the cell-by-cell reader found rows fastexcel did not")
+        if any(int(c) not in col_pos for c in filled_cols):
+            raise Fallback("the cell-by-cell reader found a column fastexcel did not")
     overlap = max(0, min(head.end, skip + n_body) - skip)
     for i, c in enumerate(cols):
         got = _as_python(arrays[i], overlap)

@@ -11,6 +11,9 @@ its own module:
   saved without a value; :mod:`.text` splits a delimited text file into string fields.
 * :mod:`.grid` turns either into the typed table (header, names, types: :mod:`.columns`), so
   a table reads the same whichever engine produced the cells.
+* :mod:`.fastread` reads an xlsx/xlsm sheet to Arrow instead (the head cell by cell, the rest
+  typed by column), for the same table; wherever it cannot vouch for that, the steps above run.
+  ``ANOMALY_TUI_FAST_READ=0`` turns it off.
 * Big files are read by a child process (:mod:`.child`) that runs this same reader.
 
 Everything a parser raises leaves this module as a :class:`ReadError` whose message is one line a
