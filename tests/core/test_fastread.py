@@ -273,3 +273,16 @@ def test_the_fast_path_is_off_without_fastexcel_or_when_told(tmp_path, monkeypat
     monkeypatch.setattr(fastread, "read_fast", must_not_run)
     t = read_table(path)
     assert t.report.engine == "calamine" and len(t.frame) == 300
+
+
+def test_a_surprise_in_the_fast_path_is_read_cell_by_cell(tmp_path, monkeypatch):
+    path = _write(tmp_path / "p.xlsx", _plain)
+    slow = _cell(monkeypatch, path)
+
+    def panics(*_a, **_k):
+        raise BaseException("a Rust panic")  # pyo3's PanicException is a BaseException
+
+    monkeypatch.setattr(fastread, "_load", panics)
+    _assert_same(read_table(path), slow)
+    with pytest.raises(reader.ReadError, match="no sheet named"):
+        read_table(path, sheet="Nope")

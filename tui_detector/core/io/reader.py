@@ -461,6 +461,13 @@ def _read_fast(
     except fastread.Fallback as exc:
         _log.debug("'%s' read cell by cell: %s", probe.name, exc)
         return None
+    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
+        if is_fatal(exc):
+            raise
+        # Whatever else went wrong (no such sheet, a parser's surprise), the cell-by-cell path
+        # reads the file or says what is wrong in its own words.
+        _log.debug("'%s' read cell by cell after %s: %s", probe.name, type(exc).__name__, exc)
+        return None
     built = fast.built
     report = _report(probe, probe.fmt, "calamine", fast.sheet, built, list(probe.warnings), started)
     listing = None
