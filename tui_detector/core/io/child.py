@@ -221,7 +221,7 @@ def read_in_child(
                 "tui_detector.core.io._tablechild",
                 request,
                 on_line=heard,
-                env={IN_CHILD_ENV: "1"},
+                env={IN_CHILD_ENV: "1", **_arrow_pool_env()},
                 cancel=cancel,
             )
         except sandbox.CannotStart as exc:
@@ -250,6 +250,18 @@ def read_in_child(
         shutil.rmtree(work, ignore_errors=True)
 
 
+#: pyarrow's own switch for its allocator, read when pyarrow is imported.
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+
+
+def _arrow_pool_env() -> dict[str, str]:
+    """The reader process allocates Arrow memory from the C library's allocator, unless the
+    user chose one: pyarrow's default (mimalloc) asks for memory in a way that waits on the
+    kernel's compaction on a fragmented machine (the same wait as NumPy's huge pages). Measured
+    here on a 109 MB table: IPC read 0.34-1.58 s with mimalloc, 0.07-0.11 s with the system's."""
+    return {} if os.environ.get(ARROW_POOL_ENV) else {ARROW_POOL_ENV: "system"}
+
+
 def _why(rc: int) -> str:
     """Why a reader process ended without an answer, in words."""
     if rc >= 0:
@@ -269,10 +281,16 @@ def _load(work: Path, result: dict) -> LoadedTable:
 
     try:
         report = LoadReport(**result["done"])
-        with pa.OSFile(str(work / "table.arrow"), "rb") as source:
-            # One chunk per column: picking rows out of a chunked text column (the table's
-            # visible rows, an explanation's rows) concatenates its chunks each time.
-            table = pa.ipc.open_file(source).read_all().combine_chunks()
+        # The file read whole into one Python buffer that the table's columns then point into
+        # (no copy): pyarrow's own reads allocate from its default pool, which waits on the
+        # kernel here (see _arrow_pool_env; this is the app's process, whose allocator is not
+        # ours to set). Measured: 1.2 s for a million-row table's 123 MB against ~0.1 s.
+        data = pa.py_buffer((work / "table.arrow").read_bytes())
+        pool = pa.system_memory_pool()
+        # One chunk per column: picking rows out of a chunked text column (the table's
+        # visible rows, an explanation's rows) concatenates its chunks each time.
+        table = pa.ipc.open_file(pa.BufferReader(data), memory_pool=pool).read_all().combine_chunks(memory_pool=pool)
+        del data
         frame = table_to_frame(table)
         del table
         rows = (

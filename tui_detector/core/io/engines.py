@@ -109,8 +109,13 @@ def _cell_scan(probe: FileProbe, name: str) -> list[scan.Err]:
 
 
 def _calamine_open(p):
+    """The workbook at path ``p``, or in ``p`` itself when that is the bytes of one."""
     from python_calamine import CalamineWorkbook
 
+    if isinstance(p, bytes):
+        import io
+
+        return CalamineWorkbook.from_filelike(io.BytesIO(p))
     return CalamineWorkbook.from_path(str(p))
 
 
@@ -132,12 +137,17 @@ def _close(wb: Any) -> None:
         pass
 
 
-def _calamine_raw(probe: FileProbe, sheet: str | int | None, parsed: ParsedSheet | None) -> Raw:
+def _calamine_raw(
+    probe: FileProbe, sheet: str | int | None, parsed: ParsedSheet | None, source: bytes | None = None
+) -> Raw:
+    """The cells of one sheet; ``source`` is a copy of the workbook to parse instead of the file
+    (:mod:`.fastread` parses the first rows of a sheet that way), the cell scans still read
+    the file."""
     if _isolated(probe.fmt):
         return _calamine_raw_child(probe, sheet)
     if parsed is not None:
         return _scanned_rows(probe, parsed.name, lambda: parsed.sheet)
-    wb = _calamine_open(probe.path)
+    wb = _calamine_open(probe.path if source is None else source)
     try:
         sheets = _calamine_sheets(wb)
         name = sheets[_pick_sheet(probe, sheets, sheet)][0]
@@ -349,10 +359,16 @@ def workbook_raw(
 
 
 def list_workbook(
-    probe: FileProbe, sheet: str | int | None = None, *, keep: bool = False
+    probe: FileProbe,
+    sheet: str | int | None = None,
+    *,
+    keep: bool = False,
+    sized: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[list[SheetInfo], ParsedSheet | None]:
     """The workbook's sheets in order with their used size; with ``keep``, also the parsed
-    sheet that reading ``sheet`` will want (None when the listing cannot keep it)."""
+    sheet that reading ``sheet`` will want (None when the listing cannot keep it). Sheets
+    named in ``sized`` are not parsed: that is their (rows, columns)."""
+    sized = sized or {}
     fmt = probe.fmt
     if _isolated(fmt):
         return _list_in_child(probe), None
@@ -377,6 +393,10 @@ def list_workbook(
                 wanted = None  # the read that follows says so
         parsed = None
         for i, (name, visible) in enumerate(sheets):
+            if name in sized and name != wanted:
+                rows, cols = sized[name]
+                out.append(SheetInfo(name=name, index=i, rows=int(rows), columns=int(cols), visible=visible))
+                continue
             try:
                 ws = wb.get_sheet_by_name(name)
                 rows, cols = _used_size(ws)

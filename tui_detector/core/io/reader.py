@@ -11,6 +11,9 @@ its own module:
   saved without a value; :mod:`.text` splits a delimited text file into string fields.
 * :mod:`.grid` turns either into the typed table (header, names, types: :mod:`.columns`), so
   a table reads the same whichever engine produced the cells.
+* :mod:`.fastread` reads an xlsx/xlsm sheet to Arrow instead (the head cell by cell, the rest
+  typed by column), for the same table; wherever it cannot vouch for that, the steps above run.
+  ``ANOMALY_TUI_FAST_READ=0`` turns it off.
 * Big files are read by a child process (:mod:`.child`) that runs this same reader.
 
 Everything a parser raises leaves this module as a :class:`ReadError` whose message is one line a
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -33,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import engines, jsonrec, parquet, sqlitedb, text
+from . import engines, fastread, jsonrec, parquet, sqlitedb, text
 from .columnar import build_columns
 from .formats import (
     EXCEL_FORMATS,
@@ -70,6 +74,8 @@ __all__ = [
     "read_table",
     "file_sha256",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Told a few words as a read moves from one long step to the next ("typing 1,048,576 rows").
 Stage = Callable[[str], None]
@@ -199,7 +205,31 @@ def _open_here(
     listing parsed is the one the read types."""
     stage = on_stage or _quiet
     with _as_read_error(path):
-        listing = _list(path, sheet, keep=True, stage=stage)
+        started = time.perf_counter()
+        _check_engine(engine)
+        _check_header_arg(header_row)
+        probe = _checked_probe(path, stage)
+        fast = None
+        if probe.fmt in EXCEL_FORMATS and fastread.enabled(probe, engine):
+            stage("parsing the workbook")
+            stage("reading the cells")
+            fast = _read_fast(probe, sheet, header_row, started, stage)
+        if fast is not None:
+            fast, size = fast
+            sheets = list(fast.sheets or ())
+            if not sheets:
+                # Every sheet's size, for the listing; the sheet just read is not parsed again.
+                sheets, _ = engines.list_workbook(
+                    probe, sheet, keep=False, sized={fast.report.sheet: size}
+                )
+    if fast is not None:
+        if on_sheets is not None:
+            on_sheets(sheets)
+        if cancel is not None and cancel.is_set():
+            raise ReadCancelled(f"reading '{_name_of(path)}' was cancelled")
+        return sheets, fast
+    with _as_read_error(path):
+        listing = _list(path, sheet, keep=True, stage=stage, probe=probe)
     if on_sheets is not None:
         on_sheets(listing.sheets)
     if cancel is not None and cancel.is_set():
@@ -292,8 +322,10 @@ class _Listing:
 _RECORD_ENGINES = {"parquet": "pyarrow", "json": "json", "jsonl": "json", "sqlite": "sqlite3"}
 
 
-def _list(path: Any, sheet: str | int | None, *, keep: bool, stage: Stage) -> _Listing:
-    probe = _checked_probe(path, stage)
+def _list(
+    path: Any, sheet: str | int | None, *, keep: bool, stage: Stage, probe: FileProbe | None = None
+) -> _Listing:
+    probe = probe if probe is not None else _checked_probe(path, stage)
     fmt = probe.fmt
     if fmt in RECORD_FORMATS:
         return _list_records(probe, keep, stage)
@@ -391,6 +423,10 @@ def _read_probed(
 
     stage("reading the cells")
     parsed = kept if isinstance(kept, engines.ParsedSheet) else None
+    if parsed is None and fastread.enabled(probe, engine):
+        fast = _read_fast(probe, sheet, header_row, started, stage)
+        if fast is not None:
+            return fast[0]
     raw, used_engine, warnings = engines.workbook_raw(probe, sheet, engine, parsed)
     warnings = list(probe.warnings) + warnings
     stage(f"typing {len(raw.rows):,} rows")
@@ -412,6 +448,36 @@ def _read_probed(
         frame=built.frame, report=report, excel_rows=built.grid_rows + 1,
         sheets=tuple(raw.listing) if raw.listing else None,
     )
+
+
+def _read_fast(
+    probe: FileProbe, sheet: Any, header_row: Any, started: float, stage: Stage
+) -> tuple[LoadedTable, tuple[int, int]] | None:
+    """The sheet read to Arrow (:mod:`.fastread`) and its used size, or None where the
+    cell-by-cell path must read it. The load report names calamine, the parser under
+    fastexcel too."""
+    try:
+        fast = fastread.read_fast(probe, sheet, header_row, stage)
+    except fastread.Fallback as exc:
+        _log.debug("'%s' read cell by cell: %s", probe.name, exc)
+        return None
+    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
+        if is_fatal(exc):
+            raise
+        # Whatever else went wrong (no such sheet, a parser's surprise), the cell-by-cell path
+        # reads the file or says what is wrong in its own words.
+        _log.debug("'%s' read cell by cell after %s: %s", probe.name, type(exc).__name__, exc)
+        return None
+    built = fast.built
+    report = _report(probe, probe.fmt, "calamine", fast.sheet, built, list(probe.warnings), started)
+    listing = None
+    if len(fast.sheets) == 1:
+        rows, cols = fast.size
+        listing = (SheetInfo(name=fast.sheet, index=0, rows=rows, columns=cols, visible=fast.sheets[0][1]),)
+    loaded = LoadedTable(
+        frame=built.frame, report=report, excel_rows=built.grid_rows + 1, sheets=listing
+    )
+    return loaded, fast.size
 
 
 def _read_text(
