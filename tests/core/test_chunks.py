@@ -24,8 +24,8 @@ def test_every_row_is_scored_once_and_progress_counts_rows_in_order(monkeypatch)
     heard: list[tuple[int, int]] = []
     chunks.in_chunks(1_005, score, on_scored=lambda done, total: heard.append((done, total)), workers=2)
     assert (seen == 1).all()
-    # Half-size chunks with two workers; "n rows scored" always means the first n.
-    assert heard == [(min(k, 1_005), 1_005) for k in range(10, 1_015, 10)]
+    # The same spans as one worker's; "n rows scored" always means the first n.
+    assert heard == [(min(k, 1_005), 1_005) for k in range(20, 1_025, 20)]
     assert threading.get_ident() not in callers
 
 
@@ -49,7 +49,7 @@ def test_a_cancel_starts_no_further_chunk_and_finishes_none_it_did_not_start(mon
 
     with pytest.raises(TrainingCancelled):
         chunks.in_chunks(10_000, score, should_stop=should_stop, workers=2)
-    # The two chunks running when the cancel came were let finish; the other 998 never began.
+    # The two chunks running when the cancel came were let finish; the other 498 never began.
     assert len(started) <= 4
     # The cancel check ran on the caller's thread only.
     assert asked
@@ -59,7 +59,7 @@ def test_a_failure_in_a_chunk_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(sizing, "SCORE_CHUNK", 20)
 
     def score(span: slice) -> None:
-        if span.start == 30:
+        if span.start == 40:
             raise MemoryError("no room for the distances")
 
     with pytest.raises(MemoryError, match="no room"):

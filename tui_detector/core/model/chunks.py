@@ -52,15 +52,14 @@ def in_chunks(
 ) -> None:
     """Call ``score(span)`` for consecutive spans covering ``rows`` rows.
 
-    With one worker the spans are ``chunk`` rows (default ``sizing.SCORE_CHUNK``); with more,
-    half that, so that the workers together hold about the temporaries one did and a 100k-row
-    table still splits evenly. Raises TrainingCancelled when ``should_stop`` says so; chunks
-    already running are finished (their rows are thrown away with the rest), none is started
-    after.
+    The spans are ``chunk`` rows (default ``sizing.SCORE_CHUNK``) however many workers share
+    them: where a span ends can move a row's last bits (a matrix product's rounding depends on
+    its batch), so a table scores the same whatever the number of cores the process may use.
+    Raises TrainingCancelled when ``should_stop`` says so; chunks already running are finished
+    (their rows are thrown away with the rest), none is started after.
     """
     workers = score_workers(rows) if workers is None else max(1, int(workers))
-    chunk = sizing.SCORE_CHUNK if chunk is None else int(chunk)
-    chunk = chunk if workers == 1 else max(1, chunk // 2)
+    chunk = sizing.SCORE_CHUNK if chunk is None else max(1, int(chunk))
     spans = [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
     if workers == 1 or len(spans) == 1:
         for span in spans:

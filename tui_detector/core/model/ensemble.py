@@ -359,8 +359,8 @@ class EnsembleScorer:
             ranking[rows] = c + 1e-6 * np.minimum(surprise, 1e6)
 
         # A row's attribution holds CANDIDATES repaired copies of it and their restorations:
-        # about ten times a scored row's temporaries, so a tenth of the rows at a time.
-        chunks.in_chunks(n, explain_rows, chunk=max(1, sizing.SCORE_CHUNK // 8))
+        # several times a scored row's temporaries, so half the rows at a time.
+        chunks.in_chunks(n, explain_rows, chunk=max(1, sizing.SCORE_CHUNK // 2))
         return errors, ranking, contribution
 
     # -- persistence ------------------------------------------------------------------------

@@ -17,8 +17,10 @@ AUTO_STEPS = 1000
 FIT_ROWS = 20_000
 #: "auto" scores this many rows at a time: the temporaries of a full-size sheet stay small
 #: (rows x features each), and no single NumPy call holds the interpreter for long, so the
-#: app's screen keeps repainting while a large table is scored.
-SCORE_CHUNK = 65_536
+#: app's screen keeps repainting while a large table is scored. It is the network's own restore
+#: chunk, so the table is cut where the network cuts it whatever the number of threads that
+#: score it: the scores are the same bits on one core as on four (see chunks.py).
+SCORE_CHUNK = 16_384
 
 
 def auto_batch_size(rows: int) -> int:
