@@ -423,3 +423,31 @@ def test_more_columns_than_rows_and_missing_cells():
     detector.train(frame, epochs=3)
     assert np.all(np.isfinite(detector.score_samples(frame)))
     assert "c0 (missing)" in detector.preprocessor_.feature_names
+
+
+def test_roles_guessed_for_the_table_are_not_guessed_again(planted, monkeypatch):
+    """Set up has profiled the table already: training takes those profiles (with the user's
+    roles on top), gives the model it would have given, and profiles nothing again; profiles of
+    another table (a totals row left out since: other rows) are not taken."""
+    from tui_detector.core.model import detector as detector_module
+    from tui_detector.core.model.roles import apply_roles, profile_columns
+
+    frame, _ = planted
+    guessed = profile_columns(frame)
+    roles = {str(frame.columns[1]): "text", str(frame.columns[2]): "categorical"}
+    assert apply_roles(guessed, roles) == profile_columns(frame, roles)
+
+    plain = TabularAnomalyDetector(random_state=0, roles=roles)
+    plain.train(frame, epochs=2)
+    calls = []
+    real = detector_module.profile_columns
+    monkeypatch.setattr(detector_module, "profile_columns", lambda *a, **k: calls.append(1) or real(*a, **k))
+    reused = TabularAnomalyDetector(random_state=0, roles=roles)
+    reused.train(frame, epochs=2, guessed=guessed)
+    assert calls == []
+    assert reused.profiles_ == plain.profiles_
+    np.testing.assert_array_equal(reused.detect(frame).scores, plain.detect(frame).scores)
+
+    shorter = frame.iloc[:-1].reset_index(drop=True)
+    TabularAnomalyDetector(random_state=0).train(shorter, epochs=2, guessed=guessed)
+    assert calls == [1]

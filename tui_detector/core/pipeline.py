@@ -357,6 +357,8 @@ def obtain_model(
                 on_progress=on_progress,
                 should_stop=should_stop,
                 on_scored=_rows_stage(stage),
+                # Set up guessed them on this very table (the detector checks the rows).
+                guessed=loaded.profiles,
                 **settings.train_options(len(frame)),
             )
         run_warnings.extend(str(w.message) for w in caught if issubclass(w.category, (RuntimeWarning, UserWarning)))

@@ -17,6 +17,7 @@ import os
 import time
 import warnings
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,7 +48,7 @@ from .persist import (
 )
 from .preprocess import TabularPreprocessor, TransformReport
 from .progress import PREPARE_STEPS, ProgressCallback, RowsCallback, StopCallback, preparation
-from .roles import ColumnProfile, Role, profile_columns
+from .roles import ColumnProfile, Role, apply_roles, profile_columns
 from .scorer import FitHooks, FitPlan, Scorer
 from .seed import SeedAutoencoderScorer
 from .sizing import auto_batch_size, auto_ensemble_epochs, auto_epochs
@@ -189,13 +190,16 @@ class TabularAnomalyDetector(EstimatorParams):
         should_stop: StopCallback | None = None,
         early_stopping: bool = True,
         on_scored: RowsCallback | None = None,
+        guessed: Sequence[ColumnProfile] | None = None,
     ) -> dict[str, list[float]]:
         """Fit on ``df`` (every row is assumed mostly normal) and set the threshold.
 
         ``epochs`` and ``batch_size`` default to values suited to the table's size; the seed's
         ``epochs=50, batch_size=32`` still work when given. Returns the loss history per epoch.
         A table fitted on a sample then has every row scored; ``on_scored(done, total)`` hears
-        how far that has got.
+        how far that has got. ``guessed``: ``profile_columns(df)`` where the caller has it
+        already (Set up showed it), so a million-row table is not profiled twice; used only when
+        it names the table's columns and rows.
 
         Raises:
             TrainingCancelled: ``should_stop`` returned true (checked after every batch).
@@ -209,6 +213,7 @@ class TabularAnomalyDetector(EstimatorParams):
                 df, epochs, batch_size, validation_split,
                 FitHooks(on_progress=on_progress, should_stop=should_stop, on_scored=on_scored),
                 early_stopping,
+                guessed,
             )
 
     def _train(
@@ -219,6 +224,7 @@ class TabularAnomalyDetector(EstimatorParams):
         validation_split: float,
         hooks: FitHooks,
         early_stopping: bool,
+        guessed: Sequence[ColumnProfile] | None = None,
     ) -> dict[str, list[float]]:
         self._check_params(validation_split)
         if not isinstance(df, pd.DataFrame):
@@ -234,7 +240,12 @@ class TabularAnomalyDetector(EstimatorParams):
                 hooks.on_progress(preparation(step, done, PREPARE_STEPS, time.monotonic() - started))
 
         preparing("profiling the columns", 0)
-        profiles = profile_columns(frame, self.roles)
+        if guessed is not None and [p.name for p in guessed] == [str(c) for c in frame.columns] and all(
+            p.rows == len(frame) for p in guessed
+        ):
+            profiles = apply_roles(list(guessed), self.roles)
+        else:
+            profiles = profile_columns(frame, self.roles)
         preparing("encoding the columns", 1)
         preprocessor = TabularPreprocessor(profiles).fit(frame)
         matrix, report = preprocessor.transform(frame)

@@ -321,6 +321,24 @@ def profile_columns(
     return profiles
 
 
+def apply_roles(profiles: list[ColumnProfile], overrides: dict[str, Role | str] | None = None) -> list[ColumnProfile]:
+    """``profile_columns(frame, overrides)`` from ``profiles``, the frame's guessed profiles: the
+    columns the user chose a role for take it, the others keep the guess."""
+    overrides = {str(k): Role(v) for k, v in (overrides or {}).items()}
+    unknown = set(overrides) - {p.name for p in profiles}
+    if unknown:
+        raise KeyError(f"no such column(s): {', '.join(sorted(unknown))}")
+    out = []
+    for p in profiles:
+        role = overrides.get(p.name)
+        if role is None:
+            out.append(p)
+            continue
+        reason = "chosen by you" if role in MODEL_ROLES else "excluded by you"
+        out.append(ColumnProfile(p.name, role, reason, p.distinct, p.missing, p.rows, True))
+    return out
+
+
 def toggle_column(current: ColumnProfile, inferred: ColumnProfile, *, numeric: bool) -> ColumnProfile | None:
     """What include/exclude (``space`` in Set up) makes of a column; ``None`` when it cannot.
 
