@@ -208,15 +208,7 @@ def test_a_version_4_directory_loads_without_relations_or_constant_kinds(tmp_pat
     detector.train(frame, epochs=2)
     assert len(detector.scorer_.relations) > 0
     path = detector.save(tmp_path / "v5")
-    with np.load(path / "ensemble.npz", allow_pickle=False) as data:
-        arrays = {k: np.array(data[k]) for k in data.files if not k.startswith("relation_") and k != "mode_constant"}
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    (path / "ensemble.npz").write_bytes(buffer.getvalue())
-    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    manifest["format_version"] = 4
-    manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
-    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    _as_older_version(path, 4, lambda k: k.startswith("relation_") or k == "mode_constant")
     loaded = TabularAnomalyDetector.load(path)
     assert len(loaded.scorer_.relations) == 0
     assert np.isnan(loaded.scorer_.mode_scales.constant).all()
@@ -236,15 +228,21 @@ def test_a_version_5_directory_loads_with_every_tail_extrapolated_as_1_over_the_
     detector.train(frame, epochs=2)
     assert (detector.scorer_.error_tails.steepness > 1.0).any()
     path = detector.save(tmp_path / "v6")
+    _as_older_version(path, 5, lambda k: k == "error_steepness")
+    loaded = TabularAnomalyDetector.load(path)
+    np.testing.assert_array_equal(loaded.scorer_.error_tails.steepness, np.ones(2))
+    assert loaded.score_samples(frame)[0] < detector.score_samples(frame)[0]
+
+
+def _as_older_version(path, version: int, newer) -> None:
+    """Rewrite the saved model at ``path`` as ``version`` wrote it: without the ensemble arrays
+    ``newer(name)`` names, with that version number and the checksum to match."""
     with np.load(path / "ensemble.npz", allow_pickle=False) as data:
-        arrays = {k: np.array(data[k]) for k in data.files if k != "error_steepness"}
+        arrays = {k: np.array(data[k]) for k in data.files if not newer(k)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     (path / "ensemble.npz").write_bytes(buffer.getvalue())
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    manifest["format_version"] = 5
+    manifest["format_version"] = version
     manifest["files"]["ensemble.npz"] = hashlib.sha256(buffer.getvalue()).hexdigest()
     (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-    loaded = TabularAnomalyDetector.load(path)
-    np.testing.assert_array_equal(loaded.scorer_.error_tails.steepness, np.ones(2))
-    assert loaded.score_samples(frame)[0] < detector.score_samples(frame)[0]
