@@ -170,12 +170,37 @@ class NeighbourModel:
             d2 += x_sq[:, None]
             d2 += ref_sq[None, :]
             take = min(k + 1, ref.shape[0])
-            near = np.sort(np.maximum(np.partition(d2, take - 1, axis=1)[:, :take], 0.0), axis=1)
+            near = np.sort(np.maximum(_smallest(d2, take), 0.0), axis=1)
             # float32 rounding leaves ~1e-7 of |x|^2 where the distance is exactly zero
             self_match = near[:, 0] <= 1e-5 * (1.0 + x_sq)
             picked = np.where(self_match[:, None], near[:, 1 : k + 1], near[:, :k]) if take > k else near[:, :k]
             out[start : start + chunk] = np.sqrt(picked).mean(axis=1)
         return out
+
+
+#: Reference columns are split into this many interleaved blocks for :func:`_smallest`.
+_SELECT_BLOCKS = 128
+
+
+def _smallest(d2: np.ndarray, take: int) -> np.ndarray:
+    """The ``take`` smallest values of each row of ``d2`` (in no order), the same values
+    ``np.partition(d2, take - 1, axis=1)[:, :take]`` holds.
+
+    A row's ``take`` smallest values all lie in the ``take`` blocks whose minimum is smallest:
+    a value in any other block has ``take`` block minima, one per block, at or below it. So
+    only those blocks (here 11 of 128, 16 columns each) are partitioned, and the block minima
+    are taken column-interleaved, an elementwise minimum of contiguous runs that vectorises.
+    Partitioning all 2,048 distances of every row cost ~4x as much on a million rows.
+    Ties change which copies are picked, never the values, so the scores are the same bits.
+    """
+    n, width = d2.shape
+    blocks = _SELECT_BLOCKS
+    if width % blocks or width // blocks < 2 or blocks < 4 * take:
+        return np.partition(d2, take - 1, axis=1)[:, :take]
+    grid = d2.reshape(n, width // blocks, blocks)
+    best = np.argpartition(grid.min(axis=1), take - 1, axis=1)[:, :take]
+    candidates = np.take_along_axis(grid, best[:, None, :], axis=2).reshape(n, -1)
+    return np.partition(candidates, take - 1, axis=1)[:, :take]
 
 
 def blocks(preprocessor: TabularPreprocessor) -> list[tuple[int, int]]:
