@@ -35,6 +35,15 @@ def test_each_role_is_inferred_with_a_reason(values, name, role):
     assert reason and isinstance(reason, str)
 
 
+def test_a_yes_no_column_is_decided_by_every_cell_not_its_first():
+    flags = pd.Series(pd.array(["yes", "no"] * 2000 + ["maybe"], dtype="str"), name="paid")
+    assert infer_role(flags)[0] is not Role.BOOLEAN
+    assert infer_role(flags.iloc[:-1])[0] is Role.BOOLEAN
+    ones = pd.Series([0.0, 1.0] * 2000 + [2.0], name="flag")
+    assert infer_role(ones)[0] is not Role.BOOLEAN
+    assert infer_role(ones.iloc[:-1])[0] is Role.BOOLEAN
+
+
 def test_unique_floats_are_numbers_not_ids():
     # Amounts are unique per row too; only integer codes or ID-like names make identifiers.
     role, _ = infer_role(pd.Series(rng.normal(size=N) * 100, name="amount"))
@@ -76,6 +85,8 @@ def test_profiles_mark_excluded_columns_and_honour_overrides():
         [f"2024-03-{1 + i % 28:02d}" for i in range(300)],  # dates stored as text
         [f"the claim number {i} was filed late by the office" for i in range(300)],
         ["only"] * 50,
+        ["Yes", " no"] * 1500 + ["maybe"],  # a third word only far down the column
+        ["Yes", " no"] * 1500 + [" YES ", "No"],  # yes/no all the way down
     ],
 )
 def test_text_columns_get_the_same_role_in_arrow_as_in_python_strings(values):

@@ -116,7 +116,8 @@ def _bool_series(series: pd.Series) -> pd.Series | None:
     if pd.api.types.is_bool_dtype(values.dtype):
         return series.astype("boolean")
     if pd.api.types.is_numeric_dtype(values.dtype):
-        if set(np.unique(values.to_numpy(dtype=float))) <= {0.0, 1.0}:
+        numbers = values.to_numpy(dtype=float)
+        if bool(((numbers == 0.0) | (numbers == 1.0)).all()):
             numbers = series.to_numpy(dtype=float, na_value=np.nan)
             flags = pd.array(numbers == 1.0, dtype="boolean")
             flags[np.isnan(numbers)] = pd.NA
@@ -127,6 +128,11 @@ def _bool_series(series: pd.Series) -> pd.Series | None:
     if isinstance(values.dtype, pd.StringDtype):
         # Text only: decided on the distinct values in Arrow (a column of a million IDs has a
         # million of them, and walking them as Python strings takes seconds).
+        # Any one cell that is not a yes/no token decides: a column of IDs or names is told
+        # apart by its first cells, without folding a million of them.
+        first = values.iloc[:1024].str.strip().str.lower().unique()
+        if not all(v in _BOOL_TOKENS for v in first):
+            return None
         folded = series.str.strip().str.lower()
         distinct = folded.dropna().unique()
         if len(distinct) > 2 or not all(v in _BOOL_TOKENS for v in distinct):
