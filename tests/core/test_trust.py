@@ -298,8 +298,9 @@ def lawyer_claims(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
     who = rng.integers(0, employees, rows)
     category = rng.choice(["hotel", "meals", "taxi"], rows, p=[0.3, 0.4, 0.3])
     category[who == 0] = rng.choice(["meals", "taxi"], int((who == 0).sum()))
-    nights = np.where(category == "hotel", rng.integers(1, 5, rows), 0)
-    amount = np.where(category == "hotel", nights * np.exp(rng.normal(4.8, 0.25, rows)), np.exp(rng.normal(3.2, 0.4, rows)))
+    hotel = category == "hotel"
+    nights = np.where(hotel, rng.integers(1, 5, rows), 0)
+    amount = np.where(hotel, nights * np.exp(rng.normal(4.8, 0.25, rows)), np.exp(rng.normal(3.2, 0.4, rows)))
     return pd.DataFrame({
         "employee": [f"E{e:03d}" for e in who],
         "department": department[who],
