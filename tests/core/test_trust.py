@@ -285,3 +285,44 @@ def test_a_relation_says_nothing_past_the_ends_of_its_kinds_partner_values():
     middle = int((frame.loc[basic, "kwh"] - frame.loc[basic, "kwh"].median()).abs().idxmin())
     assert not said[ends].any() and said[middle]
     assert 0.95 <= said.mean() < 1.0
+
+
+def lawyer_claims(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Claims of 120 employees in four departments, and one employee alone in a fifth (Legal,
+    its own cost centre) who claims ordinary meals and taxis."""
+    rng = np.random.default_rng(seed)
+    employees = 120
+    department = rng.choice(["Sales", "Engineering", "Support", "Finance"], employees, p=[0.35, 0.35, 0.2, 0.1])
+    department[0] = "Legal"
+    centre = {"Sales": "CC-100", "Engineering": "CC-200", "Support": "CC-300", "Finance": "CC-400", "Legal": "CC-900"}
+    who = rng.integers(0, employees, rows)
+    category = rng.choice(["hotel", "meals", "taxi"], rows, p=[0.3, 0.4, 0.3])
+    category[who == 0] = rng.choice(["meals", "taxi"], int((who == 0).sum()))
+    hotel = category == "hotel"
+    nights = np.where(hotel, rng.integers(1, 5, rows), 0)
+    amount = np.where(hotel, nights * np.exp(rng.normal(4.8, 0.25, rows)), np.exp(rng.normal(3.2, 0.4, rows)))
+    return pd.DataFrame({
+        "employee": [f"E{e:03d}" for e in who],
+        "department": department[who],
+        "cost_centre": [centre[d] for d in department[who]],
+        "category": category,
+        "nights": nights,
+        "amount": np.round(amount, 2),
+    })
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_rows_of_a_department_of_one_are_not_strange_for_its_rarity(seed):
+    """A department (and its cost centre) that only one employee belongs to is rare in the
+    table because that employee is: its rarity is the employee's, not the row's. The
+    employee's ordinary claims are not flagged; the one claim filed under another
+    department than the employee's own is."""
+    frame = lawyer_claims(seed=seed)
+    lawyer = frame.index[frame["employee"] == "E000"]
+    wrong = int(lawyer[0])
+    frame.loc[wrong, "department"] = "Sales"
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame)
+    detection = detector.detect(frame)
+    assert detection.flags[wrong]
+    assert not detection.flags[lawyer[1:]].any()

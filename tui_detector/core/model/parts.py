@@ -467,10 +467,30 @@ def compact_projection(preprocessor: TabularPreprocessor, matrix: np.ndarray) ->
     features are a rare category's slot, and splitting there finds rare categories, not strange
     rows. Here a categorical column's one-hot block becomes one feature, the log frequency of the
     row's category in training; every other feature passes through.
+
+    Left out: a categorical column nearly fixed by an entity column (a warehouse's city, a
+    customer's country, an employee's department; see preprocess._attach_entities). Its value
+    says nothing about the row that the entity does not: how rare it is counts the rows of the
+    entities that hold it, which the entity's own frequency already counts. Both kept, the
+    column tails would add the same fact twice or three times over (the rows of the one
+    warehouse in a rare city sit in the tails of the warehouse and of the city, whatever they
+    hold), and IsolationForest would isolate that group of rows along each of them. Whether a
+    row's value fits its entity is judged where its context is seen (column_residuals). Kept
+    where nothing else is left.
     """
+    fixed = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.CATEGORICAL and e.state.get("given")}
+    columns = _compact_columns(preprocessor, matrix, fixed)
+    if not columns and fixed:
+        columns = _compact_columns(preprocessor, matrix, set())
+    return np.column_stack(columns) if columns else np.eye(matrix.shape[1])
+
+
+def _compact_columns(preprocessor: TabularPreprocessor, matrix: np.ndarray, left_out: set[int]) -> list[np.ndarray]:
     n = max(matrix.shape[0], 1)
     columns: list[np.ndarray] = []
-    for encoder in preprocessor.encoders:
+    for position, encoder in enumerate(preprocessor.encoders):
+        if position in left_out:
+            continue
         start, stop = encoder.start, encoder.stop
         first = start
         # Yes/no answers and "this cell is empty" flags mark modes of a table (an idle machine,
@@ -495,7 +515,7 @@ def compact_projection(preprocessor: TabularPreprocessor, matrix: np.ndarray) ->
             unit = np.zeros(matrix.shape[1])
             unit[j] = 1.0
             columns.append(unit)
-    return np.column_stack(columns) if columns else np.eye(matrix.shape[1])
+    return columns
 
 
 def robust_centre_scale(values: np.ndarray) -> tuple[float, float]:
