@@ -107,3 +107,75 @@ def _alike(a, b) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_alike(x, y) for x, y in zip(a, b, strict=True))
     return a == b
+
+
+def test_a_head_start_scores_spans_from_the_end_and_hands_over_the_rest():
+    head = chunks.HeadStart(100, chunk=10)
+    scored: list[int] = []
+    # The caller claims the first spans before the thread ahead starts: it stops at them.
+    assert head.claim(slice(0, 10)) is False
+    assert head.claim(slice(10, 20)) is False
+    assert head.run(lambda span: scored.append(span.start)) == 8
+    assert scored == [90, 80, 70, 60, 50, 40, 30, 20]
+    assert all(head.claim(slice(s, s + 10)) for s in scored)
+
+
+def test_a_stopped_head_start_leaves_every_span_to_the_caller():
+    head = chunks.HeadStart(50, chunk=10)
+    head.stop()
+    assert head.run(lambda span: None) == 0
+    assert not any(head.claim(slice(s, s + 10)) for s in range(0, 50, 10))
+
+
+def test_a_span_that_failed_ahead_is_the_callers_again():
+    head = chunks.HeadStart(30, chunk=10)
+
+    def fail(span):
+        raise MemoryError
+
+    with pytest.raises(MemoryError):
+        head.run(fail)
+    assert head.claim(slice(20, 30)) is False
+
+
+@pytest.mark.slow
+def test_the_training_tables_scores_do_not_depend_on_what_was_scored_ahead(planted, monkeypatch):
+    """Training on a sample, the forest, tails and neighbour parts of every row are scored from
+    the table's end while the network trains; scoring every row takes over where that got to.
+    Nothing scored ahead, everything, or whatever the race left: the same scores."""
+    from tui_detector import TabularAnomalyDetector
+    from tui_detector.core.model import ensemble
+
+    frame, _ = planted
+    monkeypatch.setattr(sizing, "FIT_ROWS", 100)
+    monkeypatch.setattr(sizing, "SCORE_CHUNK", 64)
+    real_score, real_parts_of = ensemble._Ahead.score, ensemble.EnsembleScorer.parts_of
+    counted: dict[str, int] = {}
+
+    def nothing_ahead(self, *args):
+        counted["nothing"] = 0
+
+    def everything_ahead(self, *args):
+        self.head.stop = lambda: None  # not stopped when training ends: it scores every span
+        real_score(self, *args)
+        counted["everything"] = sum(self.head.claim(span) for span in self.head.spans)
+
+    def parts_after_ahead(self, *args, ahead=None, **kwargs):
+        if ahead is not None and ahead.future is not None:
+            ahead.future.result()  # let the thread ahead finish first
+        return real_parts_of(self, *args, ahead=ahead, **kwargs)
+
+    scores = []
+    for how in ("race", "nothing", "everything"):
+        with monkeypatch.context() as m:
+            if how == "nothing":
+                m.setattr(ensemble._Ahead, "score", nothing_ahead)
+            elif how == "everything":
+                m.setattr(ensemble._Ahead, "score", everything_ahead)
+                m.setattr(ensemble.EnsembleScorer, "parts_of", parts_after_ahead)
+            detector = TabularAnomalyDetector(random_state=3)
+            detector.train(frame, epochs=2)
+            scores.append(detector.score_samples(frame))
+    assert counted == {"nothing": 0, "everything": -(-len(frame) // 64)}
+    np.testing.assert_array_equal(scores[0], scores[1])
+    np.testing.assert_array_equal(scores[0], scores[2])

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from . import sizing
 from .progress import RowsCallback, StopCallback, TrainingCancelled
 
-__all__ = ["in_chunks", "score_workers"]
+__all__ = ["HeadStart", "in_chunks", "score_workers"]
 
 #: Below this many rows one thread scores the table: the hand-over would be most of the gain.
 PARALLEL_ROWS = 16_384
@@ -94,3 +94,65 @@ def in_chunks(
             for future in futures:
                 future.cancel()
             raise
+
+
+class HeadStart:
+    """Spans of a table scored ahead, from its end backwards, by a thread with time to spare
+    (while the network trains on the other core), and taken over by :func:`in_chunks` later.
+
+    The spans are :func:`in_chunks`'s own (``chunk`` rows from the first), each scored by the
+    same function whoever scores it, so a span scored ahead gives the same bits. Each span is
+    scored once: the thread ahead claims a span before scoring it and stops at the first one
+    already claimed; :meth:`claim` claims one for the caller, or says it was scored ahead
+    (waiting for it if it is being scored now).
+    """
+
+    _FREE, _AHEAD, _DONE, _TAKEN = range(4)
+
+    def __init__(self, rows: int, chunk: int | None = None) -> None:
+        chunk = sizing.SCORE_CHUNK if chunk is None else max(1, int(chunk))
+        self.chunk = chunk
+        self.spans = [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
+        self._state = [self._FREE] * len(self.spans)
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+
+    def run(self, score: Callable[[slice], None], should_stop: StopCallback | None = None) -> int:
+        """Score spans from the last one back, until :meth:`stop`, a claimed span, or a cancel;
+        returns how many were scored. Runs on the thread ahead."""
+        scored = 0
+        for i in range(len(self.spans) - 1, -1, -1):
+            if self._stop.is_set() or (should_stop is not None and should_stop()):
+                break
+            with self._changed:
+                if self._state[i] != self._FREE:
+                    break
+                self._state[i] = self._AHEAD
+            try:
+                score(self.spans[i])
+            except BaseException:
+                with self._changed:
+                    self._state[i] = self._FREE  # the caller scores it after all
+                    self._changed.notify_all()
+                raise
+            with self._changed:
+                self._state[i] = self._DONE
+                self._changed.notify_all()
+            scored += 1
+        return scored
+
+    def stop(self) -> None:
+        """Start no span ahead from now on (the one being scored is finished)."""
+        self._stop.set()
+
+    def claim(self, span: slice) -> bool:
+        """Whether ``span`` (one of :attr:`spans`) was scored ahead; False: it is the caller's
+        to score, and will not be scored ahead."""
+        i = span.start // self.chunk
+        with self._changed:
+            while self._state[i] == self._AHEAD:
+                self._changed.wait()
+            if self._state[i] == self._DONE:
+                return True
+            self._state[i] = self._TAKEN
+            return False

@@ -134,8 +134,12 @@ class EnsembleScorer:
         sampled = fit_rows.size < n
         fit_matrix = matrix[fit_rows] if sampled else matrix
         relations = Relations.fit(preprocessor, fit_matrix)
+        # Every row's forest, tails and neighbour scores are needed once training ends; the
+        # thread that fits those parts starts on them (from the table's end) while the network
+        # still trains, and scoring every row takes over from there (see chunks.HeadStart).
+        ahead = _Ahead(chunks.HeadStart(n), matrix) if sampled else None
         network, history, forest, tails, neighbours, projection, others, kept = _train_parts(
-            preprocessor, fit_matrix, plan, hooks, relations
+            preprocessor, fit_matrix, plan, hooks, relations, ahead
         )
         # The yardsticks (each column's usual errors, each part's spread) come from the rows the
         # models were fitted on, so they cost the same whatever the table's size.
@@ -178,7 +182,11 @@ class EnsembleScorer:
             # Now every row, a chunk at a time (see parts_of).
             del fit_matrix, fit_recon, fit_parts
             recon = np.empty(matrix.shape, dtype=np.float32)
-            parts = scorer.parts_of(preprocessor, matrix, recon, None, hooks.should_stop, hooks.on_scored)
+            ahead.head.stop()
+            try:
+                parts = scorer.parts_of(preprocessor, matrix, recon, None, hooks.should_stop, hooks.on_scored, ahead=ahead)
+            finally:
+                ahead.finish()
             others = parts[1:]
         else:
             recon, parts = fit_recon.astype(np.float32), fit_parts
@@ -222,10 +230,12 @@ class EnsembleScorer:
         training: TrainingScores | None,
         should_stop: StopCallback | None = None,
         on_scored: RowsCallback | None = None,
+        ahead: _Ahead | None = None,
     ) -> list[np.ndarray]:
         """The four raw scores per row (log for the two that are distances), computed a chunk of
         rows at a time (see :mod:`.chunks`) so that the temporaries stay small on a full-size
-        sheet, by as many threads as there are cores.
+        sheet, by as many threads as there are cores. ``ahead``: the spans whose other three
+        parts were scored while training (the rest are scored here).
 
         ``recon`` (rows x features, float32: the network computes in float32) is filled in
         unless ``training`` (the training table's own parts) is given: then it is that table's
@@ -239,6 +249,8 @@ class EnsembleScorer:
                 return [training.autoencoder, *training.others]
             others = list(training.others)
         parts = [np.empty(n) for _ in range(1 if others is not None else len(ENSEMBLE_PARTS))]
+        if ahead is not None and others is None:
+            parts[1:] = ahead.parts
 
         def score_rows(rows: slice) -> None:
             block = matrix[rows]
@@ -247,11 +259,8 @@ class EnsembleScorer:
                 recon[rows] = reconstruct(self.network, clipped, preprocessor, relations=self.relations, matrix=block)
             per_column = column_residuals(block, recon[rows], self.cell_scales(preprocessor, block, recon[rows]), preprocessor)
             parts[0][rows] = autoencoder_part(self.error_tails.surprise(per_column))
-            if others is None:
-                compact = block @ self.projection
-                parts[1][rows] = self.forest.score(compact)
-                parts[2][rows] = self.tails.score(compact)
-                parts[3][rows] = np.log(self.neighbours.score(clipped) + 1e-12)
+            if others is None and (ahead is None or not ahead.head.claim(rows)):
+                _other_parts(self.forest, self.tails, self.neighbours, self.projection, block, clipped, parts[1:], rows)
 
         chunks.in_chunks(n, score_rows, should_stop, on_scored)
         return parts if others is None else [parts[0], *others]
@@ -450,8 +459,59 @@ class EnsembleScorer:
         )
 
 
+def _other_parts(
+    forest: ForestArrays,
+    tails: QuantileTails,
+    neighbours: NeighbourModel,
+    projection: np.ndarray,
+    block: np.ndarray,
+    clipped: np.ndarray,
+    out: list[np.ndarray],
+    rows: slice,
+) -> None:
+    """The forest, tails and neighbour parts of ``block`` (rows ``rows`` of the table) into
+    ``out``: one function for every caller, so a span scores the same bits whoever scores it."""
+    compact = block @ projection
+    out[0][rows] = forest.score(compact)
+    out[1][rows] = tails.score(compact)
+    out[2][rows] = np.log(neighbours.score(clipped) + 1e-12)
+
+
+class _Ahead:
+    """The whole table's other three parts, scored ahead where the thread that fitted them
+    has time left while the network trains (see chunks.HeadStart)."""
+
+    def __init__(self, head: chunks.HeadStart, matrix: np.ndarray) -> None:
+        self.head = head
+        self.matrix = matrix
+        self.parts = [np.empty(matrix.shape[0]) for _ in range(len(ENSEMBLE_PARTS) - 1)]
+        self.future: Any = None
+
+    def score(self, forest: ForestArrays, tails: QuantileTails, neighbours: NeighbourModel, projection: np.ndarray, hooks: FitHooks) -> None:
+        def score_rows(rows: slice) -> None:
+            block = self.matrix[rows]
+            _other_parts(forest, tails, neighbours, projection, block, np.clip(block, -INPUT_CLIP, INPUT_CLIP), self.parts, rows)
+
+        self.head.run(score_rows, hooks.should_stop)
+
+    def finish(self) -> None:
+        """Stop scoring ahead and wait for the span being scored. What went wrong ahead is
+        not this training's failure: the spans not scored ahead were scored by the caller."""
+        self.head.stop()
+        if self.future is not None:
+            try:
+                self.future.result()
+            except BaseException:  # noqa: BLE001 - see the docstring
+                pass
+
+
 def _train_parts(
-    preprocessor: TabularPreprocessor, matrix: np.ndarray, plan: FitPlan, hooks: FitHooks, relations: Relations
+    preprocessor: TabularPreprocessor,
+    matrix: np.ndarray,
+    plan: FitPlan,
+    hooks: FitHooks,
+    relations: Relations,
+    ahead: _Ahead | None = None,
 ) -> tuple[
     DenseNetwork, dict[str, list[float]], ForestArrays, QuantileTails, NeighbourModel, np.ndarray, list[np.ndarray], np.ndarray
 ]:
@@ -474,8 +534,14 @@ def _train_parts(
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-tui-fit")
     try:
         side = pool.submit(fit_others)
+        if ahead is not None:
+            ahead.future = pool.submit(lambda: ahead.score(*side.result()[:3], projection, hooks))
         network, history, kept = _train_network(preprocessor, matrix, clipped, plan, hooks, relations, lambda: side.result()[3])
         forest, tails, neighbours, others = side.result()
+    except BaseException:
+        if ahead is not None:
+            ahead.head.stop()
+        raise
     finally:
         # A cancelled training does not wait for the side fit (it ends on its own, unused).
         pool.shutdown(wait=False)
