@@ -138,6 +138,31 @@ class EnsembleScorer:
         # thread that fits those parts starts on them (from the table's end) while the network
         # still trains, and scoring every row takes over from there (see chunks.HeadStart).
         ahead = _Ahead(chunks.HeadStart(n), matrix) if sampled else None
+        try:
+            fitted = cls._fit_parts(preprocessor, matrix, plan, hooks, fit_rows, fit_matrix, relations, ahead)
+        except BaseException:
+            # A cancelled or failed training starts nothing more ahead and does not wait for the
+            # span being scored (it ends on its own, unused).
+            if ahead is not None:
+                ahead.head.stop()
+            raise
+        if ahead is not None:
+            ahead.finish()
+        return fitted
+
+    @classmethod
+    def _fit_parts(
+        cls,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        plan: FitPlan,
+        hooks: FitHooks,
+        fit_rows: np.ndarray,
+        fit_matrix: np.ndarray,
+        relations: Relations,
+        ahead: _Ahead | None,
+    ) -> tuple[EnsembleScorer, Fitted]:
+        sampled = ahead is not None
         network, history, forest, tails, neighbours, projection, others, kept = _train_parts(
             preprocessor, fit_matrix, plan, hooks, relations, ahead
         )
@@ -183,10 +208,7 @@ class EnsembleScorer:
             del fit_matrix, fit_recon, fit_parts
             recon = np.empty(matrix.shape, dtype=np.float32)
             ahead.head.stop()
-            try:
-                parts = scorer.parts_of(preprocessor, matrix, recon, None, hooks.should_stop, hooks.on_scored, ahead=ahead)
-            finally:
-                ahead.finish()
+            parts = scorer.parts_of(preprocessor, matrix, recon, None, hooks.should_stop, hooks.on_scored, ahead=ahead)
             others = parts[1:]
         else:
             recon, parts = fit_recon.astype(np.float32), fit_parts
@@ -538,10 +560,6 @@ def _train_parts(
             ahead.future = pool.submit(lambda: ahead.score(*side.result()[:3], projection, hooks))
         network, history, kept = _train_network(preprocessor, matrix, clipped, plan, hooks, relations, lambda: side.result()[3])
         forest, tails, neighbours, others = side.result()
-    except BaseException:
-        if ahead is not None:
-            ahead.head.stop()
-        raise
     finally:
         # A cancelled training does not wait for the side fit (it ends on its own, unused).
         pool.shutdown(wait=False)
