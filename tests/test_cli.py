@@ -20,3 +20,16 @@ def test_bad_arguments_exit_2():
 def test_version():
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("anomaly-tui ")
+
+
+def test_a_thread_that_cannot_start_under_a_memory_limit_is_said_as_not_enough_memory(monkeypatch):
+    from tui_detector import cli
+
+    failure = RuntimeError("can't start new thread")
+    monkeypatch.setattr(cli, "_address_space_limit", lambda: 900 << 20)
+    said = cli._out_of_memory(failure)
+    assert said.startswith("not enough memory: a worker thread could not be started; this process may use ")
+    assert said.endswith("of address space (ulimit -v)")
+    # Without a limit the same error is not taken for a lack of memory (a thread limit, say).
+    monkeypatch.setattr(cli, "_address_space_limit", lambda: None)
+    assert cli._out_of_memory(failure) is None

@@ -358,6 +358,10 @@ def _out_of_memory(exc: BaseException) -> str | None:
         what = f"a library could not be loaded ({Path(str(exc).split(':')[0]).name})"
     elif isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
         what = exc.strerror or "cannot allocate memory"
+    elif isinstance(exc, RuntimeError) and "can't start new thread" in str(exc) and _address_space_limit() is not None:
+        # A thread's stack is address space too: under a limit, the first thing that finds
+        # none left may be the next worker thread rather than an array.
+        what = "a worker thread could not be started"
     else:
         return None
     limit = _address_space_limit()
