@@ -132,25 +132,25 @@ class ForestArrays:
             for t, tree in enumerate(trees):
                 total += self.leaf_length[t].take(tree.apply(x))
         else:
+            # One flat child table per tree, [right, left] per node, leaves pointing at
+            # themselves: a level is then one lookup, and rows that reached a leaf stay there.
+            n_trees, nodes = self.left.shape
+            own = np.arange(nodes)
+            children = np.empty((n_trees, nodes, 2), dtype=np.int64)
+            children[:, :, 0] = np.where(inner, self.right, own)
+            children[:, :, 1] = np.where(inner, self.left, own)
+            children = children.reshape(n_trees, nodes * 2)
             for start in range(0, x.shape[0], chunk):
-                block = x[start : start + chunk]
-                total[start : start + chunk] = self._walk(block)
+                total[start : start + chunk] = self._walk(x[start : start + chunk], children)
         return 2.0 ** (-total / denominator)
 
-    def _walk(self, block: np.ndarray) -> np.ndarray:
-        """Summed leaf lengths of ``block``'s rows, every tree walked a level at a time.
+    def _walk(self, block: np.ndarray, children: np.ndarray) -> np.ndarray:
+        """Summed leaf lengths of ``block``'s rows, every tree walked a level at a time
+        through ``children`` (see :meth:`score`).
 
         ``block`` is a few thousand rows, so that their node and index arrays stay in the CPU
         cache (65,536 rows took twice as long as 8,192)."""
-        n_trees, nodes = self.left.shape
-        # One flat child table per tree, [right, left] per node, leaves pointing at themselves:
-        # a level is then one lookup, and rows that reached a leaf stay there without a branch.
-        own = np.arange(nodes)
-        is_leaf = self.left == -1
-        children = np.empty((n_trees, nodes, 2), dtype=np.int64)
-        children[:, :, 0] = np.where(is_leaf, own, self.right)
-        children[:, :, 1] = np.where(is_leaf, own, self.left)
-        children = children.reshape(n_trees, nodes * 2)
+        n_trees = self.left.shape[0]
         feature = self.feature.astype(np.int64)
         width = block.shape[1]
         flat = np.ascontiguousarray(block).ravel()
