@@ -642,9 +642,9 @@ def test_open_table_probes_the_file_once(tmp_path, monkeypatch):
     probes = []
     real = reader.check_file
 
-    def counting(probe):
+    def counting(probe, known=None):
         probes.append(probe.path)
-        return real(probe)
+        return real(probe, known)
 
     monkeypatch.setattr(reader, "check_file", counting)
     xlsx = write_xlsx(tmp_path / "t.xlsx", {"Data": TABLE})

@@ -14,7 +14,7 @@ import os
 import sys
 
 #: The modules a child may run (nothing else in the package has a child's ``main()``).
-CHILDREN = ("tui_detector.core.io._worker", "tui_detector.core.io._tablechild")
+CHILDREN = ("tui_detector.core.io._worker", "tui_detector.core.io._tablechild", "tui_detector.core.io._checkchild")
 
 
 def _limit(memory: int, cpu: int) -> None:
@@ -27,8 +27,10 @@ def _limit(memory: int, cpu: int) -> None:
             continue
         try:
             soft, hard = resource.getrlimit(which)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
+            # Only ever tighter: a limit the user set (ulimit) stays, soft one included.
+            for given in (soft, hard):
+                if given != resource.RLIM_INFINITY:
+                    value = min(value, given)
             resource.setrlimit(which, (value, hard))
         except (ValueError, OSError):
             pass

@@ -50,11 +50,16 @@ def _run(req: dict) -> dict:
         _emit({"sheets": [[s.name, s.index, s.rows, s.columns, s.visible] for s in sheets]})
 
     options = {"header_row": req.get("header_row", "auto"), "engine": req.get("engine", "auto")}
+    out = Path(req["out"])
+    if req.get("facts"):
+        # Another process runs the pre-check meanwhile: load the body ahead, then wait for
+        # the facts its scan found (or to be killed, if it refused the file).
+        ahead = reader._read_ahead(path, sheet, on_stage=stage, listing=bool(req.get("list")), **options)
+        options.update(known=_await_facts(out), ahead=ahead)
     if req.get("list"):
         _sheets, loaded = reader._open_here(path, sheet, on_sheets=tell, on_stage=stage, **options)
     else:
         loaded = reader._read_here(path, sheet, on_stage=stage, **options)
-    out = Path(req["out"])
     stage("handing the table over")
     table = frame_to_table(loaded.frame)
     with pa.OSFile(str(out / "table.arrow"), "wb") as sink:
@@ -73,6 +78,25 @@ def _run(req: dict) -> dict:
         "source_rows": loaded.source_rows is not None,
         "listed": listed,
     }
+
+
+#: The file the parent writes the pre-check's facts to (whole, by a rename) once the file passed.
+FACTS_FILE = "facts.json"
+
+
+def _await_facts(out):
+    import time
+
+    from tui_detector.core.io import guard
+
+    ready = out / FACTS_FILE
+    while not ready.exists():
+        time.sleep(0.005)
+    try:
+        data = json.loads(ready.read_text(encoding="utf-8"))
+        return None if data is None else guard.facts_from_wire(data)
+    except ValueError as exc:  # the parent's own file: this process cannot do its job
+        raise OSError(f"damaged pre-check facts ({exc})") from None
 
 
 def main() -> int:

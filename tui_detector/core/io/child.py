@@ -33,7 +33,7 @@ from ..errors import AnomalyTuiError
 from .table import LoadedTable, LoadReport, ReadCancelled, ReadError, SheetInfo
 from .tablewire import table_to_frame
 
-__all__ = ["CHILD_READ_BYTES", "ReadOutOfMemory", "ReaderUnavailable", "wanted", "read_in_child"]
+__all__ = ["BESIDE_ENV", "CHILD_READ_BYTES", "ReadOutOfMemory", "ReaderUnavailable", "reader_memory", "wanted", "read_in_child"]
 
 #: Files at least this large on disk (and Parquet files of many cells, :data:`CHILD_READ_CELLS`)
 #: are read in a child process: about 250k rows x 10 columns
@@ -183,6 +183,25 @@ def read_in_child(
     started = time.perf_counter()
     if isinstance(sheet, np.integer):
         sheet = int(sheet)
+    options = dict(
+        header_row=header_row, engine=engine, list_sheets=list_sheets, on_sheets=on_sheets,
+        on_stage=on_stage, cancel=cancel,
+    )
+    if _side_by_side(p, engine):
+        got = _read_beside_scan(p, display, sheet, started, options)
+        if got is not None:
+            return got
+    return _read_one(p, display, sheet, started, options, beside=None)
+
+
+def _read_one(
+    p: Path, display: str, sheet: str | int | None, started: float, options: dict[str, Any],
+    beside: _Scan | None,
+) -> tuple[list[SheetInfo] | None, LoadedTable]:
+    """One reader process; ``beside``: the pre-check running alongside (started by the caller,
+    which also reads its verdict), whose refusal kills this reader."""
+    header_row, engine, list_sheets = options["header_row"], options["engine"], options["list_sheets"]
+    on_sheets, on_stage, cancel = options["on_sheets"], options["on_stage"], options["cancel"]
     _sweep_leftovers()
     # private: mode 0700; the process number lets a later sweep see that its owner is gone
     work = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
@@ -193,7 +212,10 @@ def read_in_child(
         "engine": engine,
         "list": bool(list_sheets),
         "out": str(work),
+        "facts": beside is not None,
     }
+    if beside is not None:
+        beside.start(work)
     sheets: list[SheetInfo] | None = None
     result: dict | None = None
 
@@ -221,13 +243,28 @@ def read_in_child(
                 "tui_detector.core.io._tablechild",
                 request,
                 on_line=heard,
+                limits=sandbox.Limits(memory=reader_memory()),
                 env={IN_CHILD_ENV: "1", **_arrow_pool_env()},
-                cancel=cancel,
+                cancel=cancel if beside is None else _Either(cancel, beside.refused),
             )
         except sandbox.CannotStart as exc:
             raise ReaderUnavailable(str(exc)) from None
         except sandbox.Cancelled:
-            raise ReadCancelled(f"reading '{display}' was cancelled") from None
+            if beside is None or (cancel is not None and cancel.is_set()):
+                raise ReadCancelled(f"reading '{display}' was cancelled") from None
+            ended = None  # the pre-check refused the file (or could not judge it)
+        if beside is not None:
+            # Nothing the reader said counts before the pre-check has judged the file: its
+            # refusal is the message, whatever the reader met first (a far cell it ran out of
+            # memory on, a damaged part it stopped at).
+            beside.wait()
+            if cancel is not None and cancel.is_set():
+                raise ReadCancelled(f"reading '{display}' was cancelled")
+            if beside.error is not None:
+                raise ReadError(beside.error)
+            if beside.failed:
+                raise _Again
+        assert ended is not None
         if result is None:
             # SIGKILL: the kernel's answer to a process over its memory (cgroup, OOM killer);
             # a Rust allocation that fails under an address-space limit aborts with this line.
@@ -247,7 +284,146 @@ def read_in_child(
         loaded.report.seconds = time.perf_counter() - started
         return sheets, loaded
     finally:
+        if beside is not None:
+            beside.abandon()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The pre-check beside the read
+
+#: "0" runs a big xlsx read's pre-check first and the read after it, in one process.
+BESIDE_ENV = "ANOMALY_TUI_CHECK_BESIDE"
+
+
+def _side_by_side(p: Path, engine: str) -> bool:
+    """Whether ``p`` is read while another process runs its pre-check: an xlsx/xlsm sheet
+    that fastexcel loads (its parse holds the interpreter lock, so only a second process can
+    scan the file meanwhile), and on a machine with a core to spare for the scan."""
+    if os.environ.get(BESIDE_ENV) == "0" or (os.cpu_count() or 1) < 2:
+        return False
+    from .fastread import enabled
+    from .formats import checked_size
+    from .probe import probe_file
+
+    try:
+        probe = probe_file(*checked_size(p))
+    except Exception:  # noqa: BLE001 - the read says what is wrong with the file
+        return False
+    return probe.fmt in ("xlsx", "xlsm") and enabled(probe, engine)
+
+
+def _read_beside_scan(
+    p: Path, display: str, sheet: str | int | None, started: float, options: dict[str, Any]
+) -> tuple[list[SheetInfo] | None, LoadedTable] | None:
+    """The read with its pre-check in a second process, or None where that pre-check could
+    not judge the file (it crashed, or found a sheet wider than fastexcel may load): the
+    caller then reads it one step after the other, the pre-check first."""
+    try:
+        return _read_one(p, display, sheet, started, options, beside=_Scan(p, options["cancel"]))
+    except _Again:
+        return None
+
+
+class _Again(Exception):
+    """The pre-check beside the read could not judge the file: read it the plain way."""
+
+
+class _Either:
+    """Set when either flag is (what :func:`.sandbox.run` looks at to stop a child)."""
+
+    def __init__(self, *flags: threading.Event | None) -> None:
+        self._flags = [f for f in flags if f is not None]
+
+    def is_set(self) -> bool:
+        return any(f.is_set() for f in self._flags)
+
+
+class _Scan:
+    """The pre-check of one file in its own process (:mod:`._checkchild`), beside the reader
+    process. A file it passes gets its facts written to the reader's folder, which the reader
+    waits for; one it refuses sets :attr:`refused` (the reader is killed) with the message in
+    :attr:`error`; :attr:`failed`: it could not judge the file."""
+
+    def __init__(self, p: Path, cancel: threading.Event | None) -> None:
+        self.path = p
+        self.refused = threading.Event()
+        self.error: str | None = None
+        self.failed = False
+        self._cancel = cancel
+        self._gone = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, work: Path) -> None:
+        self._thread = threading.Thread(target=self._run, args=(work,), name="pre-check", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def abandon(self) -> None:
+        """Stop the pre-check process (if it still runs) and wait for it to be gone."""
+        self._gone.set()
+        self.wait()
+
+    def _run(self, work: Path) -> None:
+        from .guard.isolated import WORKER_CPU_SECONDS, WORKER_TIMEOUT, _worker_memory
+
+        answers: list[bytes] = []
+        try:
+            sandbox.run(
+                "tui_detector.core.io._checkchild",
+                {"path": str(self.path)},
+                on_line=answers.append,
+                limits=sandbox.Limits(memory=_worker_memory(), cpu=WORKER_CPU_SECONDS),
+                timeout=WORKER_TIMEOUT,
+                cancel=_Either(self._cancel, self._gone),
+            )
+            answer = json.loads(answers[0]) if len(answers) == 1 else None
+        except (sandbox.CannotStart, sandbox.TimedOut, sandbox.Cancelled, ValueError):
+            answer = None
+        try:
+            if not isinstance(answer, dict) or answer.get("kind") or not ("facts" in answer or "error" in answer):
+                self.failed = True
+            elif "error" in answer:
+                self.error = str(answer["error"])
+            elif _too_wide(answer["facts"]):
+                self.failed = True
+            else:
+                ready = work / "facts.json"
+                part = work / "facts.json.part"
+                part.write_text(json.dumps(answer["facts"]), encoding="utf-8")
+                os.replace(part, ready)
+        except OSError:
+            self.failed = True
+        finally:
+            if self.failed or self.error is not None:
+                self.refused.set()
+
+
+def _too_wide(facts: Any) -> bool:
+    """A sheet past Excel's last column: fastexcel's per-column work crawls on it, so the
+    reader's load ahead is stopped and the plain read (which never gives it to fastexcel)
+    reads it instead."""
+    from .fastread import _MAX_COLUMNS
+
+    try:
+        return any(int(c) > _MAX_COLUMNS for _r, c in (facts or {}).get("extents", {}).values())
+    except (TypeError, ValueError, AttributeError):
+        return True
+
+
+def reader_memory() -> int:
+    """The reader process's address-space limit: three quarters of this machine's memory (at
+    least 2 GiB). Its pre-check bounds a sheet's grid only as it reads (and an xlsx's runs in
+    a second process beside it), so this is what stops a hostile file from taking the whole
+    machine meanwhile: an allocation past it fails, and the parent says so in one line."""
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        phys = 8 * 1024**3
+    return int(max(phys * 3 // 4, 2 * 1024**3))
 
 
 #: pyarrow's own switch for its allocator, read when pyarrow is imported.

@@ -28,7 +28,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ from .grid import (
 from .probe import FileProbe
 from .table import ReadError, is_fatal
 
-__all__ = ["FAST_ENV", "Fallback", "FastSheet", "enabled", "read_fast"]
+__all__ = ["FAST_ENV", "Ahead", "Fallback", "FastSheet", "enabled", "load_ahead", "read_fast"]
 
 #: "0" turns the fast path off (every sheet is read cell by cell); unset or "1": on where
 #: it applies.
@@ -373,18 +373,20 @@ def _used_rows(head: _Head, skip: int, n_body: int) -> int:
     return int(max(skip + n_body, head.end) - head.start[0])
 
 
-def read_fast(
-    probe: FileProbe,
-    sheet: str | int | None,
-    header_row: int | None | str,
-    stage: Callable[[str], None] | None = None,
-) -> FastSheet:
-    """The sheet as :func:`.grid.build` would type it from the ordinary path's cells; raises
-    :class:`Fallback` where that cannot be vouched for, :class:`ReadError` for what the
-    ordinary path would refuse too (no such sheet)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+@dataclass
+class _Plan:
+    """Where a sheet's data starts, from its head: what fastexcel is asked to load."""
 
+    name: str
+    sheets: list[tuple[str, bool]]
+    head: _Head
+    errors: list[scan.Err]
+    h: int | None  # the header's row in the head's grid (None: no header)
+    skip: int  # the first data row (0-based sheet row): fastexcel skips the rows above
+    warnings: list[str]
+
+
+def _plan(probe: FileProbe, sheet: str | int | None, header_row: int | None | str) -> _Plan:
     from .engines import _calamine_open, _calamine_sheets, _close, _pick_sheet
 
     if not isinstance(header_row, (str, type(None))) and header_row < 1:
@@ -413,9 +415,80 @@ def read_fast(
     ):
         raise Fallback("the header row asked for is not in the head")
     h, start = _choose_header(grid, header_row, where, warnings)
+    return _Plan(name=name, sheets=sheets, head=head, errors=errors, h=h, skip=grid.row0 + start, warnings=warnings)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A sheet's body loaded by :func:`load_ahead` before the pre-check had finished: used by
+    :func:`read_fast` only where the checked plan asks for the very same load."""
+
+    path: str
+    name: str
+    skip: int
+    body: tuple
+
+
+def load_ahead(probe: FileProbe, sheet: str | int | None, header_row: int | None | str) -> Ahead | None:
+    """fastexcel's load of the sheet's body, planned from the file alone while the pre-check
+    scans it (the reader process runs the two side by side, under a memory limit: nothing here
+    is trusted yet). Whatever goes wrong is left for the checked read to find and say: None."""
+    try:
+        guessed = replace(probe, zip_facts=_guessed_facts(probe))
+        plan = _plan(guessed, sheet, header_row)
+        body = _load(str(probe.path), plan.name, plan.skip)
+    except BaseException as exc:  # noqa: BLE001 - the checked read says what is wrong
+        if is_fatal(exc):
+            raise
+        return None
+    return Ahead(path=str(probe.path), name=plan.name, skip=plan.skip, body=body)
+
+
+def _guessed_facts(probe: FileProbe) -> Any:
+    """Pre-check facts as they are for most workbooks (no error cells, no formula without a
+    value, every sheet within Excel's columns), for planning a load before the scan is done.
+    A head read under them can miss an error cell the checked head sees: then its plan may
+    differ, and the load ahead is not used."""
+    from .guard import ZipFacts, package
+
+    with zipfile.ZipFile(probe.path) as zf:
+        pkg = package.read_package(zf)
+        names = zf.namelist()
+    parts = set(pkg.sheets.values())
+    return ZipFacts(
+        names=names,
+        error_hint={p: False for p in parts},
+        formula_hint={p: False for p in parts},
+        extents={p: (0, 0) for p in parts},
+        workbook_part=pkg.workbook,
+    )
+
+
+def read_fast(
+    probe: FileProbe,
+    sheet: str | int | None,
+    header_row: int | None | str,
+    stage: Callable[[str], None] | None = None,
+    ahead: Ahead | None = None,
+) -> FastSheet:
+    """The sheet as :func:`.grid.build` would type it from the ordinary path's cells; raises
+    :class:`Fallback` where that cannot be vouched for, :class:`ReadError` for what the
+    ordinary path would refuse too (no such sheet). ``ahead``: the body loaded while the
+    pre-check ran, taken where this plan loads the same."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plan = _plan(probe, sheet, header_row)
+    name, sheets, head, errors, h, skip = plan.name, plan.sheets, plan.head, plan.errors, plan.h, plan.skip
+    grid = head.grid
+    assert grid is not None
+    warnings = plan.warnings
     h_abs = None if h is None else grid.row0 + h
-    skip = grid.row0 + start
-    cols, arrays, _first, width, odd = _load(str(probe.path), name, skip)
+    if ahead is not None and (ahead.path, ahead.name, ahead.skip) == (str(probe.path), name, skip):
+        cols, arrays, _first, width, odd = ahead.body
+        arrays = list(arrays)
+    else:
+        cols, arrays, _first, width, odd = _load(str(probe.path), name, skip)
     n_body = len(arrays[0]) if arrays else 0
     if stage is not None:
         stage(f"typing {_used_rows(head, skip, n_body):,} rows")

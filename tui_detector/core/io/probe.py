@@ -192,12 +192,13 @@ def _format_of_zip(p: Path, ext: str) -> str | None:
 # The guards, before any parser sees the file
 
 
-def check_file(probe: FileProbe) -> FileProbe:
+def check_file(probe: FileProbe, known: guard.ZipFacts | None = None) -> FileProbe:
     """The probe, with the zip pre-check's facts and the checks' warnings, or ReadError.
 
     Runs before any parser: lock files, encrypted workbooks, archives that are not workbooks,
     ZIP bombs, DTDs/entities and cell references far enough out to exhaust memory are refused
-    here (see :mod:`tui_detector.core.io.guard`).
+    here (see :mod:`tui_detector.core.io.guard`). ``known``: the facts of a scan of this very
+    file that another process ran (and passed), taken instead of scanning it again.
     """
     p, name, head, fmt = probe.path, probe.name, probe.head, probe.fmt
     owner = guard.lock_file_owner(p, head[:8])
@@ -211,7 +212,7 @@ def check_file(probe: FileProbe) -> FileProbe:
     if head.startswith(CFB_MAGIC) and guard.is_encrypted_ooxml(p):
         raise password_protected(probe)
     if head.startswith(ZIP_MAGIC) and fmt in EXCEL_FORMATS:
-        facts = _check_zip(probe)
+        facts = _check_zip(probe, known)
         if facts.has_macros:
             warnings.append("the workbook contains macros; they were ignored (never run)")
         if facts.external_links:
@@ -237,13 +238,13 @@ def check_file(probe: FileProbe) -> FileProbe:
     return replace(probe, zip_facts=facts, warnings=tuple(warnings))
 
 
-def _check_zip(probe: FileProbe) -> guard.ZipFacts:
+def _check_zip(probe: FileProbe, known: guard.ZipFacts | None = None) -> guard.ZipFacts:
     name, fmt = probe.name, probe.fmt
     problem = guard.xml_hardening_problem()
     if problem:
         raise ReadError(f"cannot read '{name}': {problem}")
     try:
-        facts = guard.check_zip(probe.path, fmt)
+        facts = known if known is not None else guard.check_zip(probe.path, fmt)
     except guard.Refused as exc:
         if exc.kind == "password":
             raise password_protected(probe) from None

@@ -180,15 +180,19 @@ def _read_here(
     header_row: int | None | Literal["auto"] = "auto",
     engine: Literal["auto", "calamine", "openpyxl"] = "auto",
     on_stage: Stage | None = None,
+    known: Any = None,
+    ahead: fastread.Ahead | None = None,
 ) -> LoadedTable:
-    """:func:`read_table` in this process (the child process's reader runs this too)."""
+    """:func:`read_table` in this process (the child process's reader runs this too, with the
+    pre-check's facts ``known`` from the process that scanned the file, and the body it
+    loaded ``ahead`` meanwhile)."""
     stage = on_stage or _quiet
     with _as_read_error(path):
         started = time.perf_counter()
         _check_engine(engine)
         _check_header_arg(header_row)
-        probe = _checked_probe(path, stage)
-        return _read_probed(probe, sheet, header_row, engine, stage, None, started)
+        probe = _checked_probe(path, stage, known)
+        return _read_probed(probe, sheet, header_row, engine, stage, None, started, ahead)
 
 
 def _open_here(
@@ -200,20 +204,22 @@ def _open_here(
     on_sheets: Callable[[list[SheetInfo]], None] | None = None,
     on_stage: Stage | None = None,
     cancel: threading.Event | None = None,
+    known: Any = None,
+    ahead: fastread.Ahead | None = None,
 ) -> tuple[list[SheetInfo], LoadedTable]:
     """:func:`open_table` in this process: one probe of the file, and the sheet (or text) the
-    listing parsed is the one the read types."""
+    listing parsed is the one the read types (``known``, ``ahead``: as for :func:`_read_here`)."""
     stage = on_stage or _quiet
     with _as_read_error(path):
         started = time.perf_counter()
         _check_engine(engine)
         _check_header_arg(header_row)
-        probe = _checked_probe(path, stage)
+        probe = _checked_probe(path, stage, known)
         fast = None
         if probe.fmt in EXCEL_FORMATS and fastread.enabled(probe, engine):
             stage("parsing the workbook")
             stage("reading the cells")
-            fast = _read_fast(probe, sheet, header_row, started, stage)
+            fast = _read_fast(probe, sheet, header_row, started, stage, ahead)
         if fast is not None:
             fast, size = fast
             sheets = list(fast.sheets or ())
@@ -240,6 +246,38 @@ def _open_here(
         _check_header_arg(header_row)
         loaded = _read_probed(listing.probe, sheet, header_row, engine, stage, listing.kept, started)
     return listing.sheets, loaded
+
+
+def _scanned(path: Any) -> FileProbe:
+    """The file's checked probe, as a read starts with it: the pre-check process runs this
+    beside the reader process (:mod:`.child`), with the same messages for what it refuses."""
+    with _as_read_error(path):
+        return _checked_probe(path, _quiet)
+
+
+def _read_ahead(
+    path: Any, sheet: str | int | None, *, header_row: Any = "auto", engine: str = "auto",
+    on_stage: Stage | None = None, listing: bool = False,
+) -> fastread.Ahead | None:
+    """The body of an xlsx/xlsm sheet loaded before the pre-check has passed the file (the
+    reader process does this under a memory limit while another process scans it); None
+    where there is nothing to load ahead or it failed: the checked read then loads it."""
+    try:
+        _check_engine(engine)
+        _check_header_arg(header_row)
+        p, size = checked_size(path)
+        probe = probe_file(p, size)
+    except (ReadError, OSError):
+        return None
+    if probe.fmt not in ("xlsx", "xlsm") or not fastread.enabled(probe, engine):
+        return None
+    stage = on_stage or _quiet
+    stage("checking the file")
+    if listing:
+        stage("parsing the workbook")
+    stage("reading the cells")
+    with _collector_paused():
+        return fastread.load_ahead(probe, sheet, header_row)
 
 
 @contextlib.contextmanager
@@ -303,10 +341,10 @@ def _check_header_arg(header_row: Any) -> None:
         )
 
 
-def _checked_probe(path: Any, stage: Stage) -> FileProbe:
+def _checked_probe(path: Any, stage: Stage, known: Any = None) -> FileProbe:
     p, size = checked_size(path)
     stage("checking the file")
-    return check_file(probe_file(p, size))
+    return check_file(probe_file(p, size), known)
 
 
 @dataclass(frozen=True)
@@ -414,6 +452,7 @@ def _read_probed(
     stage: Stage,
     kept: Any,
     started: float,
+    ahead: fastread.Ahead | None = None,
 ) -> LoadedTable:
     name = probe.name
     if probe.fmt in TEXT_FORMATS:
@@ -424,7 +463,7 @@ def _read_probed(
     stage("reading the cells")
     parsed = kept if isinstance(kept, engines.ParsedSheet) else None
     if parsed is None and fastread.enabled(probe, engine):
-        fast = _read_fast(probe, sheet, header_row, started, stage)
+        fast = _read_fast(probe, sheet, header_row, started, stage, ahead)
         if fast is not None:
             return fast[0]
     raw, used_engine, warnings = engines.workbook_raw(probe, sheet, engine, parsed)
@@ -451,13 +490,14 @@ def _read_probed(
 
 
 def _read_fast(
-    probe: FileProbe, sheet: Any, header_row: Any, started: float, stage: Stage
+    probe: FileProbe, sheet: Any, header_row: Any, started: float, stage: Stage,
+    ahead: fastread.Ahead | None = None,
 ) -> tuple[LoadedTable, tuple[int, int]] | None:
     """The sheet read to Arrow (:mod:`.fastread`) and its used size, or None where the
     cell-by-cell path must read it. The load report names calamine, the parser under
     fastexcel too."""
     try:
-        fast = fastread.read_fast(probe, sheet, header_row, stage)
+        fast = fastread.read_fast(probe, sheet, header_row, stage, ahead)
     except fastread.Fallback as exc:
         _log.debug("'%s' read cell by cell: %s", probe.name, exc)
         return None

@@ -24,7 +24,7 @@ from .isolated import run_worker
 from .package import Package, read_package
 from .refusal import Refused
 from .xmlparts import xml_hardening_problem
-from .zipcheck import ZipFacts, check_zip
+from .zipcheck import ZipFacts, check_zip, facts_from_wire, facts_to_wire
 
 __all__ = [
     "Package",
@@ -32,6 +32,8 @@ __all__ = [
     "ZipFacts",
     "cfb_stream_names",
     "check_zip",
+    "facts_from_wire",
+    "facts_to_wire",
     "is_encrypted_ooxml",
     "lock_file_owner",
     "read_package",

@@ -19,7 +19,10 @@ from .dimensions import refuse_oversized, scan_sheet
 from .refusal import Refused
 from .xmlparts import HEAD_BYTES, check_xml_head
 
-__all__ = ["MAX_MEMBERS", "MAX_RATIO", "MAX_UNCOMPRESSED", "RATIO_FLOOR", "ZipFacts", "check_zip"]
+__all__ = [
+    "MAX_MEMBERS", "MAX_RATIO", "MAX_UNCOMPRESSED", "RATIO_FLOOR", "ZipFacts", "check_zip",
+    "facts_from_wire", "facts_to_wire",
+]
 
 #: Sum of the expanded sizes of all archive members.
 MAX_UNCOMPRESSED = 4 * 1024**3
@@ -46,6 +49,53 @@ class ZipFacts:
     extents: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: the workbook part of an xlsx/xlsm package, as its relationships name it (None: none)
     workbook_part: str | None = None
+
+
+def facts_to_wire(facts: ZipFacts) -> dict:
+    """The facts as JSON data, for the reader process that did not scan the file itself."""
+    return {
+        "names": list(facts.names),
+        "has_macros": bool(facts.has_macros),
+        "external_links": int(facts.external_links),
+        "error_hint": {str(k): bool(v) for k, v in facts.error_hint.items()},
+        "formula_hint": {str(k): bool(v) for k, v in facts.formula_hint.items()},
+        "extents": {str(k): [int(r), int(c)] for k, (r, c) in facts.extents.items()},
+        "workbook_part": facts.workbook_part,
+    }
+
+
+def facts_from_wire(data: object) -> ZipFacts:
+    """:func:`facts_to_wire`'s data as facts again; ValueError for anything else."""
+    if not isinstance(data, dict):
+        raise ValueError("facts are not an object")
+    try:
+        names = data["names"]
+        part = data["workbook_part"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("names")
+        if part is not None and not isinstance(part, str):
+            raise ValueError("workbook part")
+        hints = {}
+        for key in ("error_hint", "formula_hint"):
+            given = data[key]
+            if not isinstance(given, dict) or not all(isinstance(v, bool) for v in given.values()):
+                raise ValueError(key)
+            hints[key] = {str(k): v for k, v in given.items()}
+        extents = {}
+        for k, v in data["extents"].items():
+            if not (isinstance(v, list) and len(v) == 2 and all(type(x) is int and x >= 0 for x in v)):
+                raise ValueError("extents")
+            extents[str(k)] = (v[0], v[1])
+        macros, links = data["has_macros"], data["external_links"]
+        if not isinstance(macros, bool) or type(links) is not int:
+            raise ValueError("flags")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"damaged facts ({type(exc).__name__})") from None
+    return ZipFacts(
+        names=list(names), has_macros=macros, external_links=links,
+        error_hint=hints["error_hint"], formula_hint=hints["formula_hint"], extents=extents,
+        workbook_part=part,
+    )
 
 
 def _gib(n: int) -> str:
