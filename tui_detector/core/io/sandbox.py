@@ -1,4 +1,5 @@
-"""The one way this package runs a child process: the guarded parse and the big-file read.
+"""The one way this package runs a child process: the guarded parse, the big-file read and the
+pre-check that runs beside it.
 
 A child is ``python -P -m tui_detector.core.io._launch MODULE ...``: a fresh interpreter with the
 package root first on its path (``-P``: not the working directory), in its own session and
