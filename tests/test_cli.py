@@ -33,3 +33,17 @@ def test_a_thread_that_cannot_start_under_a_memory_limit_is_said_as_not_enough_m
     # Without a limit the same error is not taken for a lack of memory (a thread limit, say).
     monkeypatch.setattr(cli, "_address_space_limit", lambda: None)
     assert cli._out_of_memory(failure) is None
+
+
+def test_only_a_thread_that_cannot_start_under_a_limit_counts_as_out_of_memory(monkeypatch):
+    import errno
+
+    from tui_detector.core import errors
+
+    thread = RuntimeError("can't start new thread")
+    monkeypatch.setattr(errors, "address_space_limit", lambda: None)
+    assert not errors.is_out_of_memory(thread)  # a process or thread limit, not memory
+    assert errors.is_out_of_memory(MemoryError()) and errors.is_out_of_memory(OSError(errno.ENOMEM, "no"))
+    assert not errors.is_out_of_memory(RuntimeError("other")) and not errors.is_out_of_memory(ValueError("x"))
+    monkeypatch.setattr(errors, "address_space_limit", lambda: 1 << 30)
+    assert errors.is_out_of_memory(thread)

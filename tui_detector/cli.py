@@ -371,12 +371,9 @@ def _out_of_memory(exc: BaseException) -> str | None:
 
 
 def _address_space_limit() -> int | None:
-    try:
-        import resource  # noqa: PLC0415 - POSIX only
-    except ImportError:
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    return None if soft == resource.RLIM_INFINITY else int(soft)
+    from .core.errors import address_space_limit  # noqa: PLC0415
+
+    return address_space_limit()
 
 
 def _cache_problem(note: str) -> str | None:

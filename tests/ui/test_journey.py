@@ -230,6 +230,28 @@ async def test_training_error_is_shown_in_plain_words(orders, tmp_path):
         assert isinstance(app.screen, SetupScreen)
 
 
+@pytest.mark.parametrize("failure", ["allocation", "thread"])
+async def test_running_out_of_memory_while_training_is_said_in_plain_words(orders, tmp_path, monkeypatch, failure):
+    # Under ``ulimit -v`` the first thing to find no address space left may be a worker
+    # thread's stack rather than an array: either way the screen says what it means.
+    from tui_detector.core import errors
+
+    monkeypatch.setattr(errors, "address_space_limit", lambda: 2 << 30)
+
+    def short_of_memory(*_args, **_kwargs):
+        if failure == "thread":
+            raise RuntimeError("can't start new thread")
+        raise MemoryError
+
+    app = make_app(orders, runner=short_of_memory, workdir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
+        await pilot.press("t")
+        await settle(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.screen.failed)
+        error = str(app.screen.query_one("#train-error").render())
+        assert "not enough memory to train on this table" in error and "thread" not in error
+
+
 async def test_bad_file_shows_a_message_and_the_app_lives(tmp_path):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 60 + b"garbage" * 10)  # a damaged zip

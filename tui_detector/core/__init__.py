@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "human_size": "tui_detector.core.units",
     "prewarm_tensorflow": "tui_detector.core.env",
     "AnomalyTuiError": "tui_detector.core.errors",
+    "is_out_of_memory": "tui_detector.core.errors",
     "TrainingCancelled": "tui_detector.core.model.progress",
     "TrainingProgress": "tui_detector.core.model.progress",
     # Reading a file.
@@ -117,7 +118,7 @@ if TYPE_CHECKING:
     from .filter import FilterError, RowFilter, filter_mask, parse_filter
     from .export import build_export, default_export_name, explained_anomalies, write_export
     from .io.formats import SUPPORTED_EXTENSIONS
-    from .errors import AnomalyTuiError
+    from .errors import AnomalyTuiError, is_out_of_memory
     from .io.reader import (
         LoadedTable,
         LoadReport,

@@ -122,10 +122,11 @@ class BaselineScreen(Screen[None]):
         except core.ReadError as exc:
             self.post_message(self.Failed(f"cannot open this file: {exc}"))
             return
-        except MemoryError:
-            self.post_message(self.Failed("not enough memory to read this table"))
-            return
         except Exception as exc:  # noqa: BLE001 - a bad file leaves a message, never a dead app
+            if core.is_out_of_memory(exc):
+                # A MemoryError, or a worker thread that could not start under ``ulimit -v``.
+                self.post_message(self.Failed("not enough memory to read this table"))
+                return
             self.post_message(self.Failed(str(exc) or type(exc).__name__))
             return
         self.post_message(self.Scored(run))

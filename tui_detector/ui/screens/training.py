@@ -121,10 +121,11 @@ class TrainingScreen(Screen[None]):
         except core.TrainingCancelled:
             self.post_message(self.Cancelled())
             return
-        except MemoryError:
-            self.post_message(self.Failed("not enough memory to train on this table"))
-            return
         except Exception as exc:  # noqa: BLE001 - shown on the screen in plain words
+            if core.is_out_of_memory(exc):
+                # A MemoryError, or a worker thread that could not start under ``ulimit -v``.
+                self.post_message(self.Failed("not enough memory to train on this table"))
+                return
             self.post_message(self.Failed(str(exc) or type(exc).__name__))
             return
         self.post_message(self.Done(run))
