@@ -229,3 +229,13 @@ def test_the_pre_checks_refusal_is_said_even_when_the_reader_dies_on_the_file_fi
     assert "refused so it cannot exhaust memory" in one_line(err)
     # The reader process had ended of the far cell (out of address space) before that.
     assert ends["_tablechild"] != 0 and ends["_checkchild"] == 0
+
+
+def test_a_pre_check_thread_that_breaks_never_leaves_the_reader_waiting(tmp_path, monkeypatch):
+    path = write_xlsx(tmp_path / "t.xlsx", {"Data": [["a", "b"], [1, "x"], [2, "y"]]})
+
+    def broken(_self):
+        raise KeyError("a bug in the parent, not the file")
+
+    monkeypatch.setattr(child._Scan, "_verdict", broken)
+    _same(_read(monkeypatch, "1", path), _read(monkeypatch, "0", path))

@@ -368,6 +368,31 @@ class _Scan:
         self.wait()
 
     def _run(self, work: Path) -> None:
+        passed = False
+        try:
+            answer = self._verdict()
+            if not isinstance(answer, dict) or answer.get("kind") or not ("facts" in answer or "error" in answer):
+                self.failed = True
+            elif "error" in answer:
+                self.error = str(answer["error"])
+            elif _too_wide(answer["facts"]):
+                self.failed = True
+            else:
+                ready = work / "facts.json"
+                part = work / "facts.json.part"
+                part.write_text(json.dumps(answer["facts"]), encoding="utf-8")
+                os.replace(part, ready)
+                passed = True
+        except BaseException:  # noqa: BLE001 - whatever stops this thread, the reader must not wait on
+            self.failed = True
+        finally:
+            # The reader process waits for the facts: without them it is stopped, never left
+            # waiting (the caller then says the refusal, or reads the plain way).
+            if not passed:
+                self.failed = self.failed or self.error is None
+                self.refused.set()
+
+    def _verdict(self) -> Any:
         from .guard.isolated import WORKER_CPU_SECONDS, WORKER_TIMEOUT, _worker_memory
 
         answers: list[bytes] = []
@@ -380,26 +405,9 @@ class _Scan:
                 timeout=WORKER_TIMEOUT,
                 cancel=_Either(self._cancel, self._gone),
             )
-            answer = json.loads(answers[0]) if len(answers) == 1 else None
+            return json.loads(answers[0]) if len(answers) == 1 else None
         except (sandbox.CannotStart, sandbox.TimedOut, sandbox.Cancelled, ValueError):
-            answer = None
-        try:
-            if not isinstance(answer, dict) or answer.get("kind") or not ("facts" in answer or "error" in answer):
-                self.failed = True
-            elif "error" in answer:
-                self.error = str(answer["error"])
-            elif _too_wide(answer["facts"]):
-                self.failed = True
-            else:
-                ready = work / "facts.json"
-                part = work / "facts.json.part"
-                part.write_text(json.dumps(answer["facts"]), encoding="utf-8")
-                os.replace(part, ready)
-        except OSError:
-            self.failed = True
-        finally:
-            if self.failed or self.error is not None:
-                self.refused.set()
+            return None
 
 
 def _too_wide(facts: Any) -> bool:
