@@ -11,28 +11,17 @@ step after the other).
 
 from __future__ import annotations
 
-import json
-import sys
-
-
-def _emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
 
 def main() -> int:
-    try:
-        req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-        path = str(req["path"])
-    except Exception:  # noqa: BLE001
-        _emit({"error": "the pre-check process got a damaged request", "kind": "crash"})
+    from tui_detector.core.io._tablechild import _emit, request
+
+    req = request("pre-check", kind="crash")
+    if req is None:
         return 0
-    try:
-        from tui_detector.core.io import guard, reader
-        from tui_detector.core.io.table import ReadError
-    except Exception as exc:  # noqa: BLE001
-        _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
-        return 0
+    from tui_detector.core.io import guard, reader
+    from tui_detector.core.io.table import ReadError
+
+    path = str(req.get("path"))
     try:
         probe = reader._scanned(path)
         facts = None if probe.zip_facts is None else guard.facts_to_wire(probe.zip_facts)

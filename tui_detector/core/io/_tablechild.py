@@ -99,17 +99,29 @@ def _await_facts(out):
         raise OSError(f"damaged pre-check facts ({exc})") from None
 
 
-def main() -> int:
+def request(who: str, **damaged: str) -> dict | None:
+    """The parent's one JSON request on stdin, with the table module's ReadError importable;
+    None (and the answer already sent) when the request is damaged or this process cannot read."""
     try:
         req = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        if not isinstance(req, dict):
+            raise ValueError("not an object")
     except Exception:  # noqa: BLE001
-        _emit({"error": "the reader process got a damaged request"})
-        return 0
+        _emit({"error": f"the {who} process got a damaged request", **damaged})
+        return None
     try:
-        from tui_detector.core.io.table import ReadError
+        from tui_detector.core.io.table import ReadError  # noqa: F401
     except Exception as exc:  # noqa: BLE001
         _emit({"error": f"{type(exc).__name__}: {exc}", "kind": "unavailable"})
+        return None
+    return req
+
+
+def main() -> int:
+    req = request("reader")
+    if req is None:
         return 0
+    from tui_detector.core.io.table import ReadError
     try:
         _emit(_run(req))
     except ReadError as exc:
