@@ -430,9 +430,9 @@ class Ahead:
 
 
 def load_ahead(probe: FileProbe, sheet: str | int | None, header_row: int | None | str) -> Ahead | None:
-    """fastexcel's load of the sheet's body, planned from the file alone while the pre-check
-    scans it (the reader process runs the two side by side, under a memory limit: nothing here
-    is trusted yet). Whatever goes wrong is left for the checked read to find and say: None."""
+    """fastexcel's load of the sheet's body, planned from the file alone while another process
+    runs the pre-check on it (the reader process does this under a memory limit: nothing here is
+    trusted yet). Whatever goes wrong is left for the checked read to find and say: None."""
     try:
         guessed = replace(probe, zip_facts=_guessed_facts(probe))
         plan = _plan(guessed, sheet, header_row)
