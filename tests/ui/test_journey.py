@@ -215,41 +215,42 @@ async def test_quit_without_training_does_not_ask(orders, tmp_path):
         assert not app.is_running
 
 
-async def test_training_error_is_shown_in_plain_words(orders, tmp_path):
-    def broken(*_args, **_kwargs):
-        raise ValueError("the sheet has a header but no data rows [bold]")
-
-    app = make_app(orders, runner=broken, workdir=tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
-        await pilot.press("t")
-        await settle(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.screen.failed)
-        error = str(app.screen.query_one("#train-error").render())
-        assert "no data rows [bold]" in error
-        await pilot.press("escape")
-        assert isinstance(app.screen, SetupScreen)
+def _no_data_rows():
+    raise ValueError("the sheet has a header but no data rows [bold]")
 
 
-@pytest.mark.parametrize("failure", ["allocation", "thread"])
-async def test_running_out_of_memory_while_training_is_said_in_plain_words(orders, tmp_path, monkeypatch, failure):
-    # Under ``ulimit -v`` the first thing to find no address space left may be a worker
-    # thread's stack rather than an array: either way the screen says what it means.
+def _no_memory():
+    raise MemoryError
+
+
+def _no_thread():
+    raise RuntimeError("can't start new thread")
+
+
+# Under ``ulimit -v`` the first thing to find no address space left may be a worker thread's
+# stack rather than an array: either way the screen says what it means.
+TRAINING_FAILURES = [
+    ("error", _no_data_rows, "no data rows [bold]"),
+    ("allocation", _no_memory, "not enough memory to train on this table"),
+    ("thread", _no_thread, "not enough memory to train on this table"),
+]
+
+
+@pytest.mark.parametrize("case, fail, said", TRAINING_FAILURES, ids=[c for c, _, _ in TRAINING_FAILURES])
+async def test_training_error_is_shown_in_plain_words(orders, tmp_path, monkeypatch, case, fail, said):
     from tui_detector.core import errors
 
     monkeypatch.setattr(errors, "address_space_limit", lambda: 2 << 30)
-
-    def short_of_memory(*_args, **_kwargs):
-        if failure == "thread":
-            raise RuntimeError("can't start new thread")
-        raise MemoryError
-
-    app = make_app(orders, runner=short_of_memory, workdir=tmp_path)
+    app = make_app(orders, runner=lambda *_a, **_k: fail(), workdir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
         await pilot.press("t")
         await settle(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.screen.failed)
         error = str(app.screen.query_one("#train-error").render())
-        assert "not enough memory to train on this table" in error and "thread" not in error
+        assert said in error, case
+        assert "can't start new thread" not in error
+        await pilot.press("escape")
+        assert isinstance(app.screen, SetupScreen)
 
 
 async def test_bad_file_shows_a_message_and_the_app_lives(tmp_path):
