@@ -154,6 +154,31 @@ def test_subtotals_and_an_unlabelled_sum_row_are_found_but_a_row_that_merely_men
     assert find_totals(shop) == []
 
 
+def test_set_ups_first_look_finds_the_roles_and_the_totals_rows_side_by_side(monkeypatch):
+    """The totals scan runs in a thread beside the roles' guess on a big table (made small
+    here): the same answers as each alone, kept with the table, and a failure in the scan
+    reaches the caller."""
+    from tui_detector.core import first_look, pipeline, profile_columns, rowchecks
+
+    monkeypatch.setattr(pipeline, "_BESIDE_ROWS", 0)
+    frame = payments(0, rows=200).drop(columns=["paid_at"])
+    frame["customer"] = frame["customer"].astype(object)
+    total = {"customer": "Total", "amount": round(float(frame["amount"].sum()), 2)}
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    table = loaded(frame)
+    profiles, totals = first_look(table)
+    assert profiles == profile_columns(frame)
+    assert [t.position for t in totals] == [200] and totals[0].label == "Total"
+    assert table.totals_found == totals and list(table.profiles) == profiles
+
+    def broken(_frame):
+        raise MemoryError("no room for the scan")
+
+    monkeypatch.setattr(rowchecks, "find_totals", broken)
+    with pytest.raises(MemoryError, match="no room"):
+        first_look(loaded(frame))
+
+
 @pytest.mark.parametrize("dtype", ["str", object])
 def test_totals_labels_are_found_alike_in_arrow_and_python_text_columns(dtype):
     """Arrow-held text (what the reader gives) is searched by Arrow first; the labels found are

@@ -104,7 +104,8 @@ class ReadingStatus(Static):
                 )
             if cancel.is_set():
                 return
-            profiles = core.guessed_profiles(loaded)
+            # the totals rows too: Set up's note on them is then ready with the roles
+            profiles, _totals = core.first_look(loaded)
         except core.ReadCancelled:
             return  # the user left this screen; nothing to show
         except core.ReadError as exc:
