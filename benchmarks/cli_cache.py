@@ -132,12 +132,12 @@ def stage_breakdown(path: Path, data_dir: Path) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "CACHE.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     path = DATA_DIR / f"mixed_{args.rows}x20.xlsx"
     if not path.exists():
@@ -218,6 +218,7 @@ def main() -> None:
     ]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
+    return {"cold": cold_med, "cached": warm_med, "app_results": statistics.median(app_results), "bytes": statistics.median(sizes)}
 
 
 if __name__ == "__main__":

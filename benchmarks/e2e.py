@@ -61,12 +61,12 @@ def _cli(path: Path) -> float:
     return seconds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed-runs", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     path = e2e_workbook(args.rows)
     cli, library, seed = [], [], []
@@ -95,6 +95,7 @@ def main() -> None:
     ]
     update_section("e2e", "## Cold end to end, 100k × 10 (issue 17)", body)
     print("\n".join(body))
+    return {"cli": cli_m, "library": lib_m, "recipe": seed_m, "cli_runs": cli}
 
 
 if __name__ == "__main__":

@@ -194,13 +194,13 @@ def seed_small(rows: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_048_575)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed-rows", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "FULL_SIZE.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
     path = e2e_workbook(args.rows)
@@ -340,6 +340,11 @@ def main() -> None:
             ]
         )
     shutil.rmtree(work, ignore_errors=True)
+    return {
+        "detect": wall, "detect_runs": walls, "peak_gib": max(peaks), "setup": stalls["read_to_setup"],
+        "to_results": stalls["train_to_results"], "recipe_full": seed_full, "recipe_rows": seed["rows"],
+        "recipe_seconds": seed["seconds"], "stalls": training["over_100ms"], "largest_gap_ms": training["max_ms"],
+    }
 
 
 

@@ -92,12 +92,12 @@ def iforest(path: Path) -> tuple[float, np.ndarray]:
     return wall, np.array(data["scores"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--columns", type=int, nargs="*", default=[200, 400, 800, 1600, 1555])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "WIDE.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for columns in args.columns:
@@ -121,6 +121,7 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     write(args, rows)
+    return rows
 
 
 def write(args: argparse.Namespace, rows: list[dict]) -> None:
