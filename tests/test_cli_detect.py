@@ -70,6 +70,9 @@ def test_output_all_rows_and_cache_hit_on_second_run(workbook, tmp_path):
         jsonschema.validate(doc, schema())
         assert len(doc["scores"]) == N_ROWS
     assert (a["model"]["from_cache"], b["model"]["from_cache"]) == (False, True)
+    # The second run is the first's again, each anomaly now flagged by the run before.
+    assert {x.pop("recurring") for x in a["anomalies"]} == {None}
+    assert {x.pop("recurring") for x in b["anomalies"]} == {True}
     assert a["scores"] == b["scores"] and a["anomalies"] == b["anomalies"]
     assert a["model"]["params"]["random_state"] == 3
     # --output replaces by intent.

@@ -123,6 +123,28 @@ def test_a_suppression_hides_every_row_with_the_value(files, tmp_path):
     assert {s["value"] for s in listed["suppressions"]} == {"atlantis", "north"}
 
 
+@pytest.mark.slow
+def test_each_anomaly_says_whether_the_previous_run_flagged_it_too(files, tmp_path):
+    folder, frame, _ = files
+    first = detect(folder / "orders.csv")
+    assert first["anomalies"] and all(a["recurring"] is None for a in first["anomalies"])
+    flagged_before = {frame.loc[a["row_index"], "order_id"] for a in first["anomalies"]}
+
+    # Next month's file: the same orders, one of them now with an amount no order ever had.
+    later = frame.copy()
+    quiet = next(r for r in range(len(later)) if later.loc[r, "order_id"] not in flagged_before)
+    later.loc[quiet, "amount"] = 9_000_000.0
+    later.to_csv(tmp_path / "orders-next.csv", index=False)
+    second = detect(tmp_path / "orders-next.csv")
+    marks = {later.loc[a["row_index"], "order_id"]: a["recurring"] for a in second["anomalies"]}
+    assert marks[later.loc[quiet, "order_id"]] is False
+    # Each mark is the previous run's flag on the same order, and the summary counts them.
+    assert marks == {order: order in flagged_before for order in marks}
+    assert any(marks.values())
+    assert second["review"]["recurring"] == sum(marks.values())
+    assert second["review"]["new"] == len(marks) - sum(marks.values())
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -182,6 +204,9 @@ def test_no_verdicts_and_no_feedback_give_the_models_scores_exactly(tmp_path, ca
     plain = detect_here(path, capsys)
     assert moved_ranking == [] and plain["review"]["feedback"] == "no verdicts"
     again = detect_here(path, capsys)
+    # The same rows, scores and explanations; only now each was flagged by the run before.
+    assert [a.pop("recurring") for a in plain["anomalies"]] == [None] * plain["anomaly_count"]
+    assert [a.pop("recurring") for a in again["anomalies"]] == [True] * plain["anomaly_count"]
     assert again["scores"] == plain["scores"] and again["anomalies"] == plain["anomalies"]
 
     assert cli.main(["review", "set", str(path), "3", "--as", "confirmed"]) == 0

@@ -72,7 +72,10 @@ def test_triage_adds_a_suggestion_to_every_anomaly_and_changes_no_score(table, c
         before = json.loads(plain)
         assert doc["scores"] == before["scores"]
         assert [a["row_index"] for a in doc["anomalies"]] == [a["row_index"] for a in before["anomalies"]]
-        assert [{k: v for k, v in a.items() if k != "triage"} for a in doc["anomalies"]] == before["anomalies"]
+        # The same anomalies, each with its suggestion (and flagged by the plain run before it).
+        assert {a["recurring"] for a in doc["anomalies"]} == {True}
+        same = [{k: v for k, v in a.items() if k not in ("triage", "recurring")} for a in doc["anomalies"]]
+        assert same == [{k: v for k, v in a.items() if k != "recurring"} for a in before["anomalies"]]
         assert asked == doc["anomaly_count"] > 0
         assert all(a["triage"]["verdict"] in ("suspicious", "likely_benign") and a["triage"]["model"] == "stub" for a in doc["anomalies"])
         assert all(a["review"] is None for a in doc["anomalies"])  # a suggestion is not a verdict

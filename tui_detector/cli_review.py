@@ -341,6 +341,7 @@ def finish_session(session: Any, run: Any, anomalies: list[dict[str, Any]], args
     """Record the run; the anomalies to list (with their ``review``)."""
     listed = session.annotate(anomalies, include_reviewed=args.include_reviewed)
     session.record(run, anomalies, origin="detect")
+    session.mark_recurring(listed)
     session.store.close()
     return listed
 

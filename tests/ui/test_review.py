@@ -3,17 +3,21 @@ verdicts are there, reviewed rows are hidden, and History lists the runs."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+import jsonschema
 import numpy as np
 import pytest
 from textual.widgets import DataTable, Input
 
 from tests.ui.helpers import screen_is, screen_text, settle
+from tui_detector.core.export import schema
 from tui_detector.ui.app import make_app
 from tui_detector.ui.screens.history import HistoryScreen
 from tui_detector.ui.screens.results import ResultsScreen
 from tui_detector.ui.screens.dialogs import NoteScreen, SuppressScreen
+from tui_detector.ui.screens.export import ExportRequest
 from tui_detector.ui.screens.row_detail import RowDetailScreen
 from tui_detector.ui.screens.setup import SetupScreen
 
@@ -124,6 +128,16 @@ async def test_verdicts_survive_a_restart_and_hide_the_reviewed_rows(orders, tmp
         assert model.review.verdict(third).note == "refund, fine"
         await settle(pilot, lambda: bool(model.review.marks))
         assert model.review.marks.get(first) == "recurring"  # flagged by both runs
+
+        # The export says of each anomaly what the status column says.
+        out = tmp_path / "export.json"
+        results.export(ExportRequest(out, False, None), overwrite=False)
+        await settle(pilot, lambda: out.exists())
+        document = json.loads(out.read_text())
+        jsonschema.validate(document, schema())
+        exported = {a["row_index"]: a["recurring"] for a in document["anomalies"]}
+        assert exported and exported[first] is True
+        assert exported == {r: model.review.marks[r] == "recurring" for r in exported}
 
         await pilot.press("R")
         await settle(pilot, lambda: isinstance(again.screen, HistoryScreen) and again.screen.runs)

@@ -59,6 +59,7 @@ class ReviewSession:
         self.run_id: int | None = None
         #: Anomalies :meth:`annotate` left out (dismissed or suppressed).
         self.left_out = 0
+        self._flagged_rows: list[int] = []
         self._flagged_keys: list[str] = []
         try:
             self.state = review_state(self.store, run.frame, self.fingerprinter)
@@ -158,7 +159,7 @@ class ReviewSession:
         """Store the run with every flagged row (``anomalies`` as explained, rank order)."""
         rows = [int(a["row_index"]) for a in anomalies]
         keys = self.keys_of(run.frame, rows)
-        self._flagged_keys = keys
+        self._flagged_rows, self._flagged_keys = rows, keys
         if self.problem is not None:
             return None
         report = run.loaded.report
@@ -196,6 +197,16 @@ class ReviewSession:
     def recurring(self) -> set[str]:
         """Fingerprints of this run's flagged rows that the dataset's previous run flagged too."""
         return set(self._flagged_keys) & self._previous_keys
+
+    def mark_recurring(self, listed: list[dict[str, Any]]) -> None:
+        """Give each of ``listed`` (in place) ``recurring``: whether the dataset's previous run
+        flagged the same row (by its fingerprint). None where there is no previous run to
+        compare with, or for a row this run has not recorded (yet)."""
+        key_of = dict(zip(self._flagged_rows, self._flagged_keys, strict=True))
+        before = self._previous_keys
+        for item in listed:
+            key = key_of.get(int(item["row_index"])) if self.previous_run is not None else None
+            item["recurring"] = None if key is None else key in before
 
     @property
     def flagged_keys(self) -> list[str]:

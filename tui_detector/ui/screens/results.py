@@ -477,7 +477,10 @@ class ResultsScreen(TriageResults, VerdictScreen):
             anomalies = core.explained_anomalies(self.run)
             book = self.model.review
             # As detect writes it: each anomaly's review, dismissed and suppressed rows left out.
-            listed = book.session.annotate(anomalies) if book is not None else anomalies
+            listed = anomalies
+            if book is not None:
+                listed = book.session.annotate(anomalies)
+                book.session.mark_recurring(listed)
             document = core.build_export(self.run, all_rows=request.all_rows, anomalies=listed)
             if book is not None:
                 document["review"] = book.session.summary()
