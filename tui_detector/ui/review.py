@@ -77,10 +77,7 @@ class ReviewBook:
             for row in rows
         ]
         self.session.record(run, anomalies, origin="app")
-        if self.session.previous_run is not None:
-            recurring = self.session.recurring()
-            keys = self.session.flagged_keys  # the rows just recorded, in the same order
-            self.marks = {row: "recurring" if key in recurring else "new" for row, key in zip(rows, keys)}
+        self.marks = {row: "recurring" if again else "new" for row, again in self.session.recurring().items()}
 
     # -- what a row shows ------------------------------------------------------------------
 

@@ -194,24 +194,20 @@ class ReviewSession:
             self._fail(exc)
         return self.run_id
 
-    def recurring(self) -> set[str]:
-        """Fingerprints of this run's flagged rows that the dataset's previous run flagged too."""
-        return set(self._flagged_keys) & self._previous_keys
+    def recurring(self) -> dict[int, bool]:
+        """Per row :meth:`record` stored: whether the dataset's previous run flagged the same row
+        too (by its fingerprint); empty when there is no previous run to compare with."""
+        if self.previous_run is None:
+            return {}
+        before = self._previous_keys
+        return {row: key in before for row, key in zip(self._flagged_rows, self._flagged_keys, strict=True)}
 
     def mark_recurring(self, listed: list[dict[str, Any]]) -> None:
-        """Give each of ``listed`` (in place) ``recurring``: whether the dataset's previous run
-        flagged the same row (by its fingerprint). None where there is no previous run to
-        compare with, or for a row this run has not recorded (yet)."""
-        key_of = dict(zip(self._flagged_rows, self._flagged_keys, strict=True))
-        before = self._previous_keys
+        """Give each of ``listed`` (in place) ``recurring`` (see :meth:`recurring`): None where
+        there is no previous run, or for a row this run has not recorded (yet)."""
+        recurring = self.recurring()
         for item in listed:
-            key = key_of.get(int(item["row_index"])) if self.previous_run is not None else None
-            item["recurring"] = None if key is None else key in before
-
-    @property
-    def flagged_keys(self) -> list[str]:
-        """The fingerprints of the rows :meth:`record` stored, in its order."""
-        return list(self._flagged_keys)
+            item["recurring"] = recurring.get(int(item["row_index"]))
 
     def summary(self) -> dict[str, Any]:
         """The export's top-level ``review`` section."""
