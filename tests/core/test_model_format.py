@@ -6,7 +6,8 @@ still read and scored as they were trained. Version 5 adds the relations between
 kinds of row on which a number is constant to ``ensemble.npz`` (``relation_*``,
 ``mode_constant``); a version 4 directory, without them, loads with none. Version 6 adds each
 column's error-tail steepness (``error_steepness``); a version 5 directory loads with 1 for
-every column."""
+every column. Version 7 adds whether each relation is a loose one that speaks only past its
+kind's partner range (``relation_beyond``); a version 6 directory loads with every relation exact."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ ARRAYS = {
     "ensemble.npz": [
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
         "error_steepness", "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
-        "relation_sizes", "relation_coef", "relation_bounds", "relation_spread",
+        "relation_sizes", "relation_coef", "relation_bounds", "relation_spread", "relation_beyond",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -49,11 +50,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_6_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_7_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 6
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 7
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -232,6 +233,28 @@ def test_a_version_5_directory_loads_with_every_tail_extrapolated_as_1_over_the_
     loaded = TabularAnomalyDetector.load(path)
     np.testing.assert_array_equal(loaded.scorer_.error_tails.steepness, np.ones(2))
     assert loaded.score_samples(frame)[0] < detector.score_samples(frame)[0]
+
+
+def test_a_version_6_directory_loads_with_every_relation_exact(tmp_path):
+    """A model written before version 7 has no ``relation_beyond``: every relation it holds was
+    found against the exact bar and speaks inside its kind's range, and it is read so. The flag
+    is what makes a loose relation loose: without it the same curve would judge every row."""
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    heavy = rng.random(1500) < 0.2
+    weight = np.round(np.where(heavy, np.exp(rng.normal(5.5, 0.5, 1500)), np.exp(rng.normal(1.2, 0.8, 1500))), 1)
+    cost = np.round(np.where(heavy, 45.0 + 0.25 * weight, 4.0 + 0.9 * weight) * np.exp(rng.normal(0, 0.05, 1500)), 2)
+    frame = pd.DataFrame({"carrier": np.where(heavy, "Freight", "DHL"), "weight": weight, "cost": cost})
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    assert detector.scorer_.relations.beyond.any()
+    path = detector.save(tmp_path / "v7")
+    _as_older_version(path, 6, lambda k: k == "relation_beyond")
+    loaded = TabularAnomalyDetector.load(path)
+    np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
+    assert not loaded.scorer_.relations.beyond.any()
+    assert not np.allclose(loaded.score_samples(frame), detector.score_samples(frame))
 
 
 def _as_older_version(path, version: int, newer) -> None:

@@ -351,3 +351,70 @@ def test_the_rows_of_a_department_of_one_are_not_strange_for_its_rarity(seed):
     detection = detector.detect(frame)
     assert detection.flags[wrong]
     assert not detection.flags[lawyer[1:]].any()
+
+
+PARCEL_PRICES = {"DHL": (4.0, 0.9), "UPS": (4.5, 1.0), "GLS": (3.0, 0.65), "Freight": (45.0, 0.25)}
+
+
+def parcels(rows: int = 3000, seed: int = 2) -> pd.DataFrame:
+    """Shipments: a carrier's base charge plus its price per kilo, give or take 5%; parcel
+    carriers take light parcels (a few kilos), Freight heavy ones (hundreds)."""
+    rng = np.random.default_rng(seed)
+    carrier = rng.choice(list(PARCEL_PRICES), rows, p=[0.35, 0.3, 0.2, 0.15])
+    freight = carrier == "Freight"
+    weight = np.round(np.where(freight, np.exp(rng.normal(5.5, 0.5, rows)), np.exp(rng.normal(1.2, 0.8, rows))), 1)
+    base = np.array([PARCEL_PRICES[c][0] for c in carrier])
+    per_kg = np.array([PARCEL_PRICES[c][1] for c in carrier])
+    return pd.DataFrame({
+        "warehouse": rng.choice([f"WH{w:02d}" for w in range(12)], rows),
+        "carrier": carrier,
+        "weight_kg": weight,
+        "cost_eur": np.round((base + per_kg * weight) * np.exp(rng.normal(0, 0.05, rows)), 2),
+    })
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_heavy_parcel_whose_cost_fits_its_weight_ranks_below_costs_that_fit_no_weight(seed):
+    """A parcel carrier's heaviest parcels lie past every weight the network saw for that
+    carrier, and it restores their cost as a usual parcel's; their cost is still what the
+    carrier's price makes of their weight. A cost five times what a light parcel's weight
+    makes ranks above them, and the heavy parcel's expected cost is its price, not a light
+    parcel's."""
+    frame = parcels(seed=seed)
+    light = frame.index[(frame["carrier"] != "Freight") & frame["weight_kg"].between(2.0, 5.0)]
+    broken = [int(r) for r in light[:4]]
+    for r in broken:
+        frame.loc[r, "cost_eur"] = round(float(frame.at[r, "cost_eur"]) * 5.0, 2)
+    heavy = [int(r) for r in light[10:12]]
+    for r, kilos in zip(heavy, (45.0, 60.0), strict=True):
+        base, per_kg = PARCEL_PRICES[frame.at[r, "carrier"]]
+        frame.loc[r, ["weight_kg", "cost_eur"]] = [kilos, round(base + per_kg * kilos, 2)]
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame)
+    detection = detector.detect(frame)
+    order = np.argsort(-detection.scores, kind="stable")
+    rank = {int(r): i for i, r in enumerate(order)}
+    assert max(rank[r] for r in broken) < min(rank[r] for r in heavy)
+    for r, explained in zip(heavy, detector.explain(frame, detection, heavy), strict=True):
+        said = {f["feature_name"]: f["expected_value"] for f in explained["anomalous_features"]}
+        if "cost_eur" in said:
+            assert said["cost_eur"] == pytest.approx(frame.at[r, "cost_eur"], rel=0.25)
+
+
+def test_a_loose_relation_speaks_only_past_its_kinds_partner_values():
+    """A cost that goes with its weight only give or take 5% is no formula: inside a carrier's
+    weights the network judges it; past them the relation carries the carrier's price on."""
+    frame = parcels()
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=4)
+    pre, relations = detector.preprocessor_, detector.scorer_.relations
+    (i,) = [i for i in range(len(relations)) if pre.columns[int(relations.target[i])] == "cost_eur"]
+    assert pre.columns[int(relations.partner[i])] == "weight_kg" and relations.beyond[i]
+    probe = pd.DataFrame({"warehouse": "WH01", "carrier": "GLS", "weight_kg": [3.0, 60.0, 120.0], "cost_eur": 1.0})
+    matrix, _ = pre.transform(probe)
+    said = relations.predict(pre, matrix, i)
+    assert np.isnan(said[0]) and np.isfinite(said[1:]).all()
+    encoder = pre.encoders[int(relations.target[i])]
+    expected = encoder.expected(said[1:, None])
+    assert expected == pytest.approx([3.0 + 0.65 * 60.0, 3.0 + 0.65 * 120.0], rel=0.2)
+

@@ -13,6 +13,14 @@ the column whose value is off (an extreme cost beside an ordinary weight), not o
 which would need an equally strange value to fit; the other column keeps the network's
 restoration. A table whose numbers are not tied this closely (most measurement tables) keeps the
 network's restoration everywhere.
+
+A pair tied less closely (a cost that follows its weight give or take 5%: a robust fit leaves at
+most LOOSE_SPREAD of the target's spread) has a loose relation, which speaks only where the
+partner lies past the values its kind of row holds (a 45 kg parcel on a carrier whose parcels
+weigh a few kilos). There the network, which never saw such a partner for that kind, restores
+the target as if the partner were usual (the cost of a 3 kg parcel), and a cost that fits its
+real weight would read as wrong as a cost that fits no weight; the relation carries the curve
+on instead, and the cell keeps the network's yardstick.
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ RANGE_TAIL = 0.01
 #: Rounds of refitting on the rows within TRIM_SIGMAS of the previous fit.
 ROUNDS = 3
 TRIM_SIGMAS = 3.0
+#: A looser relation (a cost that goes with a weight, give or take its noise) speaks only past
+#: its kind's partner range, continued along its tangent: there the network, which never saw a
+#: partner that far out for that kind, restores the target as if the partner were usual.
+LOOSE_SPREAD = 0.35
 
 
 @dataclass(eq=False)
@@ -79,6 +91,12 @@ class Relations:
     coef: np.ndarray
     bounds: np.ndarray
     spread: np.ndarray
+    #: Per relation: it speaks only past its kind's partner range (a loose one, LOOSE_SPREAD).
+    beyond: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.beyond is None:
+            self.beyond = np.zeros(self.target.size, dtype=bool)
 
     @classmethod
     def empty(cls) -> Relations:
@@ -121,18 +139,26 @@ class Relations:
                 scale = _mad(y)
                 if scale <= 1e-9:
                     continue
-                option = _choose_kinds(x, y, [(g, z, codes[both]) for g, z, codes in singles], RELATION_SPREAD * scale)
-                if option is None:
+                kinds = [(g, z, codes[both]) for g, z, codes in singles]
+                # An exact relation first, its kinds chosen against its own bar; a loose one only
+                # where there is none (a looser bar would settle for a coarser split).
+                for bar, loose in ((RELATION_SPREAD, False), (LOOSE_SPREAD, True)):
+                    option = _choose_kinds(x, y, kinds, bar * scale)
+                    fit = None if option is None else _fit_kinds(x, y, option[2], int(np.prod(option[1])))
+                    if fit is not None and fit[2] <= bar * scale:
+                        break
+                else:
                     continue
-                columns, sizes, codes = option
-                fit = _fit_kinds(x, y, codes, int(np.prod(sizes)))
-                if fit is None or fit[2] > RELATION_SPREAD * scale:
-                    continue
+                columns, sizes, _ = option
                 coef, bounds, spread, yardstick = fit
-                if best is None or spread < best[0]:
-                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6)))
+                if best is None or (loose, spread) < (best[1][7], best[0]):
+                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6), loose))
             if best is not None:
                 found.append(best[1])
+        # A pair an exact relation already speaks for (either way round) takes no loose one:
+        # the exact one says which of the two is off.
+        exact = {frozenset((f[0], f[1])) for f in found if not f[7]}
+        found = [f for f in found if not f[7] or frozenset((f[0], f[1])) not in exact]
         if not found:
             return cls.empty()
         width = max(f[4].shape[0] for f in found)
@@ -149,6 +175,7 @@ class Relations:
             coef,
             bounds,
             np.array([f[6] for f in found], np.float64),
+            np.array([f[7] for f in found], bool),
         )
 
     # -- use --------------------------------------------------------------------------------
@@ -161,8 +188,22 @@ class Relations:
         lo, hi = self.bounds[i][codes, 0], self.bounds[i][codes, 1]
         x = matrix[:, encoders[int(self.partner[i])].start]
         with np.errstate(invalid="ignore"):
-            out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
-            inside = (x >= lo) & (x <= hi)
+            if self.beyond[i]:
+                # Continued along the curve's tangent at the range's end (a price per kilo goes
+                # on as it ends), but no steeper than twice the chord from the kind's median
+                # partner to that end, nor against it: where a quadratic turns sharply at its
+                # end, the turn is its least supported part.
+                end = np.clip(x, lo, hi)
+                mid = self.bounds[i][codes, 2]
+                at_end = c[:, 0] + c[:, 1] * end + c[:, 2] * end * end
+                chord = (at_end - (c[:, 0] + c[:, 1] * mid + c[:, 2] * mid * mid)) / (end - mid)
+                tangent = c[:, 1] + 2.0 * c[:, 2] * end
+                slope = np.where(tangent * chord > 0, np.sign(chord) * np.minimum(np.abs(tangent), 2.0 * np.abs(chord)), chord)
+                out = at_end + slope * (x - end)
+                inside = (x < lo) | (x > hi)
+            else:
+                out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
+                inside = (x >= lo) & (x <= hi)
         ok = _present(preprocessor, matrix, int(self.partner[i])) & inside & np.isfinite(out)
         return np.where(ok, out, np.nan)
 
@@ -212,6 +253,8 @@ class Relations:
         """A cell that holds a relation's value is measured against the relation's own usual
         error, not the network's (in ``scales``, rows x features, in place)."""
         for i, (feature, rows) in enumerate(self.given(preprocessor, matrix, recon)):
+            if self.beyond[i]:
+                continue
             scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR)
 
     # -- persistence ------------------------------------------------------------------------
@@ -220,7 +263,7 @@ class Relations:
         return {
             "relation_target": self.target, "relation_partner": self.partner, "relation_groups": self.groups,
             "relation_sizes": self.sizes, "relation_coef": self.coef, "relation_bounds": self.bounds,
-            "relation_spread": self.spread,
+            "relation_spread": self.spread, "relation_beyond": self.beyond,
         }
 
     @classmethod
@@ -238,12 +281,14 @@ class Relations:
         )))
         out.target, out.partner, out.groups, out.sizes = (a.astype(np.int64) for a in (out.target, out.partner, out.groups, out.sizes))
         n = len(out)
+        out.beyond = np.array(data["relation_beyond"], dtype=bool) if "relation_beyond" in data else np.zeros(n, dtype=bool)
         kinds = dict(_kind_candidates(preprocessor))
         numeric = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.NUMERIC}
         shapes = (
             out.partner.shape == (n,) and out.groups.shape == (n, 2) and out.sizes.shape == (n, 2)
             and out.coef.ndim == 3 and out.coef.shape[0] == n and out.coef.shape[2] == 3
             and out.bounds.shape == (*out.coef.shape[:2], len(KIND_STATS)) and out.spread.shape == (n,)
+            and out.beyond.shape == (n,)
         )
         if not shapes:
             raise ValueError("the relation arrays do not fit each other")
@@ -346,25 +391,27 @@ def _fit_kinds(
     covered = fitted[codes]
     if covered.mean() < RELATION_COVERAGE:
         return None
-    weight = covered.astype(np.float64)
     basis = np.column_stack([np.ones_like(x), x, x * x])
-    coef = np.full((kinds, 3), np.nan)
-    residual = np.zeros_like(y)
-    own = np.zeros(kinds)
-    for _ in range(rounds):
-        gram = np.zeros((kinds, 3, 3))
-        rhs = np.zeros((kinds, 3))
-        for a in range(3):
-            rhs[:, a] = np.bincount(codes, weights=weight * basis[:, a] * y, minlength=kinds)
-            for b in range(a, 3):
-                gram[:, a, b] = gram[:, b, a] = np.bincount(codes, weights=weight * basis[:, a] * basis[:, b], minlength=kinds)
-        # A small ridge keeps a kind whose partner takes one value (a flat fit) solvable.
-        gram += 1e-6 * np.eye(3)
-        coef[:] = np.nan
-        coef[fitted] = np.linalg.solve(gram[fitted], rhs[fitted][..., None])[..., 0]
-        residual = y - np.einsum("ij,ij->i", basis, np.nan_to_num(coef[codes]))
-        own = np.where(fitted, _group_mad(residual, codes, kinds, centred=True), 0.0)
-        weight = (covered & (np.abs(residual) <= TRIM_SIGMAS * np.maximum(own[codes], 1e-12))).astype(np.float64)
+
+    def trimmed(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        coef = np.full((kinds, 3), np.nan)
+        for _ in range(rounds):
+            gram = np.zeros((kinds, 3, 3))
+            rhs = np.zeros((kinds, 3))
+            for a in range(3):
+                rhs[:, a] = np.bincount(codes, weights=weight * basis[:, a] * y, minlength=kinds)
+                for b in range(a, 3):
+                    gram[:, a, b] = gram[:, b, a] = np.bincount(codes, weights=weight * basis[:, a] * basis[:, b], minlength=kinds)
+            # A small ridge keeps a kind whose partner takes one value (a flat fit) solvable.
+            gram += 1e-6 * np.eye(3)
+            coef[:] = np.nan
+            coef[fitted] = np.linalg.solve(gram[fitted], rhs[fitted][..., None])[..., 0]
+            residual = y - np.einsum("ij,ij->i", basis, np.nan_to_num(coef[codes]))
+            own = np.where(fitted, _group_mad(residual, codes, kinds, centred=True), 0.0)
+            weight = (covered & (np.abs(residual) <= TRIM_SIGMAS * np.maximum(own[codes], 1e-12))).astype(np.float64)
+        return coef, residual, own
+
+    coef, residual, own = trimmed(covered.astype(np.float64))
     within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
     good = fitted & (within > 1e-9)
     coef[~good] = np.nan
