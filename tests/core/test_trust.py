@@ -418,3 +418,45 @@ def test_a_loose_relation_speaks_only_past_its_kinds_partner_values():
     expected = encoder.expected(said[1:, None])
     assert expected == pytest.approx([3.0 + 0.65 * 60.0, 3.0 + 0.65 * 120.0], rel=0.2)
 
+
+FEE_RATE = {"web": 0.029, "store": 0.015, "phone": 0.035}
+
+
+def fees(rows: int = 2400, seed: int = 1) -> pd.DataFrame:
+    """Payments whose fee is the channel's rate on the amount plus a quarter of a unit of the
+    currency, to the cent; phone payments in francs are a kind of a few dozen rows."""
+    rng = np.random.default_rng(seed)
+    currency = rng.choice(["EUR", "CHF", "GBP"], rows, p=[0.6, 0.15, 0.25])
+    channel = rng.choice(list(FEE_RATE), rows, p=[0.5, 0.4, 0.1])
+    amount = np.round(np.exp(rng.normal(4.3, 0.6, rows)) * np.array([RATE[c] for c in currency]), 2)
+    fee = np.round(amount * np.array([FEE_RATE[c] for c in channel]) + 0.25 * np.array([RATE[c] for c in currency]), 2)
+    return pd.DataFrame({"currency": currency, "channel": channel, "amount": amount, "fee": fee})
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_one_broken_payment_far_out_in_a_small_kind_does_not_bend_its_kinds_fee(seed):
+    """A relation is fitted per kind of row; in a kind of a few dozen rows, one payment four
+    times the size of the rest with a fee that does not fit it would pull the kind's curve
+    through itself, and the kind's ordinary payments would then look charged the wrong fee.
+    The broken payment is ranked first, explained by its amount or fee; for the kind's other
+    rows the relation gives the fee their rate makes, and none of them is blamed on its fee."""
+    frame = fees(seed=seed)
+    kind = frame.index[(frame["channel"] == "phone") & (frame["currency"] == "CHF")]
+    assert 20 <= kind.size <= 60
+    broken, ordinary = int(kind[0]), [int(r) for r in kind[1:]]
+    frame.loc[broken, ["amount", "fee"]] = [round(float(frame.loc[kind, "amount"].max()) * 4.0, 2), 2.88]
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame)
+    detection = detector.detect(frame)
+    assert int(np.argmax(detection.scores)) == broken
+    assert detector.explain(frame, detection, [broken])[0]["anomalous_features"][0]["feature_name"] in ("amount", "fee")
+    pre, relations = detector.preprocessor_, detector.scorer_.relations
+    (i,) = [i for i in range(len(relations)) if pre.columns[int(relations.target[i])] == "fee"]
+    matrix, _ = pre.transform(frame.loc[ordinary])
+    said = relations.predict(pre, matrix, i)
+    assert np.isfinite(said).mean() >= 0.8
+    encoder = pre.encoders[int(relations.target[i])]
+    given = np.array(encoder.expected(said[np.isfinite(said), None]))
+    assert given == pytest.approx(frame.loc[ordinary, "fee"].to_numpy()[np.isfinite(said)], rel=0.02, abs=0.011)
+    for explained in detector.explain(frame, detection, ordinary):
+        assert explained["anomalous_features"][0]["feature_name"] != "fee"

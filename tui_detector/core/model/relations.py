@@ -70,6 +70,9 @@ RANGE_TAIL = 0.01
 #: Rounds of refitting on the rows within TRIM_SIGMAS of the previous fit.
 ROUNDS = 3
 TRIM_SIGMAS = 3.0
+#: A kind whose rows scatter about its fit this many times as widely as all kinds' rows about
+#: theirs is fitted again without its partner's far ends (see _fit_kinds).
+WIDE_KIND = 3.0
 #: A looser relation (a cost that goes with a weight, give or take its noise) speaks only past
 #: its kind's partner range, continued along its tangent: there the network, which never saw a
 #: partner that far out for that kind, restores the target as if the partner were usual.
@@ -412,6 +415,17 @@ def _fit_kinds(
         return coef, residual, own
 
     coef, residual, own = trimmed(covered.astype(np.float64))
+    # One row far past the rest of a small kind's partner values (a 450.00 payment with a 2.88
+    # fee among 24 that keep their channel's rate) pulls its least-squares curve through itself,
+    # and trimming on that curve's residuals keeps it; the kind's rows then scatter about the
+    # curve far more widely than the other kinds' rows about theirs. Such a kind is fitted
+    # again from the partner values its relation speaks for (see KIND_STATS); the other kinds'
+    # fits do not depend on it and come out the same.
+    pooled = _mad(residual[covered], centred=True)
+    loose = fitted & (own > WIDE_KIND * max(pooled, 1e-12))
+    if loose.any():
+        lo, hi = _group_quantile(x, codes, kinds, RANGE_TAIL)[codes], _group_quantile(x, codes, kinds, 1.0 - RANGE_TAIL)[codes]
+        coef, residual, own = trimmed((covered & ~(loose[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
     within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
     good = fitted & (within > 1e-9)
     coef[~good] = np.nan
