@@ -422,10 +422,10 @@ def _fit_kinds(
     # again from the partner values its relation speaks for (see KIND_STATS); the other kinds'
     # fits do not depend on it and come out the same.
     pooled = _mad(residual[covered], centred=True)
-    loose = fitted & (own > WIDE_KIND * max(pooled, 1e-12))
-    if loose.any():
+    wide = fitted & (own > WIDE_KIND * max(pooled, 1e-12))
+    if wide.any():
         lo, hi = _group_quantile(x, codes, kinds, RANGE_TAIL)[codes], _group_quantile(x, codes, kinds, 1.0 - RANGE_TAIL)[codes]
-        coef, residual, own = trimmed((covered & ~(loose[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
+        coef, residual, own = trimmed((covered & ~(wide[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
     within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
     good = fitted & (within > 1e-9)
     coef[~good] = np.nan
