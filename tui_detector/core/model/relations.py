@@ -130,7 +130,7 @@ class Relations:
         corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
         np.fill_diagonal(corr, 0.0)
         singles = _kind_options(preprocessor, matrix)
-        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float]] = []
+        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float, bool]] = []
         for t in range(len(numeric)):
             partners = [p for p in np.argsort(-corr[t], kind="stable")[:PARTNERS_TRIED] if corr[t, p] >= RELATION_CORRELATION]
             best = None
