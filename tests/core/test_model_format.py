@@ -7,7 +7,9 @@ kinds of row on which a number is constant to ``ensemble.npz`` (``relation_*``,
 ``mode_constant``); a version 4 directory, without them, loads with none. Version 6 adds each
 column's error-tail steepness (``error_steepness``); a version 5 directory loads with 1 for
 every column. Version 7 adds whether each relation is a loose one that speaks only past its
-kind's partner range (``relation_beyond``); a version 6 directory loads with every relation exact."""
+kind's partner range (``relation_beyond``); a version 6 directory loads with every relation exact.
+Version 8 adds whether each relation's curve is in the cells' own units (``relation_own_units``);
+a version 7 directory loads with every curve in the model's units."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ ARRAYS = {
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
         "error_steepness", "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
         "relation_sizes", "relation_coef", "relation_bounds", "relation_spread", "relation_beyond",
+        "relation_own_units",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -50,11 +53,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_7_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_8_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 7
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 8
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -254,6 +257,28 @@ def test_a_version_6_directory_loads_with_every_relation_exact(tmp_path):
     loaded = TabularAnomalyDetector.load(path)
     np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
     assert not loaded.scorer_.relations.beyond.any()
+    assert not np.allclose(loaded.score_samples(frame), detector.score_samples(frame))
+
+
+def test_a_version_7_directory_loads_with_every_curve_in_the_models_units(tmp_path):
+    """A model written before version 8 has no ``relation_own_units``: every curve it holds was
+    fitted in the model's units, and it is read so. The flag is what says a fee's line is in
+    euros: without it the same coefficients would be applied to logs."""
+    import pandas as pd  # noqa: PLC0415
+
+    rng = np.random.default_rng(3)
+    channel = rng.choice(["web", "store"], 1500)
+    amount = np.round(np.exp(rng.normal(4.0, 0.7, 1500)), 2)
+    fee = np.round(amount * np.where(channel == "web", 0.029, 0.015) + 0.25, 2)
+    frame = pd.DataFrame({"channel": channel, "amount": amount, "fee": fee})
+    detector = TabularAnomalyDetector()
+    detector.train(frame, epochs=2)
+    assert detector.scorer_.relations.own_units.any()
+    path = detector.save(tmp_path / "v8")
+    _as_older_version(path, 7, lambda k: k == "relation_own_units")
+    loaded = TabularAnomalyDetector.load(path)
+    np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
+    assert not loaded.scorer_.relations.own_units.any()
     assert not np.allclose(loaded.score_samples(frame), detector.score_samples(frame))
 
 

@@ -181,6 +181,7 @@ class EnsembleScorer:
         mode_scales = ModeScales.fit(preprocessor, fit_matrix[kept], squared, residual_scale)
         del squared
         relations.apply(preprocessor, fit_matrix, fit_recon)
+        relations.restore_kinds(preprocessor, fit_matrix, fit_recon)
         cell_scales = mode_scales.cell_scales(preprocessor, fit_matrix, residual_scale)
         relations.scale_cells(preprocessor, fit_matrix, fit_recon, cell_scales)
         per_column = column_residuals(fit_matrix, fit_recon, cell_scales, preprocessor)

@@ -248,6 +248,7 @@ def reconstruct(
         recon[:, feature] = usual
     if relations is not None:
         relations.apply(preprocessor, clipped if matrix is None else matrix, recon, wanted)
+        relations.restore_kinds(preprocessor, clipped if matrix is None else matrix, recon, wanted)
     return recon
 
 

@@ -23,7 +23,7 @@ from .preprocess import TabularPreprocessor
 from .threshold import QUANTILE_GRID
 
 MODEL_FORMAT = "anomaly-tui-model"
-MODEL_FORMAT_VERSION = 7
+MODEL_FORMAT_VERSION = 8
 #: Versions this one reads. Version 2 models learned a date's place in time and an entity's raw
 #: shares; their encoder states say so, and they are scored as they were trained. Version 4 may
 #: hold the scored table's results (``scores.npz``), which an older reader would call damaged.
@@ -37,7 +37,11 @@ MODEL_FORMAT_VERSION = 7
 #: Version 7 adds the loose relations, which speak only past their kind's partner range
 #: (``relation_beyond``, one flag per relation), which an older reader would take for exact ones;
 #: a model of an earlier version holds exact ones only, as it was trained.
-READABLE_FORMAT_VERSIONS = (2, 3, 4, 5, 6, 7)
+#: Version 8 adds whether each relation's curve is in the cells' own units rather than the
+#: model's (``relation_own_units``, one flag per relation), which an older reader would apply
+#: to the model's units and get wrong; a model of an earlier version fitted every curve in the
+#: model's units, as it was trained.
+READABLE_FORMAT_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
 MANIFEST = "manifest.json"
 #: Array files a model directory may hold (each listed with its sha256 in the manifest).
 MODEL_FILES = ("network.npz", "forest.npz", "ensemble.npz", "scores.npz")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kinds import mode_candidates, mode_groups
-from .preprocess import TabularPreprocessor
+from .preprocess import CLIP, TabularPreprocessor, _forward_numeric, _inverse_numeric
 from .roles import Role
 
 #: A relation is used when its residual spread is at most this share of the column's spread
@@ -73,6 +73,9 @@ TRIM_SIGMAS = 3.0
 #: A kind whose rows scatter about its fit this many times as widely as all kinds' rows about
 #: theirs is fitted again without its partner's far ends (see _fit_kinds).
 WIDE_KIND = 3.0
+#: A kind with at least this many rows is fitted from its partner range from the start (its
+#: RANGE_TAIL ends then hold a row or more each; a smaller kind's would cut into its bulk).
+RANGED_FIT_ROWS = int(round(1.0 / RANGE_TAIL))
 #: A looser relation (a cost that goes with a weight, give or take its noise) speaks only past
 #: its kind's partner range, continued along its tangent: there the network, which never saw a
 #: partner that far out for that kind, restores the target as if the partner were usual.
@@ -96,10 +99,15 @@ class Relations:
     spread: np.ndarray
     #: Per relation: it speaks only past its kind's partner range (a loose one, LOOSE_SPREAD).
     beyond: np.ndarray | None = None
+    #: Per relation: its curve is in the cells' own units (``coef``; the bounds stay in model
+    #: units, an order statistic or a median being the same row either way).
+    own_units: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.beyond is None:
             self.beyond = np.zeros(self.target.size, dtype=bool)
+        if self.own_units is None:
+            self.own_units = np.zeros(self.target.size, dtype=bool)
 
     @classmethod
     def empty(cls) -> Relations:
@@ -130,7 +138,7 @@ class Relations:
         corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
         np.fill_diagonal(corr, 0.0)
         singles = _kind_options(preprocessor, matrix)
-        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float, bool]] = []
+        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float]] = []
         for t in range(len(numeric)):
             partners = [p for p in np.argsort(-corr[t], kind="stable")[:PARTNERS_TRIED] if corr[t, p] >= RELATION_CORRELATION]
             best = None
@@ -143,19 +151,42 @@ class Relations:
                 if scale <= 1e-9:
                     continue
                 kinds = [(g, z, codes[both]) for g, z, codes in singles]
+                state_t, state_p = encoders[numeric[t]].state, encoders[numeric[p]].state
+                spaces: list[tuple[np.ndarray, np.ndarray, tuple | None]] = [(x, y, None)]
+                if state_t.get("log") or state_p.get("log"):
+                    # A price list is a line in the cells' own units (a rate on the amount plus a
+                    # fixed part), no parabola in logs: it is tried there too, and kept where it
+                    # is tighter (measured in model units either way).
+                    spaces.append((_inverse_numeric(x, state_p), _inverse_numeric(y, state_t), (x, y, state_t)))
                 # An exact relation first, its kinds chosen against its own bar; a loose one only
                 # where there is none (a looser bar would settle for a coarser split).
                 for bar, loose in ((RELATION_SPREAD, False), (LOOSE_SPREAD, True)):
-                    option = _choose_kinds(x, y, kinds, bar * scale)
-                    fit = None if option is None else _fit_kinds(x, y, option[2], int(np.prod(option[1])))
-                    if fit is not None and fit[2] <= bar * scale:
+                    tried = []
+                    # Each space chooses its own kinds: in yen and euros a fee's fixed part
+                    # differs by currency, which in logs is lost beside the rate.
+                    for fx, fy, model_units in spaces:
+                        option = _choose_kinds(fx, fy, kinds, bar * scale, model_units)
+                        if option is None:
+                            continue
+                        fit = _fit_kinds(fx, fy, option[2], int(np.prod(option[1])), model_units=model_units)
+                        if fit is not None and fit[2] <= bar * scale:
+                            tried.append((fit[2], option, fit, model_units is not None))
+                    if tried:
+                        # The tighter space wins only if it leaves no more rows off its curve:
+                        # a robust spread measures the bulk, and a line in euros that misses
+                        # every yen payment's fixed part is tight on the bulk too.
+                        reach = TRIM_SIGMAS * max(c[0] for c in tried)
+                        fitting = [_fitting(c[2][0], x, y, c[1][2], state_p, state_t, c[3], reach) for c in tried]
+                        _, _, option, fit, own = min(
+                            ((-f, c[0], c[1], c[2], c[3]) for f, c in zip(fitting, tried, strict=True)), key=lambda c: c[:2]
+                        )
                         break
                 else:
                     continue
                 columns, sizes, _ = option
                 coef, bounds, spread, yardstick = fit
                 if best is None or (loose, spread) < (best[1][7], best[0]):
-                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6), loose))
+                    best = (spread, (numeric[t], numeric[p], columns, sizes, coef, bounds, max(yardstick, 1e-6), loose, own))
             if best is not None:
                 found.append(best[1])
         # A pair an exact relation already speaks for (either way round) takes no loose one:
@@ -179,6 +210,7 @@ class Relations:
             bounds,
             np.array([f[6] for f in found], np.float64),
             np.array([f[7] for f in found], bool),
+            np.array([f[8] for f in found], bool),
         )
 
     # -- use --------------------------------------------------------------------------------
@@ -188,31 +220,37 @@ class Relations:
         encoders = preprocessor.encoders
         codes = self._codes(preprocessor, matrix, i)
         c = self.coef[i][codes]
-        lo, hi = self.bounds[i][codes, 0], self.bounds[i][codes, 1]
+        lo, hi, mid = self.bounds[i][codes, 0], self.bounds[i][codes, 1], self.bounds[i][codes, 2]
         x = matrix[:, encoders[int(self.partner[i])].start]
-        with np.errstate(invalid="ignore"):
+        inside = (x >= lo) & (x <= hi)
+        own = bool(self.own_units[i])
+        if own:
+            state = encoders[int(self.partner[i])].state
+            x, lo, hi, mid = (_inverse_numeric(v, state) for v in (x, lo, hi, mid))
+        with np.errstate(invalid="ignore", over="ignore"):
             if self.beyond[i]:
                 # Continued along the curve's tangent at the range's end (a price per kilo goes
                 # on as it ends), but no steeper than twice the chord from the kind's median
                 # partner to that end, nor against it: where a quadratic turns sharply at its
                 # end, the turn is its least supported part.
                 end = np.clip(x, lo, hi)
-                mid = self.bounds[i][codes, 2]
                 at_end = c[:, 0] + c[:, 1] * end + c[:, 2] * end * end
                 chord = (at_end - (c[:, 0] + c[:, 1] * mid + c[:, 2] * mid * mid)) / (end - mid)
                 tangent = c[:, 1] + 2.0 * c[:, 2] * end
                 slope = np.where(tangent * chord > 0, np.sign(chord) * np.minimum(np.abs(tangent), 2.0 * np.abs(chord)), chord)
                 out = at_end + slope * (x - end)
-                inside = (x < lo) | (x > hi)
+                inside = ~inside & np.isfinite(lo)
             else:
                 out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
-                inside = (x >= lo) & (x <= hi)
+            if own:
+                out = _forward_numeric(out, encoders[int(self.target[i])].state)
         ok = _present(preprocessor, matrix, int(self.partner[i])) & inside & np.isfinite(out)
         return np.where(ok, out, np.nan)
 
     def apply(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, wanted: np.ndarray | None = None) -> None:
         """Give each target column its relation's value (in ``recon``, in place) on the rows
-        where the target is the one of the pair that is off.
+        where the target is the one of the pair that is off, and wherever an exact relation's
+        two agree.
 
         When two numbers disagree, the one far from what its kind of row usually holds is off:
         an amount six times a usual bill beside a usual reading is the amount's fault, and the
@@ -234,8 +272,85 @@ class Relations:
                 restored = wanted[:, t]
                 off_p = np.where(wanted[:, p], off_p, 0.0)
             value = self.predict(preprocessor, matrix, i)
-            use = restored & ~(off_t < off_p) & np.isfinite(value) & _present(preprocessor, matrix, t)
-            recon[use, preprocessor.encoders[t].start] = value[use]
+            start = preprocessor.encoders[t].start
+            # Where the two agree exactly, the target is expected as the relation gives it, the
+            # nearer its kind's usual or not: a fee right to the cent for its amount is never
+            # "expected" as something the price list contradicts.
+            agree = np.zeros(matrix.shape[0], dtype=bool)
+            if not self.beyond[i]:
+                with np.errstate(invalid="ignore"):
+                    agree = np.abs(matrix[:, start] - value) <= self._tolerance(preprocessor, matrix, i)
+            farther = ~(off_t < off_p)
+            use = restored & (agree | farther) & np.isfinite(value) & _present(preprocessor, matrix, t)
+            recon[use, start] = value[use]
+            profile = preprocessor.encoders[t].state.get("profile")
+            if profile:
+                # The target's distance from its entity's usual value is the partner's doing
+                # too (a large fee on a large payment): it is restored along with the value, so
+                # that distance counts once, at the partner, and not again at the target. Where
+                # the two agree, it counts at the one farther from its kind's usual.
+                moved = use & ~(agree & farther)
+                shift = (value[moved] - matrix[moved, start]) / max(float(profile["spread"]), 1e-9)
+                recon[moved, start + 1] = np.clip(matrix[moved, start + 1] + shift, -CLIP, CLIP)
+
+    def restore_kinds(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, wanted: np.ndarray | None = None
+    ) -> None:
+        """Give a kind column the value under which the row's numbers fit their relation (in
+        ``recon``, in place), and the number the relation's value under it.
+
+        A payment whose fee is its amount at the phone rate to the cent was a phone payment,
+        whatever its channel cell says ("hpone", seen once): the network, which sees the amount
+        and the fee only as sizes, cannot tell, but the price list can. Only an exact relation
+        speaks, only on rows whose own value has no curve of its own (too rare to have been
+        fitted), and only where exactly one value of the column makes the row fit it; a row
+        whose numbers fit no value keeps what the network expected. ``wanted`` as in apply.
+        """
+        encoders = preprocessor.encoders
+        for i in range(len(self)):
+            if self.beyond[i]:
+                continue
+            t, p = int(self.target[i]), int(self.partner[i])
+            actual = matrix[:, encoders[t].start]
+            # Only a row whose own kind has no curve: a kind the rows fitted is the row's own
+            # (a store payment charged the phone rate has a wrong fee, not a wrong channel).
+            unfitted = ~np.isfinite(self.coef[i][self._codes(preprocessor, matrix, i), 0])
+            rows = np.flatnonzero(unfitted & _present(preprocessor, matrix, t) & _present(preprocessor, matrix, p))
+            for g in (int(g) for g in self.groups[i] if g >= 0):
+                encoder = encoders[g]
+                picked = rows if wanted is None else rows[wanted[rows, g]]
+                if picked.size == 0:
+                    continue
+                values = 2 if encoder.role is Role.BOOLEAN else len(encoder.state["categories"])
+                fits = np.zeros((picked.size, values), dtype=bool)
+                said = np.full((picked.size, values), np.nan)
+                for v in range(values):
+                    trial = matrix[picked].copy()
+                    _set_value(encoder, trial, v)
+                    said[:, v] = self.predict(preprocessor, trial, i)
+                    with np.errstate(invalid="ignore"):
+                        fits[:, v] = np.abs(actual[picked] - said[:, v]) <= self._tolerance(preprocessor, trial, i)
+                one = fits.sum(axis=1) == 1
+                if one.any():
+                    block = recon[picked[one]]
+                    # Under that value the number fits its relation: it is expected as the
+                    # relation gives it, not as the network guessed beside a value it never saw.
+                    given = said[one][fits[one]]
+                    keep = np.ones(given.size, dtype=bool) if wanted is None else wanted[picked[one], t]
+                    start = encoders[t].start
+                    block[keep, start] = given[keep]
+                    for v in range(values):
+                        chosen = np.flatnonzero(fits[one, v])
+                        if chosen.size:
+                            sub = block[chosen]
+                            _set_value(encoder, sub, v)
+                            block[chosen] = sub
+                    recon[picked[one]] = block
+
+    def _tolerance(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+        """How far a row may sit from relation ``i`` and still fit it: a few of its yardsticks,
+        the cells' rounding included (see rounding)."""
+        return TRIM_SIGMAS * np.sqrt(max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + self.rounding(preprocessor, matrix, i) ** 2)
 
     def _codes(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
         codes = _kind_codes(preprocessor, matrix, tuple(int(g) for g in self.groups[i]), tuple(int(s) for s in self.sizes[i]))
@@ -256,9 +371,30 @@ class Relations:
         """A cell that holds a relation's value is measured against the relation's own usual
         error, not the network's (in ``scales``, rows x features, in place)."""
         for i, (feature, rows) in enumerate(self.given(preprocessor, matrix, recon)):
-            if self.beyond[i]:
+            if self.beyond[i] or not rows.any():
                 continue
-            scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR)
+            slack = self.rounding(preprocessor, matrix[rows], i)
+            scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + slack**2
+
+    def rounding(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+        """How far, in model units, relation ``i`` can miss a row only because both cells are
+        written to their column's decimals (half a unit of the last one each): a fee of 0.35 on
+        an amount of 12.00 fits its rate to a cent, not better, however exact the price list.
+        A relation fitted on many larger values would otherwise count that cent as a miss."""
+        encoders = preprocessor.encoders
+        t, p = int(self.target[i]), int(self.partner[i])
+        slack = _half_unit(encoders[t].state, matrix[:, encoders[t].start]) ** 2
+        start, state = encoders[p].start, encoders[p].state
+        values = _inverse_numeric(matrix[:, start], state)
+        half = _half_step(state)
+        shifted = []
+        for sign in (1.0, -1.0):
+            moved = matrix.copy()
+            moved[:, start] = _forward_numeric(values + sign * half, state)
+            shifted.append(self.predict(preprocessor, moved, i))
+        partner = np.abs(shifted[0] - shifted[1]) / 2.0
+        slack = slack + np.where(np.isfinite(partner), partner, 0.0) ** 2
+        return np.sqrt(slack)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -267,6 +403,7 @@ class Relations:
             "relation_target": self.target, "relation_partner": self.partner, "relation_groups": self.groups,
             "relation_sizes": self.sizes, "relation_coef": self.coef, "relation_bounds": self.bounds,
             "relation_spread": self.spread, "relation_beyond": self.beyond,
+            "relation_own_units": self.own_units,
         }
 
     @classmethod
@@ -285,13 +422,14 @@ class Relations:
         out.target, out.partner, out.groups, out.sizes = (a.astype(np.int64) for a in (out.target, out.partner, out.groups, out.sizes))
         n = len(out)
         out.beyond = np.array(data["relation_beyond"], dtype=bool) if "relation_beyond" in data else np.zeros(n, dtype=bool)
+        out.own_units = np.array(data["relation_own_units"], dtype=bool) if "relation_own_units" in data else np.zeros(n, dtype=bool)
         kinds = dict(_kind_candidates(preprocessor))
         numeric = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.NUMERIC}
         shapes = (
             out.partner.shape == (n,) and out.groups.shape == (n, 2) and out.sizes.shape == (n, 2)
             and out.coef.ndim == 3 and out.coef.shape[0] == n and out.coef.shape[2] == 3
             and out.bounds.shape == (*out.coef.shape[:2], len(KIND_STATS)) and out.spread.shape == (n,)
-            and out.beyond.shape == (n,)
+            and out.beyond.shape == (n,) and out.own_units.shape == (n,)
         )
         if not shapes:
             raise ValueError("the relation arrays do not fit each other")
@@ -307,6 +445,45 @@ class Relations:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _set_value(encoder, matrix: np.ndarray, value: int) -> None:  # noqa: ANN001 - a ColumnEncoder
+    """Write value ``value`` (a category's slot, or 0/1) into the column's block of ``matrix``."""
+    if encoder.role is Role.BOOLEAN:
+        matrix[:, encoder.start] = float(value)
+        return
+    categories = len(encoder.state["categories"])
+    matrix[:, encoder.start : encoder.start + categories + 1] = 0.0
+    matrix[:, encoder.start + value] = 1.0
+
+
+def _half_step(state: dict) -> float:
+    """Half a unit of the last decimal a numeric column's cells are written to."""
+    decimals = 0 if state.get("integral") else min(int(state.get("decimals", 2)), 9)
+    return 0.5 * 10.0 ** -decimals
+
+
+def _half_unit(state: dict, scaled: np.ndarray) -> np.ndarray:
+    """Half a unit of the column's last decimal, in model units, at each cell's value."""
+    values = _inverse_numeric(scaled, state)
+    half = _half_step(state)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.abs(_forward_numeric(values + half, state) - _forward_numeric(values - half, state)) / 2.0
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _fitting(
+    coef: np.ndarray, x: np.ndarray, y: np.ndarray, codes: np.ndarray, state_x: dict, state_y: dict, own: bool, reach: float
+) -> int:
+    """How many rows lie within ``reach`` (model units) of a per-kind curve, fitted in the
+    model's units or, ``own``, in the cells' own."""
+    c = coef[codes]
+    at = _inverse_numeric(x, state_x) if own else x
+    with np.errstate(invalid="ignore", over="ignore"):
+        curve = c[:, 0] + c[:, 1] * at + c[:, 2] * at * at
+        if own:
+            curve = _forward_numeric(curve, state_y)
+        return int(np.count_nonzero(np.abs(y - curve) <= reach))
 
 
 def _present(preprocessor: TabularPreprocessor, matrix: np.ndarray, j: int) -> np.ndarray:
@@ -343,11 +520,18 @@ def _kind_options(preprocessor: TabularPreprocessor, matrix: np.ndarray) -> list
 
 
 def _choose_kinds(
-    x: np.ndarray, y: np.ndarray, singles: list[tuple[tuple[int, int], tuple[int, int], np.ndarray]], limit: float
+    x: np.ndarray,
+    y: np.ndarray,
+    singles: list[tuple[tuple[int, int], tuple[int, int], np.ndarray]],
+    limit: float,
+    model_units: tuple[np.ndarray, np.ndarray, dict] | None = None,
 ) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
     """The split of the rows into kinds under which y follows x most closely (within ``limit``),
     coarse first: none, one column, or two of the PAIRED best single columns, each judged on a
-    sample of SCREEN_ROWS rows. A finer split must narrow the spread by RELATION_GAIN."""
+    sample of SCREEN_ROWS rows. A finer split must narrow the spread by RELATION_GAIN.
+    ``model_units`` as in _fit_kinds: the curves are fitted on x and y, judged in the model's
+    units."""
+    judged = y if model_units is None else model_units[1]
     sample = np.arange(0, x.size, max(1, x.size // SCREEN_ROWS))
     fit_on, judge_on = sample[0::2], sample[1::2]
     least = max(5, int(round(RELATION_MIN_ROWS * fit_on.size / x.size)))
@@ -355,13 +539,16 @@ def _choose_kinds(
     def spread_of(codes: np.ndarray, kinds: int) -> float:
         # Fitted on half the sample and judged on the other half: a split into many kinds
         # fits its own rows closely, not new ones.
-        fit = _fit_kinds(x[fit_on], y[fit_on], codes[fit_on], kinds, least=least)
+        fit = _fit_kinds(x[fit_on], y[fit_on], codes[fit_on], kinds, least=least, ranged=False)
         if fit is None:
             return np.inf
         c = fit[0][codes[judge_on]]
         xs = x[judge_on]
-        with np.errstate(invalid="ignore"):
-            residual = y[judge_on] - (c[:, 0] + c[:, 1] * xs + c[:, 2] * xs * xs)
+        with np.errstate(invalid="ignore", over="ignore"):
+            curve = c[:, 0] + c[:, 1] * xs + c[:, 2] * xs * xs
+            if model_units is not None:
+                curve = _forward_numeric(curve, model_units[2])
+            residual = judged[judge_on] - curve
         known = np.isfinite(residual)
         return _mad(residual[known], centred=True) if known.mean() >= RELATION_COVERAGE else np.inf
 
@@ -380,7 +567,14 @@ def _choose_kinds(
 
 
 def _fit_kinds(
-    x: np.ndarray, y: np.ndarray, codes: np.ndarray, kinds: int, rounds: int = ROUNDS, least: int = RELATION_MIN_ROWS
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    kinds: int,
+    rounds: int = ROUNDS,
+    least: int = RELATION_MIN_ROWS,
+    model_units: tuple[np.ndarray, np.ndarray, dict] | None = None,
+    ranged: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """A robust quadratic y ~ x per kind: (coefficients per kind, x's range per kind, the
     pooled robust residual spread, the yardstick), or None where the kinds it holds for cover
@@ -414,18 +608,29 @@ def _fit_kinds(
             weight = (covered & (np.abs(residual) <= TRIM_SIGMAS * np.maximum(own[codes], 1e-12))).astype(np.float64)
         return coef, residual, own
 
-    coef, residual, own = trimmed(covered.astype(np.float64))
-    # One row far past the rest of a small kind's partner values (a 450.00 payment with a 2.88
-    # fee among 24 that keep their channel's rate) pulls its least-squares curve through itself,
-    # and trimming on that curve's residuals keeps it; the kind's rows then scatter about the
-    # curve far more widely than the other kinds' rows about theirs. Such a kind is fitted
-    # again from the partner values its relation speaks for (see KIND_STATS); the other kinds'
-    # fits do not depend on it and come out the same.
+    # A curve speaks for its kind's partner range only (KIND_STATS), and a large kind's is
+    # fitted from it: one row far past the rest of its kind's partner values (an 11,184.00
+    # payment among 560 store payments of 12 to 870) pulls a least-squares quadratic through
+    # itself by leverage alone, and trimming on that curve's residuals would keep it. Rows past
+    # the range come back in the later rounds where they fit.
+    lo, hi = _group_quantile(x, codes, kinds, RANGE_TAIL)[codes], _group_quantile(x, codes, kinds, 1.0 - RANGE_TAIL)[codes]
+    outside = ranged & (counts >= RANGED_FIT_ROWS)[codes] & ((x < lo) | (x > hi))
+    coef, residual, own = trimmed((covered & ~outside).astype(np.float64))
+    # A small kind's ends hold its bulk too, and are dropped only where the kind's rows scatter
+    # about its curve far more widely than the other kinds' rows about theirs (a 450.00 payment
+    # with a 2.88 fee among 24 that keep their channel's rate).
     pooled = _mad(residual[covered], centred=True)
     wide = fitted & (own > WIDE_KIND * max(pooled, 1e-12))
     if wide.any():
-        lo, hi = _group_quantile(x, codes, kinds, RANGE_TAIL)[codes], _group_quantile(x, codes, kinds, 1.0 - RANGE_TAIL)[codes]
-        coef, residual, own = trimmed((covered & ~(wide[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
+        coef, residual, own = trimmed((covered & ~outside & ~(wide[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
+    if model_units is not None:
+        # Fitted in the cells' own units; judged, and its range and kinds' medians kept, in the
+        # model's (x and y the model-unit values, the target's encoding to get there).
+        x, y, state = model_units
+        curve = np.einsum("ij,ij->i", basis, np.nan_to_num(coef[codes]))
+        with np.errstate(invalid="ignore", over="ignore"):
+            residual = y - _forward_numeric(curve, state)
+        residual = np.where(np.isfinite(residual), residual, np.inf)
     within = np.where(fitted, _group_mad(y, codes, kinds), 0.0)
     good = fitted & (within > 1e-9)
     coef[~good] = np.nan
