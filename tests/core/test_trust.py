@@ -460,3 +460,95 @@ def test_one_broken_payment_far_out_in_a_small_kind_does_not_bend_its_kinds_fee(
     assert given == pytest.approx(frame.loc[ordinary, "fee"].to_numpy()[np.isfinite(said)], rel=0.02, abs=0.011)
     for explained in detector.explain(frame, detection, ordinary):
         assert explained["anomalous_features"][0]["feature_name"] != "fee"
+
+
+def _fee_relation(detector: TabularAnomalyDetector) -> int:
+    pre, relations = detector.preprocessor_, detector.scorer_.relations
+    (i,) = [i for i in range(len(relations)) if pre.columns[int(relations.target[i])] == "fee"]
+    return i
+
+
+def _given_fees(detector: TabularAnomalyDetector, frame: pd.DataFrame, rows) -> np.ndarray:  # noqa: ANN001
+    """The fee the fee relation gives each of ``rows`` (NaN where it says nothing)."""
+    pre, relations = detector.preprocessor_, detector.scorer_.relations
+    i = _fee_relation(detector)
+    matrix, _ = pre.transform(frame.loc[rows])
+    said = relations.predict(pre, matrix, i)
+    out = np.full(said.size, np.nan)
+    known = np.isfinite(said)
+    out[known] = np.asarray(pre.encoders[int(relations.target[i])].expected(said[known, None]), dtype=np.float64)
+    return out
+
+
+def yen_fees(rows: int = 3000, seed: int = 2) -> pd.DataFrame:
+    """Payments in euros, pounds and yen; the fee is the channel's rate on the amount plus a
+    quarter of a unit of the currency (40 yen), to the cent."""
+    rng = np.random.default_rng(seed)
+    currency = rng.choice(["EUR", "GBP", "JPY"], rows, p=[0.6, 0.25, 0.15])
+    channel = rng.choice(list(FEE_RATE), rows, p=[0.5, 0.4, 0.1])
+    amount = np.round(np.exp(rng.normal(4.3, 0.8, rows)) * np.array([RATE[c] for c in currency]), 2)
+    fee = np.round(amount * np.array([FEE_RATE[c] for c in channel]) + 0.25 * np.array([RATE[c] for c in currency]), 2)
+    return pd.DataFrame({"currency": currency, "channel": channel, "amount": amount, "fee": fee})
+
+
+def test_a_price_list_gives_every_ordinary_fee_to_the_cent_in_every_currency():
+    """A fee is a rate on the amount plus a fixed part, a line in the cells' own units: the
+    relation gives each ordinary payment's fee to the cent (not to a percent, as a curve in logs
+    does), yen payments included, whose fixed part is 40 yen, not 25 cents. A store payment
+    charged the phone rate then stands out, and is blamed on the fee or the amount."""
+    frame = yen_fees()
+    broken = int(frame.index[(frame["currency"] == "EUR") & (frame["channel"] == "store") & (frame["amount"] > 60)][0])
+    frame.loc[broken, "fee"] = round(float(frame.at[broken, "amount"]) * FEE_RATE["phone"] + 0.25, 2)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=20)
+    ordinary = frame.index.drop(broken)
+    given = _given_fees(detector, frame, ordinary)
+    known = np.isfinite(given)
+    assert known.mean() >= 0.9
+    off = np.abs(given[known] - frame.loc[ordinary, "fee"].to_numpy()[known])
+    assert np.max(off) <= 0.011
+    yen = (frame.loc[ordinary, "currency"] == "JPY").to_numpy()
+    assert (known & yen).sum() >= 0.8 * yen.sum()
+    detection = detector.detect(frame)
+    assert int(np.argmax(detection.scores)) == broken
+    assert detector.explain(frame, detection, [broken])[0]["anomalous_features"][0]["feature_name"] in ("fee", "amount")
+
+
+def test_one_huge_payment_in_a_large_kind_does_not_bend_that_kinds_fee():
+    """Among hundreds of store payments of 10 to 300 euros, one of 12 times the largest with a
+    fee at the web rate would pull the store kind's curve through itself by leverage alone; the
+    kind's other payments keep their fee to the cent, and none of them is blamed on its fee."""
+    frame = fees(seed=3)
+    kind = frame.index[(frame["channel"] == "store") & (frame["currency"] == "EUR")]
+    assert kind.size >= 300
+    broken, ordinary = int(kind[0]), [int(r) for r in kind[1:]]
+    amount = round(float(frame.loc[kind, "amount"].max()) * 12.0, 2)
+    frame.loc[broken, ["amount", "fee"]] = [amount, round(amount * FEE_RATE["web"] + 0.25, 2)]
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=20)
+    given = _given_fees(detector, frame, ordinary)
+    known = np.isfinite(given)
+    assert known.mean() >= 0.9
+    assert np.max(np.abs(given[known] - frame.loc[ordinary, "fee"].to_numpy()[known])) <= 0.011
+    detection = detector.detect(frame)
+    assert broken in np.argsort(-detection.scores)[:3].tolist()
+    # Where the relation speaks for a flagged ordinary payment, its fee is not the reason (the
+    # kind's largest and smallest payments are the network's to judge, see above).
+    spoken = [r for r, g in zip(ordinary, given, strict=True) if np.isfinite(g) and detection.flags[r]]
+    for explained in detector.explain(frame, detection, spoken):
+        assert explained["anomalous_features"][0]["feature_name"] != "fee"
+
+
+def test_a_mistyped_channel_is_given_the_channel_its_fee_was_charged_at():
+    """"hpone" occurs once; the payment's fee is its amount at the phone rate to the cent,
+    which no other channel's price list makes: the expected channel is "phone", the rarest,
+    whatever the network would guess from the amount alone."""
+    frame = fees(seed=5)
+    typo = int(frame.index[(frame["channel"] == "phone") & (frame["currency"] == "GBP")][3])
+    frame.loc[typo, "channel"] = "hpone"
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=20)
+    detection = detector.detect(frame)
+    first = detector.explain(frame, detection, [typo])[0]["anomalous_features"][0]
+    assert (first["feature_name"], first["actual_value"], first["expected_value"]) == ("channel", "hpone", "phone")
+
