@@ -215,13 +215,22 @@ class Relations:
 
     # -- use --------------------------------------------------------------------------------
 
-    def predict(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
-        """Relation ``i``'s value for its target column (NaN where it has nothing to say)."""
+    def predict(
+        self,
+        preprocessor: TabularPreprocessor,
+        matrix: np.ndarray,
+        i: int,
+        partner: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Relation ``i``'s value for its target column (NaN where it has nothing to say); at
+        the ``partner`` values given (model units), else at the rows' own. ``codes``: the rows'
+        kinds, where the caller has them (finding them is the costly part)."""
         encoders = preprocessor.encoders
-        codes = self._codes(preprocessor, matrix, i)
+        codes = self._codes(preprocessor, matrix, i) if codes is None else codes
         c = self.coef[i][codes]
         lo, hi, mid = self.bounds[i][codes, 0], self.bounds[i][codes, 1], self.bounds[i][codes, 2]
-        x = matrix[:, encoders[int(self.partner[i])].start]
+        x = matrix[:, encoders[int(self.partner[i])].start] if partner is None else partner
         inside = (x >= lo) & (x <= hi)
         own = bool(self.own_units[i])
         if own:
@@ -271,17 +280,19 @@ class Relations:
             if wanted is not None:
                 restored = wanted[:, t]
                 off_p = np.where(wanted[:, p], off_p, 0.0)
-            value = self.predict(preprocessor, matrix, i)
+            value = self.predict(preprocessor, matrix, i, codes=codes)
             start = preprocessor.encoders[t].start
             # Where the two agree exactly, the target is expected as the relation gives it, the
             # nearer its kind's usual or not: a fee right to the cent for its amount is never
             # "expected" as something the price list contradicts.
-            agree = np.zeros(matrix.shape[0], dtype=bool)
-            if not self.beyond[i]:
-                with np.errstate(invalid="ignore"):
-                    agree = np.abs(matrix[:, start] - value) <= self._tolerance(preprocessor, matrix, i)
             farther = ~(off_t < off_p)
-            use = restored & (agree | farther) & np.isfinite(value) & _present(preprocessor, matrix, t)
+            known = restored & np.isfinite(value) & _present(preprocessor, matrix, t)
+            agree = np.zeros(matrix.shape[0], dtype=bool)
+            nearer = np.flatnonzero(known & ~farther)
+            if not self.beyond[i] and nearer.size:
+                with np.errstate(invalid="ignore"):
+                    agree[nearer] = np.abs(matrix[nearer, start] - value[nearer]) <= self._tolerance(preprocessor, matrix[nearer], i, codes[nearer])
+            use = known & (agree | farther)
             recon[use, start] = value[use]
             profile = preprocessor.encoders[t].state.get("profile")
             if profile:
@@ -347,10 +358,10 @@ class Relations:
                             block[chosen] = sub
                     recon[picked[one]] = block
 
-    def _tolerance(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+    def _tolerance(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int, codes: np.ndarray | None = None) -> np.ndarray:
         """How far a row may sit from relation ``i`` and still fit it: a few of its yardsticks,
         the cells' rounding included (see rounding)."""
-        return TRIM_SIGMAS * np.sqrt(max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + self.rounding(preprocessor, matrix, i) ** 2)
+        return TRIM_SIGMAS * np.sqrt(max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + self.rounding(preprocessor, matrix, i, codes) ** 2)
 
     def _codes(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
         codes = _kind_codes(preprocessor, matrix, tuple(int(g) for g in self.groups[i]), tuple(int(s) for s in self.sizes[i]))
@@ -358,25 +369,29 @@ class Relations:
 
     def given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """(feature, rows) of the cells that hold a relation's value (see apply)."""
+        return [(feature, rows) for feature, rows, _ in self._given(preprocessor, matrix, recon)]
+
+    def _given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
         out = []
         for i in range(len(self)):
             feature = preprocessor.encoders[int(self.target[i])].start
-            value = self.predict(preprocessor, matrix, i)
+            codes = self._codes(preprocessor, matrix, i)
+            value = self.predict(preprocessor, matrix, i, codes=codes)
             # recon may be kept in float32
             close = np.abs(np.asarray(recon[:, feature], dtype=np.float64) - value) <= 1e-5 * (1.0 + np.abs(value))
-            out.append((feature, np.isfinite(value) & close))
+            out.append((feature, np.isfinite(value) & close, codes))
         return out
 
     def scale_cells(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, scales: np.ndarray) -> None:
         """A cell that holds a relation's value is measured against the relation's own usual
         error, not the network's (in ``scales``, rows x features, in place)."""
-        for i, (feature, rows) in enumerate(self.given(preprocessor, matrix, recon)):
+        for i, (feature, rows, codes) in enumerate(self._given(preprocessor, matrix, recon)):
             if self.beyond[i] or not rows.any():
                 continue
-            slack = self.rounding(preprocessor, matrix[rows], i)
+            slack = self.rounding(preprocessor, matrix[rows], i, codes[rows])
             scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + slack**2
 
-    def rounding(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int) -> np.ndarray:
+    def rounding(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int, codes: np.ndarray | None = None) -> np.ndarray:
         """How far, in model units, relation ``i`` can miss a row only because both cells are
         written to their column's decimals (half a unit of the last one each): a fee of 0.35 on
         an amount of 12.00 fits its rate to a cent, not better, however exact the price list.
@@ -386,12 +401,10 @@ class Relations:
         slack = _half_unit(encoders[t].state, matrix[:, encoders[t].start]) ** 2
         start, state = encoders[p].start, encoders[p].state
         values = _inverse_numeric(matrix[:, start], state)
+        codes = self._codes(preprocessor, matrix, i) if codes is None else codes
         half = _half_step(state)
-        shifted = []
-        for sign in (1.0, -1.0):
-            moved = matrix.copy()
-            moved[:, start] = _forward_numeric(values + sign * half, state)
-            shifted.append(self.predict(preprocessor, moved, i))
+        with np.errstate(invalid="ignore", over="ignore"):
+            shifted = [self.predict(preprocessor, matrix, i, _forward_numeric(values + sign * half, state), codes) for sign in (1.0, -1.0)]
         partner = np.abs(shifted[0] - shifted[1]) / 2.0
         slack = slack + np.where(np.isfinite(partner), partner, 0.0) ** 2
         return np.sqrt(slack)
