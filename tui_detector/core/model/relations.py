@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kinds import mode_candidates, mode_groups
-from .preprocess import CLIP, TabularPreprocessor, _forward_numeric, _inverse_numeric
+from .preprocess import CLIP, ColumnEncoder, TabularPreprocessor, _forward_numeric, _inverse_numeric
 from .roles import Role
 
 #: A relation is used when its residual spread is at most this share of the column's spread
@@ -138,7 +138,7 @@ class Relations:
         corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
         np.fill_diagonal(corr, 0.0)
         singles = _kind_options(preprocessor, matrix)
-        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float]] = []
+        found: list[tuple[int, int, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray, float, bool, bool]] = []
         for t in range(len(numeric)):
             partners = [p for p in np.argsort(-corr[t], kind="stable")[:PARTNERS_TRIED] if corr[t, p] >= RELATION_CORRELATION]
             best = None
@@ -156,7 +156,7 @@ class Relations:
                 if state_t.get("log") or state_p.get("log"):
                     # A price list is a line in the cells' own units (a rate on the amount plus a
                     # fixed part), no parabola in logs: it is tried there too, and kept where it
-                    # is tighter (measured in model units either way).
+                    # fits more rows, or as many more tightly (measured in model units either way).
                     spaces.append((_inverse_numeric(x, state_p), _inverse_numeric(y, state_t), (x, y, state_t)))
                 # An exact relation first, its kinds chosen against its own bar; a loose one only
                 # where there is none (a looser bar would settle for a coarser split).
@@ -367,11 +367,8 @@ class Relations:
         codes = _kind_codes(preprocessor, matrix, tuple(int(g) for g in self.groups[i]), tuple(int(s) for s in self.sizes[i]))
         return np.minimum(codes, self.coef.shape[1] - 1)
 
-    def given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(feature, rows) of the cells that hold a relation's value (see apply)."""
-        return [(feature, rows) for feature, rows, _ in self._given(preprocessor, matrix, recon)]
-
-    def _given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    def given(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(feature, rows, the rows' kinds) of the cells that hold a relation's value (see apply)."""
         out = []
         for i in range(len(self)):
             feature = preprocessor.encoders[int(self.target[i])].start
@@ -385,7 +382,7 @@ class Relations:
     def scale_cells(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, scales: np.ndarray) -> None:
         """A cell that holds a relation's value is measured against the relation's own usual
         error, not the network's (in ``scales``, rows x features, in place)."""
-        for i, (feature, rows, codes) in enumerate(self._given(preprocessor, matrix, recon)):
+        for i, (feature, rows, codes) in enumerate(self.given(preprocessor, matrix, recon)):
             if self.beyond[i] or not rows.any():
                 continue
             slack = self.rounding(preprocessor, matrix[rows], i, codes[rows])
@@ -460,7 +457,7 @@ class Relations:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _set_value(encoder, matrix: np.ndarray, value: int) -> None:  # noqa: ANN001 - a ColumnEncoder
+def _set_value(encoder: ColumnEncoder, matrix: np.ndarray, value: int) -> None:
     """Write value ``value`` (a category's slot, or 0/1) into the column's block of ``matrix``."""
     if encoder.role is Role.BOOLEAN:
         matrix[:, encoder.start] = float(value)
