@@ -249,15 +249,7 @@ def test_a_version_6_directory_loads_with_every_relation_exact(tmp_path):
     weight = np.round(np.where(heavy, np.exp(rng.normal(5.5, 0.5, 1500)), np.exp(rng.normal(1.2, 0.8, 1500))), 1)
     cost = np.round(np.where(heavy, 45.0 + 0.25 * weight, 4.0 + 0.9 * weight) * np.exp(rng.normal(0, 0.05, 1500)), 2)
     frame = pd.DataFrame({"carrier": np.where(heavy, "Freight", "DHL"), "weight": weight, "cost": cost})
-    detector = TabularAnomalyDetector()
-    detector.train(frame, epochs=2)
-    assert detector.scorer_.relations.beyond.any()
-    path = detector.save(tmp_path / "v7")
-    _as_older_version(path, 6, lambda k: k == "relation_beyond")
-    loaded = TabularAnomalyDetector.load(path)
-    np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
-    assert not loaded.scorer_.relations.beyond.any()
-    assert not np.allclose(loaded.score_samples(frame), detector.score_samples(frame))
+    _read_as_older_version(frame, tmp_path, 6, "beyond")
 
 
 def test_a_version_7_directory_loads_with_every_curve_in_the_models_units(tmp_path):
@@ -271,14 +263,21 @@ def test_a_version_7_directory_loads_with_every_curve_in_the_models_units(tmp_pa
     amount = np.round(np.exp(rng.normal(4.0, 0.7, 1500)), 2)
     fee = np.round(amount * np.where(channel == "web", 0.029, 0.015) + 0.25, 2)
     frame = pd.DataFrame({"channel": channel, "amount": amount, "fee": fee})
+    _read_as_older_version(frame, tmp_path, 7, "own_units")
+
+
+def _read_as_older_version(frame, tmp_path, version: int, flag: str) -> None:  # noqa: ANN001 - a DataFrame, a path
+    """A model trained on ``frame`` sets relation flag ``flag`` somewhere; saved, rewritten as
+    ``version`` wrote it (without ``relation_<flag>``) and loaded, it holds the same relations
+    with the flag clear everywhere, and scores differently (the flag is what the curves need)."""
     detector = TabularAnomalyDetector()
     detector.train(frame, epochs=2)
-    assert detector.scorer_.relations.own_units.any()
-    path = detector.save(tmp_path / "v8")
-    _as_older_version(path, 7, lambda k: k == "relation_own_units")
+    assert getattr(detector.scorer_.relations, flag).any()
+    path = detector.save(tmp_path / "model")
+    _as_older_version(path, version, lambda k: k == f"relation_{flag}")
     loaded = TabularAnomalyDetector.load(path)
     np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
-    assert not loaded.scorer_.relations.own_units.any()
+    assert not getattr(loaded.scorer_.relations, flag).any()
     assert not np.allclose(loaded.score_samples(frame), detector.score_samples(frame))
 
 

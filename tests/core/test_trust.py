@@ -422,13 +422,17 @@ def test_a_loose_relation_speaks_only_past_its_kinds_partner_values():
 FEE_RATE = {"web": 0.029, "store": 0.015, "phone": 0.035}
 
 
-def fees(rows: int = 2400, seed: int = 1) -> pd.DataFrame:
+def fees(
+    rows: int = 2400, seed: int = 1, currencies: dict[str, float] | None = None, spread: float = 0.6
+) -> pd.DataFrame:
     """Payments whose fee is the channel's rate on the amount plus a quarter of a unit of the
-    currency, to the cent; phone payments in francs are a kind of a few dozen rows."""
+    currency, to the cent; by default phone payments in francs are a kind of a few dozen rows.
+    ``currencies``: each currency's share of the payments."""
+    currencies = currencies or {"EUR": 0.6, "CHF": 0.15, "GBP": 0.25}
     rng = np.random.default_rng(seed)
-    currency = rng.choice(["EUR", "CHF", "GBP"], rows, p=[0.6, 0.15, 0.25])
+    currency = rng.choice(list(currencies), rows, p=list(currencies.values()))
     channel = rng.choice(list(FEE_RATE), rows, p=[0.5, 0.4, 0.1])
-    amount = np.round(np.exp(rng.normal(4.3, 0.6, rows)) * np.array([RATE[c] for c in currency]), 2)
+    amount = np.round(np.exp(rng.normal(4.3, spread, rows)) * np.array([RATE[c] for c in currency]), 2)
     fee = np.round(amount * np.array([FEE_RATE[c] for c in channel]) + 0.25 * np.array([RATE[c] for c in currency]), 2)
     return pd.DataFrame({"currency": currency, "channel": channel, "amount": amount, "fee": fee})
 
@@ -481,14 +485,8 @@ def _given_fees(detector: TabularAnomalyDetector, frame: pd.DataFrame, rows) -> 
 
 
 def yen_fees(rows: int = 3000, seed: int = 2) -> pd.DataFrame:
-    """Payments in euros, pounds and yen; the fee is the channel's rate on the amount plus a
-    quarter of a unit of the currency (40 yen), to the cent."""
-    rng = np.random.default_rng(seed)
-    currency = rng.choice(["EUR", "GBP", "JPY"], rows, p=[0.6, 0.25, 0.15])
-    channel = rng.choice(list(FEE_RATE), rows, p=[0.5, 0.4, 0.1])
-    amount = np.round(np.exp(rng.normal(4.3, 0.8, rows)) * np.array([RATE[c] for c in currency]), 2)
-    fee = np.round(amount * np.array([FEE_RATE[c] for c in channel]) + 0.25 * np.array([RATE[c] for c in currency]), 2)
-    return pd.DataFrame({"currency": currency, "channel": channel, "amount": amount, "fee": fee})
+    """Payments in euros, pounds and yen, the fixed part of a yen fee 40 yen."""
+    return fees(rows, seed, {"EUR": 0.6, "GBP": 0.25, "JPY": 0.15}, spread=0.8)
 
 
 def test_a_price_list_gives_every_ordinary_fee_to_the_cent_in_every_currency():
