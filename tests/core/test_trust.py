@@ -547,3 +547,37 @@ def test_a_mistyped_channel_is_given_the_channel_its_fee_was_charged_at():
     first = detector.explain(frame, detection, [typo])[0]["anomalous_features"][0]
     assert (first["feature_name"], first["actual_value"], first["expected_value"]) == ("channel", "hpone", "phone")
 
+
+
+def with_a_few_yen(frame: pd.DataFrame, channels: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    """``frame`` and, after it, one yen customer's payments: as many per channel as given, each
+    fee the channel's rate on the amount plus 40 yen, to the yen's cent."""
+    rng = np.random.default_rng(seed)
+    channel = np.repeat(list(channels), list(channels.values()))
+    amount = np.round(np.exp(rng.normal(4.3, 0.6, channel.size)) * RATE["JPY"], 2)
+    fee = np.round(amount * np.array([FEE_RATE[c] for c in channel]) + 0.25 * RATE["JPY"], 2)
+    yen = pd.DataFrame({"currency": "JPY", "channel": channel, "amount": amount, "fee": fee})
+    return pd.concat([frame, yen], ignore_index=True)
+
+
+def test_a_currency_and_channel_too_rare_for_a_curve_still_get_their_fee_to_the_cent():
+    """One customer pays in yen: 14 web, 7 store and 1 phone payment, kinds too small for a
+    curve of their own. A few rows that keep to one line to the cent (2.9% plus 40 yen) have
+    that line; the phone payment, a pair seen once, is given the phone rate plus yen's fixed
+    part, as every other row's fee is its channel's rate plus its currency's. Each yen fee is
+    given to the cent, none is a reason, and a yen store payment charged the web rate ranks first,
+    blamed on its fee or amount."""
+    frame = with_a_few_yen(fees(seed=6), {"web": 14, "store": 7, "phone": 1})
+    yen = frame.index[frame["currency"] == "JPY"]
+    broken, ordinary = int(yen[14]), [int(r) for r in yen if r != yen[14]]
+    frame.loc[broken, "fee"] = round(float(frame.at[broken, "amount"]) * FEE_RATE["web"] + 40.0, 2)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=20)
+    given = _given_fees(detector, frame, ordinary)
+    assert np.isfinite(given).all()
+    assert np.max(np.abs(given - frame.loc[ordinary, "fee"].to_numpy())) <= 0.011
+    detection = detector.detect(frame)
+    assert int(np.argmax(detection.scores)) == broken
+    assert detector.explain(frame, detection, [broken])[0]["anomalous_features"][0]["feature_name"] in ("fee", "amount")
+    for explained in detector.explain(frame, detection, ordinary):
+        assert "fee" not in [f["feature_name"] for f in explained["anomalous_features"]]

@@ -76,6 +76,16 @@ WIDE_KIND = 3.0
 #: A kind with at least this many rows is fitted from its partner range from the start (its
 #: RANGE_TAIL ends then hold a row or more each; a smaller kind's would cut into its bulk).
 RANGED_FIT_ROWS = int(round(1.0 / RANGE_TAIL))
+#: A kind too rare for its own curve (fewer than RELATION_MIN_ROWS rows) is given a straight line
+#: where at least this many of its rows, and RARE_SHARE of them, lie on one to their rounding (a
+#: yen customer's few app payments, each 2.5% plus 40 yen to the yen): two rows fix a line, and
+#: three more that keep to it within the relation's own yardstick do not do so by chance.
+RARE_KIND_ROWS = 5
+RARE_SHARE = 0.75
+#: A split by two columns whose rows, nearly all (RELATION_COVERAGE), keep to a sum of one line
+#: per column value (a fee of a rate per channel plus a fixed part per currency) gives that sum
+#: to the pairs still without a curve: yen by phone, seen once, or next month's first.
+#: Each of the two values needs RELATION_MIN_ROWS rows of its own.
 #: A looser relation (a cost that goes with a weight, give or take its noise) speaks only past
 #: its kind's partner range, continued along its tangent: there the network, which never saw a
 #: partner that far out for that kind, restores the target as if the partner were usual.
@@ -168,7 +178,11 @@ class Relations:
                         option = _choose_kinds(fx, fy, kinds, bar * scale, model_units)
                         if option is None:
                             continue
-                        fit = _fit_kinds(fx, fy, option[2], int(np.prod(option[1])), model_units=model_units)
+                        fit = _fit_kinds(
+                            fx, fy, option[2], int(np.prod(option[1])), model_units=model_units,
+                            slack=None if loose else _half_unit(state_t, y) + _half_unit(state_p, x),
+                            split=tuple(int(v) for v in option[1]),
+                        )
                         if fit is not None and fit[2] <= bar * scale:
                             tried.append((fit[2], option, fit, model_units is not None))
                     if tried:
@@ -585,6 +599,8 @@ def _fit_kinds(
     least: int = RELATION_MIN_ROWS,
     model_units: tuple[np.ndarray, np.ndarray, dict] | None = None,
     ranged: bool = True,
+    slack: np.ndarray | None = None,
+    split: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     """A robust quadratic y ~ x per kind: (coefficients per kind, x's range per kind, the
     pooled robust residual spread, the yardstick), or None where the kinds it holds for cover
@@ -592,6 +608,12 @@ def _fit_kinds(
 
     A kind whose target is constant (no nights on a taxi ride) has no fit: there the target
     depends on nothing, and the network judges it.
+
+    ``slack`` (per row, model units: what the cells' rounding can move the target) asks for
+    kinds too rare for a curve to be given a line where their rows keep to one (see
+    RARE_KIND_ROWS and _rare_lines), and, with ``split`` (the slot counts of a split by two
+    columns), the rest the sum of their two values' lines where the rows keep to such sums
+    (see _additive).
     """
     counts = np.bincount(codes, minlength=kinds)
     fitted = counts >= least
@@ -633,6 +655,7 @@ def _fit_kinds(
     wide = fitted & (own > WIDE_KIND * max(pooled, 1e-12))
     if wide.any():
         coef, residual, own = trimmed((covered & ~outside & ~(wide[codes] & ((x < lo) | (x > hi)))).astype(np.float64))
+    fx, fy = x, y
     if model_units is not None:
         # Fitted in the cells' own units; judged, and its range and kinds' medians kept, in the
         # model's (x and y the model-unit values, the target's encoding to get there).
@@ -659,7 +682,146 @@ def _fit_kinds(
         _group_median(y, codes, kinds), np.maximum(within, 1e-6),
     ])
     bounds[good] = stats[good]
+    if slack is not None:
+        reach = TRIM_SIGMAS * max(spread, RELATION_SCALE_FLOOR**0.5) + slack
+        kept = rows & (np.abs(residual) <= reach)
+        encoding = None if model_units is None else model_units[2]
+        for kind, line, on in _rare_lines(fx, fy, y, codes, counts, least, reach, encoding):
+            coef[kind] = line
+            # The rows on the line are all the kind has: its range is theirs, ends included.
+            bounds[kind] = _stats_of(x[on], y[on])
+            kept[on] = True
+        if split is not None and split[1] > 1:
+            for kind, line, on in _additive(fx, fy, y, codes, split, least, reach, encoding, coef, kept):
+                coef[kind] = line
+                bounds[kind] = _stats_of(x[on], y[on])
     return coef, bounds, float(spread), yardstick
+
+
+def _stats_of(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """KIND_STATS of a kind from the rows it rests on, their range ends included."""
+    return [x.min(), x.max(), np.median(x), max(_mad(x), 1e-6), np.median(y), max(_mad(y), 1e-6)]
+
+
+def _additive(
+    x: np.ndarray,
+    y: np.ndarray,
+    judged: np.ndarray,
+    codes: np.ndarray,
+    sizes: tuple[int, int],
+    least: int,
+    reach: np.ndarray,
+    state: dict | None,
+    coef: np.ndarray,
+    kept: np.ndarray,
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(kind, line, the rows its range and medians come from) for each pair of values too rare
+    for a curve and still without one in ``coef``, where the kinds' own curves are all sums of
+    one line per value: y ~ (a[first] + a[second]) + (b[first] + b[second]) x.
+
+    Fitted by least squares on ``kept``, the rows that keep to their own kind's curve (so a
+    broken row cannot tilt it), refitted on those within ``reach`` of ``judged`` (as in
+    _rare_lines); taken only where every kind keeps to it (RELATION_COVERAGE of its kept rows),
+    and given only to the pairs it pins down: a pair is estimable when its two values are linked
+    through pairs seen (yen only by web, phone only in euros: yen by web, euros by web and euros
+    by phone), and a sum of lines says nothing of the rest.
+
+    A pair's range and medians are those of the kept rows holding either of its values, and of
+    its own rows that keep to the sum: its own are too few for them, or none."""
+    kinds = sizes[0] * sizes[1]
+    first, second = codes // sizes[1], codes % sizes[1]
+    own = np.bincount(codes, minlength=kinds)
+    # A kind with rows enough for a curve and none kept (its target constant) stays without.
+    missing = [k for k in range(kinds) if own[k] < least and not np.isfinite(coef[k, 0])]
+    if not missing or kept.sum() < 2 * (sizes[0] + sizes[1]):
+        return []
+    width = sizes[0] + sizes[1]
+
+    def design_of(a: np.ndarray, b: np.ndarray, at: np.ndarray) -> np.ndarray:
+        out = np.zeros((a.size, 2 * width))
+        rows = np.arange(a.size)
+        out[rows, a] = out[rows, sizes[0] + b] = 1.0
+        out[rows, width + a] = out[rows, width + sizes[0] + b] = at
+        return out
+
+    design = design_of(first, second, x)
+    weight = kept.copy()
+    for _ in range(ROUNDS):
+        if weight.sum() < 2 * width:
+            return []
+        parts, *_ = np.linalg.lstsq(design[weight], y[weight], rcond=None)
+        with np.errstate(invalid="ignore", over="ignore"):
+            said = design @ parts
+            if state is not None:
+                said = _forward_numeric(said, state)
+            weight = kept & (np.abs(judged - said) <= reach)
+    held = np.bincount(codes, weights=weight.astype(np.float64), minlength=kinds)
+    tried = np.bincount(codes, weights=kept.astype(np.float64), minlength=kinds)
+    if np.any(held[tried > 0] < RELATION_COVERAGE * tried[tried > 0]):
+        return []
+    # Estimable: the pair's row of the design lies in the span of the rows fitted.
+    _, singular, basis = np.linalg.svd(design[weight], full_matrices=False)
+    basis = basis[singular > 1e-9 * singular[0]]
+    out = []
+    for k in missing:
+        a, b = k // sizes[1], k % sizes[1]
+        for probe in (design_of(np.array([a]), np.array([b]), np.array([0.0]))[0], design_of(np.array([a]), np.array([b]), np.array([1.0]))[0]):
+            if np.linalg.norm(probe - basis.T @ (basis @ probe)) > 1e-6:
+                break
+        else:
+            line = design_of(np.array([a]), np.array([b]), np.array([0.0]))[0] @ parts
+            slope = design_of(np.array([a]), np.array([b]), np.array([1.0]))[0] @ parts - line
+            # The pair's own rows that keep to the sum count too (yen's largest, by phone).
+            near = np.abs(judged - said) <= reach
+            out.append((k, np.array([line, slope, 0.0]), np.flatnonzero((kept & ((first == a) | (second == b))) | (near & (codes == k)))))
+    return out
+
+
+def _rare_lines(
+    x: np.ndarray, y: np.ndarray, judged: np.ndarray, codes: np.ndarray, counts: np.ndarray, least: int, reach: np.ndarray, state: dict | None
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(kind, line as quadratic coefficients, the rows on it) for each kind of fewer than
+    ``least`` rows whose rows keep to a line: y ~ x fitted in the space given, within ``reach``
+    (per row) of ``judged``, the model-unit target (``state`` its encoding from y's units, None
+    when y is already in them).
+
+    The line is the one through two of the kind's rows that the most rows keep to (so a broken
+    row among them cannot tilt it, as it would a least-squares line), then refitted on those."""
+    out = []
+    for kind in np.flatnonzero((counts >= RARE_KIND_ROWS) & (counts < least)):
+        rows = np.flatnonzero(codes == kind)
+        xs, ys = x[rows], y[rows]
+        if _mad(judged[rows]) <= 1e-9:
+            continue
+        a, b = np.triu_indices(rows.size, 1)
+        apart = np.abs(xs[a] - xs[b]) > 1e-9 * (1.0 + np.abs(xs[a]))
+        if not apart.any():
+            continue
+        a, b = a[apart], b[apart]
+        slope = (ys[b] - ys[a]) / (xs[b] - xs[a])
+        lines = np.column_stack([ys[a] - slope * xs[a], slope])
+        on = _on_line(lines, xs, judged[rows], reach[rows], state)
+        best = int(np.argmax(on.sum(axis=1)))
+        keep = on[best]
+        if keep.sum() < max(RARE_KIND_ROWS, RARE_SHARE * rows.size):
+            continue
+        refit = np.polyfit(xs[keep], ys[keep], 1)[::-1]
+        again = _on_line(refit[None, :], xs, judged[rows], reach[rows], state)[0]
+        if again.sum() >= keep.sum():
+            lines, keep = refit[None, :], again
+        else:
+            lines = lines[best : best + 1]
+        out.append((int(kind), np.array([lines[0, 0], lines[0, 1], 0.0]), rows[keep]))
+    return out
+
+
+def _on_line(lines: np.ndarray, x: np.ndarray, judged: np.ndarray, reach: np.ndarray, state: dict | None) -> np.ndarray:
+    """Per line (intercept, slope) and row: the row's model-unit target within ``reach`` of it."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        said = lines[:, :1] + lines[:, 1:] * x[None, :]
+        if state is not None:
+            said = _forward_numeric(said, state)
+        return np.abs(judged[None, :] - said) <= reach[None, :]
 
 
 def _group_median(values: np.ndarray, codes: np.ndarray, kinds: int) -> np.ndarray:
