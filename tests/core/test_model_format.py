@@ -9,7 +9,9 @@ column's error-tail steepness (``error_steepness``); a version 5 directory loads
 every column. Version 7 adds whether each relation is a loose one that speaks only past its
 kind's partner range (``relation_beyond``); a version 6 directory loads with every relation exact.
 Version 8 adds whether each relation's curve is in the cells' own units (``relation_own_units``);
-a version 7 directory loads with every curve in the model's units."""
+a version 7 directory loads with every curve in the model's units. Version 9 adds whether a loose
+relation speaks inside its kind's partner range too (``relation_inside``); a version 8 directory
+loads with every loose relation speaking only past it."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ ARRAYS = {
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
         "error_steepness", "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
         "relation_sizes", "relation_coef", "relation_bounds", "relation_spread", "relation_beyond",
-        "relation_own_units",
+        "relation_own_units", "relation_inside",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -53,11 +55,11 @@ def tiny_auto(planted):
 
 
 @pytest.mark.parametrize("kind", ["auto", "iforest"])
-def test_saved_model_has_the_format_version_8_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
+def test_saved_model_has_the_format_version_9_keys_files_and_arrays(kind, tiny_auto, fitted, tmp_path):
     detector = tiny_auto if kind == "auto" else fitted
     path = detector.save(tmp_path / kind)
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 8
+    assert manifest["format"] == "anomaly-tui-model" and manifest["format_version"] == MODEL_FORMAT_VERSION == 9
     assert list(manifest) == MANIFEST_KEYS
     assert list(manifest["params"]) == PARAM_KEYS and list(manifest["training"]) == TRAINING_KEYS
     assert list(manifest["ensemble"] or {}) == (ENSEMBLE_KEYS if kind == "auto" else [])
@@ -242,14 +244,18 @@ def test_a_version_6_directory_loads_with_every_relation_exact(tmp_path):
     """A model written before version 7 has no ``relation_beyond``: every relation it holds was
     found against the exact bar and speaks inside its kind's range, and it is read so. The flag
     is what makes a loose relation loose: without it the same curve would judge every row."""
+    _read_as_older_version(_two_carriers(1500, 2), tmp_path, 6, "beyond")
+
+
+def _two_carriers(rows: int, seed: int):  # noqa: ANN202 - a DataFrame
+    """Parcels of two carriers, each cost its carrier's base and price per kilo give or take 5%."""
     import pandas as pd  # noqa: PLC0415
 
-    rng = np.random.default_rng(2)
-    heavy = rng.random(1500) < 0.2
-    weight = np.round(np.where(heavy, np.exp(rng.normal(5.5, 0.5, 1500)), np.exp(rng.normal(1.2, 0.8, 1500))), 1)
-    cost = np.round(np.where(heavy, 45.0 + 0.25 * weight, 4.0 + 0.9 * weight) * np.exp(rng.normal(0, 0.05, 1500)), 2)
-    frame = pd.DataFrame({"carrier": np.where(heavy, "Freight", "DHL"), "weight": weight, "cost": cost})
-    _read_as_older_version(frame, tmp_path, 6, "beyond")
+    rng = np.random.default_rng(seed)
+    heavy = rng.random(rows) < 0.2
+    weight = np.round(np.where(heavy, np.exp(rng.normal(5.5, 0.5, rows)), np.exp(rng.normal(1.2, 0.8, rows))), 1)
+    cost = np.round(np.where(heavy, 45.0 + 0.25 * weight, 4.0 + 0.9 * weight) * np.exp(rng.normal(0, 0.05, rows)), 2)
+    return pd.DataFrame({"carrier": np.where(heavy, "Freight", "DHL"), "weight": weight, "cost": cost})
 
 
 def test_a_version_7_directory_loads_with_every_curve_in_the_models_units(tmp_path):
@@ -264,6 +270,13 @@ def test_a_version_7_directory_loads_with_every_curve_in_the_models_units(tmp_pa
     fee = np.round(amount * np.where(channel == "web", 0.029, 0.015) + 0.25, 2)
     frame = pd.DataFrame({"channel": channel, "amount": amount, "fee": fee})
     _read_as_older_version(frame, tmp_path, 7, "own_units")
+
+
+def test_a_version_8_directory_loads_with_every_loose_relation_speaking_only_past_its_range(tmp_path):
+    """A model written before version 9 has no ``relation_inside``: its loose relations speak
+    only past their kind's partner range, and it is read so. The flag is what lets a carrier's
+    price judge the costs inside its weights: without it the network judges them."""
+    _read_as_older_version(_two_carriers(1500, 2), tmp_path, 8, "inside")
 
 
 def _read_as_older_version(frame, tmp_path, version: int, flag: str) -> None:  # noqa: ANN001 - a DataFrame, a path

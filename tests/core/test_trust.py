@@ -401,9 +401,10 @@ def test_a_heavy_parcel_whose_cost_fits_its_weight_ranks_below_costs_that_fit_no
             assert said["cost_eur"] == pytest.approx(frame.at[r, "cost_eur"], rel=0.15)
 
 
-def test_a_loose_relation_speaks_only_past_its_kinds_partner_values():
-    """A cost that goes with its weight only give or take 5% is no formula: inside a carrier's
-    weights the network judges it; past them the relation carries the carrier's price on."""
+def test_a_loose_relation_judges_inside_its_kinds_weights_only_where_it_beats_the_network():
+    """A cost that goes with its weight only give or take 5% is no formula. Past a carrier's
+    weights the relation carries the carrier's price on; inside them it judges only where its
+    usual error is far below the network's on the cost, else the network does."""
     frame = parcels()
     detector = TabularAnomalyDetector(random_state=0)
     detector.train(frame, epochs=4)
@@ -412,11 +413,40 @@ def test_a_loose_relation_speaks_only_past_its_kinds_partner_values():
     assert pre.columns[int(relations.partner[i])] == "weight_kg" and relations.beyond[i]
     probe = pd.DataFrame({"warehouse": "WH01", "carrier": "GLS", "weight_kg": [3.0, 60.0, 120.0], "cost_eur": 1.0})
     matrix, _ = pre.transform(probe)
+    encoder = pre.encoders[int(relations.target[i])]
+    prices = [3.0 + 0.65 * kilos for kilos in (3.0, 60.0, 120.0)]
+    width = detector.scorer_.residual_scale.size
+    relations.judge_inside(pre, np.full(width, 1e-6))
     said = relations.predict(pre, matrix, i)
     assert np.isnan(said[0]) and np.isfinite(said[1:]).all()
-    encoder = pre.encoders[int(relations.target[i])]
-    expected = encoder.expected(said[1:, None])
-    assert expected == pytest.approx([3.0 + 0.65 * 60.0, 3.0 + 0.65 * 120.0], rel=0.2)
+    assert encoder.expected(said[1:, None]) == pytest.approx(prices[1:], rel=0.2)
+    relations.judge_inside(pre, np.full(width, 10.0))
+    said = relations.predict(pre, matrix, i)
+    assert np.isfinite(said).all()
+    assert encoder.expected(said[:, None]) == pytest.approx(prices, rel=0.2)
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_cost_a_few_times_its_carriers_price_is_found_and_explained_by_the_cost(seed):
+    """A carrier's price per kilo pins a cost to about 5%, far closer than the network, which
+    sees a category and a weight and is off by a fifth on usual rows: costs three times their
+    price on ordinary weights are the top rows, each explained first by its cost, expected at
+    about its price."""
+    frame = parcels(seed=seed)
+    light = frame.index[(frame["carrier"] != "Freight") & frame["weight_kg"].between(2.0, 5.0)]
+    broken = [int(r) for r in light[:4]]
+    for r in broken:
+        frame.loc[r, "cost_eur"] = round(float(frame.at[r, "cost_eur"]) * 3.0, 2)
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame)
+    detection = detector.detect(frame)
+    assert sorted(np.argsort(-detection.scores, kind="stable")[:4].tolist()) == sorted(broken)
+    for r, explained in zip(broken, detector.explain(frame, detection, broken), strict=True):
+        first = explained["anomalous_features"][0]
+        base, per_kg = PARCEL_PRICES[frame.at[r, "carrier"]]
+        assert first["feature_name"] == "cost_eur"
+        assert first["expected_value"] == pytest.approx(base + per_kg * frame.at[r, "weight_kg"], rel=0.15)
+
 
 
 FEE_RATE = {"web": 0.029, "store": 0.015, "phone": 0.035}

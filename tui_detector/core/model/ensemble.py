@@ -180,6 +180,7 @@ class EnsembleScorer:
         # which a column is predicted differently (see ModeScales).
         mode_scales = ModeScales.fit(preprocessor, fit_matrix[kept], squared, residual_scale)
         del squared
+        relations.judge_inside(preprocessor, residual_scale)
         relations.apply(preprocessor, fit_matrix, fit_recon)
         relations.restore_kinds(preprocessor, fit_matrix, fit_recon)
         cell_scales = mode_scales.cell_scales(preprocessor, fit_matrix, residual_scale)

@@ -23,7 +23,7 @@ from .preprocess import TabularPreprocessor
 from .threshold import QUANTILE_GRID
 
 MODEL_FORMAT = "anomaly-tui-model"
-MODEL_FORMAT_VERSION = 8
+MODEL_FORMAT_VERSION = 9
 #: Versions this one reads. Version 2 models learned a date's place in time and an entity's raw
 #: shares; their encoder states say so, and they are scored as they were trained. Version 4 may
 #: hold the scored table's results (``scores.npz``), which an older reader would call damaged.
@@ -41,7 +41,11 @@ MODEL_FORMAT_VERSION = 8
 #: model's (``relation_own_units``, one flag per relation), which an older reader would apply
 #: to the model's units and get wrong; a model of an earlier version fitted every curve in the
 #: model's units, as it was trained.
-READABLE_FORMAT_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
+#: Version 9 adds whether each loose relation speaks inside its kind's partner range too
+#: (``relation_inside``, one flag per relation), which an older reader would ignore and score
+#: against error tails measured with it; a model of an earlier version has loose relations that
+#: speak only past the range, as it was trained.
+READABLE_FORMAT_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9)
 MANIFEST = "manifest.json"
 #: Array files a model directory may hold (each listed with its sha256 in the manifest).
 MODEL_FILES = ("network.npz", "forest.npz", "ensemble.npz", "scores.npz")

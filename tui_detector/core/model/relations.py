@@ -90,6 +90,9 @@ RARE_SHARE = 0.75
 #: its kind's partner range, continued along its tangent: there the network, which never saw a
 #: partner that far out for that kind, restores the target as if the partner were usual.
 LOOSE_SPREAD = 0.35
+#: A loose relation per kind speaks inside its kind's range as well where its usual squared
+#: error is at most this share of the network's on the same column (half its error, or less).
+INSIDE_SHARE = 0.25
 
 
 @dataclass(eq=False)
@@ -112,12 +115,14 @@ class Relations:
     #: Per relation: its curve is in the cells' own units (``coef``; the bounds stay in model
     #: units, an order statistic or a median being the same row either way).
     own_units: np.ndarray | None = None
+    #: Per relation: a loose one that also speaks inside its kind's partner range, with its own
+    #: yardstick, its usual error being below the network's on its target (see judge_inside).
+    inside: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.beyond is None:
-            self.beyond = np.zeros(self.target.size, dtype=bool)
-        if self.own_units is None:
-            self.own_units = np.zeros(self.target.size, dtype=bool)
+        for name in ("beyond", "own_units", "inside"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.target.size, dtype=bool))
 
     @classmethod
     def empty(cls) -> Relations:
@@ -262,7 +267,11 @@ class Relations:
                 tangent = c[:, 1] + 2.0 * c[:, 2] * end
                 slope = np.where(tangent * chord > 0, np.sign(chord) * np.minimum(np.abs(tangent), 2.0 * np.abs(chord)), chord)
                 out = at_end + slope * (x - end)
-                inside = ~inside & np.isfinite(lo)
+                if self.inside[i]:
+                    out = np.where(inside, c[:, 0] + c[:, 1] * x + c[:, 2] * x * x, out)
+                    inside = np.isfinite(lo)
+                else:
+                    inside = ~inside & np.isfinite(lo)
             else:
                 out = c[:, 0] + c[:, 1] * x + c[:, 2] * x * x
             if own:
@@ -317,6 +326,24 @@ class Relations:
                 moved = use & ~(agree & farther)
                 shift = (value[moved] - matrix[moved, start]) / max(float(profile["spread"]), 1e-9)
                 recon[moved, start + 1] = np.clip(matrix[moved, start + 1] + shift, -CLIP, CLIP)
+
+    def judge_inside(self, preprocessor: TabularPreprocessor, network_scale: np.ndarray) -> None:
+        """Let each loose relation per kind of row whose usual squared error is at most
+        INSIDE_SHARE of the network's on its target (``network_scale``, per feature, model units)
+        speak inside its kind's range too.
+
+        A cost that follows its carrier's price per kilo give or take 5% is judged better by that
+        price than by a network whose usual error on it is 20%: a cost four times its price is
+        then as plain as it is to the analyst. A price per kind is what the network learns worst
+        (a slope that changes with a category); one curve for all rows it can learn itself, and
+        there (a steel plate's two edges) the network, which sees the whole row, keeps judging.
+        """
+        feature = np.array([preprocessor.encoders[int(t)].start for t in self.target], dtype=np.int64)
+        if not len(self):
+            self.inside = np.zeros(0, dtype=bool)
+            return
+        kinds = self.groups[:, 0] >= 0
+        self.inside = self.beyond & kinds & (self.spread**2 <= INSIDE_SHARE * network_scale[feature])
 
     def restore_kinds(
         self, preprocessor: TabularPreprocessor, matrix: np.ndarray, recon: np.ndarray, wanted: np.ndarray | None = None
@@ -397,7 +424,15 @@ class Relations:
         """A cell that holds a relation's value is measured against the relation's own usual
         error, not the network's (in ``scales``, rows x features, in place)."""
         for i, (feature, rows, codes) in enumerate(self.given(preprocessor, matrix, recon)):
-            if self.beyond[i] or not rows.any():
+            if self.inside[i]:
+                # Past its kind's range a loose relation only carries its curve on; the
+                # network's yardstick stays there (see the module's notes).
+                x = matrix[:, preprocessor.encoders[int(self.partner[i])].start]
+                b = self.bounds[i][codes]
+                rows = rows & (x >= b[:, 0]) & (x <= b[:, 1])
+            elif self.beyond[i]:
+                continue
+            if not rows.any():
                 continue
             slack = self.rounding(preprocessor, matrix[rows], i, codes[rows])
             scales[rows, feature] = max(float(self.spread[i]) ** 2, RELATION_SCALE_FLOOR) + slack**2
@@ -427,7 +462,7 @@ class Relations:
             "relation_target": self.target, "relation_partner": self.partner, "relation_groups": self.groups,
             "relation_sizes": self.sizes, "relation_coef": self.coef, "relation_bounds": self.bounds,
             "relation_spread": self.spread, "relation_beyond": self.beyond,
-            "relation_own_units": self.own_units,
+            "relation_own_units": self.own_units, "relation_inside": self.inside,
         }
 
     @classmethod
@@ -447,16 +482,19 @@ class Relations:
         n = len(out)
         out.beyond = np.array(data["relation_beyond"], dtype=bool) if "relation_beyond" in data else np.zeros(n, dtype=bool)
         out.own_units = np.array(data["relation_own_units"], dtype=bool) if "relation_own_units" in data else np.zeros(n, dtype=bool)
+        out.inside = np.array(data["relation_inside"], dtype=bool) if "relation_inside" in data else np.zeros(n, dtype=bool)
         kinds = dict(_kind_candidates(preprocessor))
         numeric = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.NUMERIC}
         shapes = (
             out.partner.shape == (n,) and out.groups.shape == (n, 2) and out.sizes.shape == (n, 2)
             and out.coef.ndim == 3 and out.coef.shape[0] == n and out.coef.shape[2] == 3
             and out.bounds.shape == (*out.coef.shape[:2], len(KIND_STATS)) and out.spread.shape == (n,)
-            and out.beyond.shape == (n,) and out.own_units.shape == (n,)
+            and out.beyond.shape == (n,) and out.own_units.shape == (n,) and out.inside.shape == (n,)
         )
         if not shapes:
             raise ValueError("the relation arrays do not fit each other")
+        # Speaking inside qualifies a loose relation only.
+        out.inside &= out.beyond
         for i in range(n):
             if int(out.target[i]) not in numeric or int(out.partner[i]) not in numeric:
                 raise ValueError("a relation names a column that is not a number")
