@@ -10,8 +10,9 @@ every column. Version 7 adds whether each relation is a loose one that speaks on
 kind's partner range (``relation_beyond``); a version 6 directory loads with every relation exact.
 Version 8 adds whether each relation's curve is in the cells' own units (``relation_own_units``);
 a version 7 directory loads with every curve in the model's units. Version 9 adds whether a loose
-relation speaks inside its kind's partner range too (``relation_inside``); a version 8 directory
-loads with every loose relation speaking only past it."""
+relation speaks inside its kind's partner range too (``relation_inside``) and whether an exact line
+in the cells' own units is continued past it (``relation_continues``); a version 8 directory loads
+with neither."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ ARRAYS = {
         "tail_quantiles", "tail_rows", "knn_reference", "projection", "error_quantiles", "error_rows",
         "error_steepness", "mode_column", "mode_table", "mode_constant", "relation_target", "relation_partner", "relation_groups",
         "relation_sizes", "relation_coef", "relation_bounds", "relation_spread", "relation_beyond",
-        "relation_own_units", "relation_inside",
+        "relation_own_units", "relation_inside", "relation_continues",
     ],
     "forest.npz": ["left", "right", "feature", "threshold", "leaf_length", "meta"],
     "network.npz": ["w0", "b0", "w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "w5", "b5"],
@@ -276,18 +277,31 @@ def test_a_version_8_directory_loads_with_every_loose_relation_speaking_only_pas
     """A model written before version 9 has no ``relation_inside``: its loose relations speak
     only past their kind's partner range, and it is read so. The flag is what lets a carrier's
     price judge the costs inside its weights: without it the network judges them."""
-    _read_as_older_version(_two_carriers(1500, 2), tmp_path, 8, "inside")
+    _read_as_older_version(_two_carriers(1500, 2), tmp_path, 8, "inside", ("continues",))
 
 
-def _read_as_older_version(frame, tmp_path, version: int, flag: str) -> None:  # noqa: ANN001 - a DataFrame, a path
+def test_a_version_8_directory_loads_with_no_price_list_continued_past_its_range(tmp_path):
+    """A model written before version 9 has no ``relation_continues``: its price lists say
+    nothing past their kind's range, and it is read so. The flag is what lets a Green bill at
+    the Business price be expected at Green's price: without it the network judges the bill."""
+    from tests.core.test_trust import bills  # noqa: PLC0415
+
+    frame = bills(seed=4)
+    business = np.flatnonzero((frame["tariff"] == "Business").to_numpy())
+    frame.loc[business[frame["kwh"].to_numpy()[business] > 1500][:3], "tariff"] = "Green"
+    _read_as_older_version(frame, tmp_path, 8, "continues", ("inside",))
+
+
+def _read_as_older_version(frame, tmp_path, version: int, flag: str, newer: tuple[str, ...] = ()) -> None:  # noqa: ANN001 - a DataFrame, a path
     """A model trained on ``frame`` sets relation flag ``flag`` somewhere; saved, rewritten as
-    ``version`` wrote it (without ``relation_<flag>``) and loaded, it holds the same relations
-    with the flag clear everywhere, and scores differently (the flag is what the curves need)."""
+    ``version`` wrote it (without ``relation_<flag>``, nor the ``newer`` flags it did not have
+    either) and loaded, it holds the same relations with the flag clear everywhere, and scores
+    differently (the flag is what the curves need)."""
     detector = TabularAnomalyDetector()
     detector.train(frame, epochs=2)
     assert getattr(detector.scorer_.relations, flag).any()
     path = detector.save(tmp_path / "model")
-    _as_older_version(path, version, lambda k: k == f"relation_{flag}")
+    _as_older_version(path, version, lambda k: k in {f"relation_{f}" for f in (flag, *newer)})
     loaded = TabularAnomalyDetector.load(path)
     np.testing.assert_array_equal(loaded.scorer_.relations.target, detector.scorer_.relations.target)
     assert not getattr(loaded.scorer_.relations, flag).any()

@@ -245,6 +245,27 @@ def test_an_amount_that_does_not_fit_its_reading_is_found_and_given_its_price():
         assert first["expected_value"] == pytest.approx(price, rel=0.01)
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_bill_labelled_with_a_tariff_whose_price_it_cannot_be_is_found_past_its_tariffs_readings(seed):
+    """Three Business meters' bills labelled Green: each reading lies past every Green reading,
+    where Green's price list says nothing, and the amount is the Business price to the cent,
+    which no Green bill could be. They are the top three rows, each explained by its tariff or
+    its amount, and the amount is expected at Green's price for its reading."""
+    frame = bills(seed=seed)
+    green = frame["tariff"] == "Green"
+    heavy = frame.index[(frame["tariff"] == "Business") & (frame["kwh"] > frame.loc[green, "kwh"].max())]
+    relabelled = [int(r) for r in heavy[:3]]
+    frame.loc[relabelled, "tariff"] = "Green"
+    detector = TabularAnomalyDetector(random_state=0)
+    detector.train(frame, epochs=30)
+    detection = detector.detect(frame)
+    assert set(np.argsort(-detection.scores)[:3].tolist()) == set(relabelled)
+    for r, explained in zip(relabelled, detector.explain(frame, detection, relabelled), strict=True):
+        reasons = {f["feature_name"]: f for f in explained["anomalous_features"]}
+        assert explained["anomalous_features"][0]["feature_name"] in ("tariff", "amount")
+        assert reasons["amount"]["expected_value"] == pytest.approx(0.34 * frame.at[r, "kwh"] + 11.0, rel=0.01)
+
+
 def test_numbers_that_are_only_correlated_get_no_relation():
     """Measurements that go together (R^2 about 0.9, as in most sensor tables) are the
     network's to judge: no column's expected value is fixed by another."""

@@ -42,9 +42,10 @@ MODEL_FORMAT_VERSION = 9
 #: to the model's units and get wrong; a model of an earlier version fitted every curve in the
 #: model's units, as it was trained.
 #: Version 9 adds whether each loose relation speaks inside its kind's partner range too
-#: (``relation_inside``, one flag per relation), which an older reader would ignore and score
-#: against error tails measured with it; a model of an earlier version has loose relations that
-#: speak only past the range, as it was trained.
+#: (``relation_inside``, one flag per relation), and whether an exact line in the cells' own
+#: units is continued past it for a row another kind's price fits (``relation_continues``),
+#: which an older reader would ignore and score against error tails measured with them; a model
+#: of an earlier version has neither, as it was trained.
 READABLE_FORMAT_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9)
 MANIFEST = "manifest.json"
 #: Array files a model directory may hold (each listed with its sha256 in the manifest).

@@ -81,9 +81,12 @@ class Relations:
     #: Per relation: a loose one that also speaks inside its kind's partner range, with its own
     #: yardstick, its usual error being far below the network's on its target (judge_inside).
     inside: np.ndarray | None = None
+    #: Per relation: an exact line in the cells' own units, continued past its kind's range for
+    #: a row that fits another kind's price instead (see restore_kinds).
+    continues: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("beyond", "own_units", "inside"):
+        for name in ("beyond", "own_units", "inside", "continues"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(self.target.size, dtype=bool))
 
@@ -193,6 +196,7 @@ class Relations:
             np.array([f[6] for f in found], np.float64),
             np.array([f[7] for f in found], bool),
             np.array([f[8] for f in found], bool),
+            continues=np.array([f[8] and not f[7] for f in found], bool),
         )
 
     # -- use --------------------------------------------------------------------------------
@@ -204,16 +208,18 @@ class Relations:
         i: int,
         partner: np.ndarray | None = None,
         codes: np.ndarray | None = None,
+        continued: bool = False,
     ) -> np.ndarray:
         """Relation ``i``'s value for its target column (NaN where it has nothing to say); at
         the ``partner`` values given (model units), else at the rows' own. ``codes``: the rows'
-        kinds, where the caller has them (finding them is the costly part)."""
+        kinds, where the caller has them (finding them is the costly part). ``continued``: an
+        exact curve speaks past its kind's range too (see restore_kinds)."""
         encoders = preprocessor.encoders
         codes = self._codes(preprocessor, matrix, i) if codes is None else codes
         c = self.coef[i][codes]
         lo, hi, mid = self.bounds[i][codes, 0], self.bounds[i][codes, 1], self.bounds[i][codes, 2]
         x = matrix[:, encoders[int(self.partner[i])].start] if partner is None else partner
-        inside = (x >= lo) & (x <= hi)
+        inside = ((x >= lo) & (x <= hi)) | (continued & np.isfinite(lo))
         own = bool(self.own_units[i])
         if own:
             state = encoders[int(self.partner[i])].state
@@ -320,6 +326,14 @@ class Relations:
         speaks, only on rows whose own value has no curve of its own (too rare to have been
         fitted), and only where exactly one value of the column makes the row fit it; a row
         whose numbers fit no value keeps what the network expected. ``wanted`` as in apply.
+
+        A row whose own value has a line in the cells' own units, past whose range it lies and
+        which it misses, while exactly one other value's price fits it to the cent, has a number
+        wrong for its kind: a bill labelled Green for 1,803 kWh at the Business price. Its target
+        is expected as its own line continued (Green's price for 1,803 kWh), and measured
+        against the relation's yardstick (see given); the kind column keeps the network's guess.
+        Past the range alone a curve stays silent (a row may be the kind's largest), and a price
+        that fits no other value either says nothing of which cell is off.
         """
         encoders = preprocessor.encoders
         for i in range(len(self)):
@@ -329,8 +343,11 @@ class Relations:
             actual = matrix[:, encoders[t].start]
             # Only a row whose own kind has no curve: a kind the rows fitted is the row's own
             # (a store payment charged the phone rate has a wrong fee, not a wrong channel).
-            unfitted = ~np.isfinite(self.coef[i][self._codes(preprocessor, matrix, i), 0])
-            rows = np.flatnonzero(unfitted & _present(preprocessor, matrix, t) & _present(preprocessor, matrix, p))
+            codes = self._codes(preprocessor, matrix, i)
+            unfitted = ~np.isfinite(self.coef[i][codes, 0])
+            both = _present(preprocessor, matrix, t) & _present(preprocessor, matrix, p)
+            wrong, continued = self._missed_past_range(preprocessor, matrix, i, codes, both & ~unfitted)
+            rows = np.flatnonzero((unfitted | wrong) & both)
             for g in (int(g) for g in self.groups[i] if g >= 0):
                 encoder = encoders[g]
                 picked = rows if wanted is None else rows[wanted[rows, g]]
@@ -346,6 +363,11 @@ class Relations:
                     with np.errstate(invalid="ignore"):
                         fits[:, v] = np.abs(actual[picked] - said[:, v]) <= self._tolerance(preprocessor, trial, i)
                 one = fits.sum(axis=1) == 1
+                known = one & wrong[picked]
+                if known.any():
+                    hit = picked[known] if wanted is None else picked[known][wanted[picked[known], t]]
+                    recon[hit, encoders[t].start] = continued[hit]
+                one &= ~wrong[picked]
                 if one.any():
                     block = recon[picked[one]]
                     # Under that value the number fits its relation: it is expected as the
@@ -362,6 +384,26 @@ class Relations:
                             block[chosen] = sub
                     recon[picked[one]] = block
 
+    def _missed_past_range(
+        self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int, codes: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows past their kind's range that miss its curve continued, that curve's value), for
+        an exact relation in the cells' own units (a price list: a line, safe to continue);
+        ``candidates`` the rows to look at (their kind has a curve, both cells present)."""
+        wrong = np.zeros(matrix.shape[0], dtype=bool)
+        continued = np.full(matrix.shape[0], np.nan)
+        if not self.continues[i]:
+            return wrong, continued
+        past = np.flatnonzero(candidates & ~np.isfinite(self.predict(preprocessor, matrix, i, codes=codes)))
+        if past.size == 0:
+            return wrong, continued
+        continued[past] = self.predict(preprocessor, matrix[past], i, codes=codes[past], continued=True)
+        actual = matrix[past, preprocessor.encoders[int(self.target[i])].start]
+        with np.errstate(invalid="ignore"):
+            fits = np.abs(actual - continued[past]) <= self._tolerance(preprocessor, matrix[past], i, codes[past])
+        wrong[past] = np.isfinite(continued[past]) & ~fits
+        return wrong, continued
+
     def _tolerance(self, preprocessor: TabularPreprocessor, matrix: np.ndarray, i: int, codes: np.ndarray | None = None) -> np.ndarray:
         """How far a row may sit from relation ``i`` and still fit it: a few of its yardsticks,
         the cells' rounding included (see rounding)."""
@@ -377,7 +419,8 @@ class Relations:
         for i in range(len(self)):
             feature = preprocessor.encoders[int(self.target[i])].start
             codes = self._codes(preprocessor, matrix, i)
-            value = self.predict(preprocessor, matrix, i, codes=codes)
+            # A price list's line continued past its range, where restore_kinds gave it.
+            value = self.predict(preprocessor, matrix, i, codes=codes, continued=bool(self.continues[i]))
             # recon may be kept in float32
             close = np.abs(np.asarray(recon[:, feature], dtype=np.float64) - value) <= 1e-5 * (1.0 + np.abs(value))
             out.append((feature, np.isfinite(value) & close, codes))
@@ -425,7 +468,7 @@ class Relations:
             "relation_target": self.target, "relation_partner": self.partner, "relation_groups": self.groups,
             "relation_sizes": self.sizes, "relation_coef": self.coef, "relation_bounds": self.bounds,
             "relation_spread": self.spread, "relation_beyond": self.beyond,
-            "relation_own_units": self.own_units, "relation_inside": self.inside,
+            "relation_own_units": self.own_units, "relation_inside": self.inside, "relation_continues": self.continues,
         }
 
     @classmethod
@@ -446,6 +489,7 @@ class Relations:
         out.beyond = np.array(data["relation_beyond"], dtype=bool) if "relation_beyond" in data else np.zeros(n, dtype=bool)
         out.own_units = np.array(data["relation_own_units"], dtype=bool) if "relation_own_units" in data else np.zeros(n, dtype=bool)
         out.inside = np.array(data["relation_inside"], dtype=bool) if "relation_inside" in data else np.zeros(n, dtype=bool)
+        out.continues = np.array(data["relation_continues"], dtype=bool) if "relation_continues" in data else np.zeros(n, dtype=bool)
         kinds = dict(kind_candidates(preprocessor))
         numeric = {j for j, e in enumerate(preprocessor.encoders) if e.role is Role.NUMERIC}
         shapes = (
@@ -453,11 +497,13 @@ class Relations:
             and out.coef.ndim == 3 and out.coef.shape[0] == n and out.coef.shape[2] == 3
             and out.bounds.shape == (*out.coef.shape[:2], len(KIND_STATS)) and out.spread.shape == (n,)
             and out.beyond.shape == (n,) and out.own_units.shape == (n,) and out.inside.shape == (n,)
+            and out.continues.shape == (n,)
         )
         if not shapes:
             raise ValueError("the relation arrays do not fit each other")
-        # Speaking inside qualifies a loose relation only.
+        # Speaking inside qualifies a loose relation only; continuing, an exact one in own units.
         out.inside &= out.beyond
+        out.continues &= out.own_units & ~out.beyond
         for i in range(n):
             if int(out.target[i]) not in numeric or int(out.partner[i]) not in numeric:
                 raise ValueError("a relation names a column that is not a number")
