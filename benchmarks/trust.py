@@ -24,9 +24,9 @@ while choosing the loose relations; seeds 21-26 were the unseen tables of the lo
 final run, and payments 21 and utilities 21 were studied since; seeds 27-32 were the unseen
 tables of the relations in the cells' own units, and payments 24 and 29 and shipments 0 were
 studied while fitting the rare kinds of row); seeds 33 and up of every domain were generated
-for the final run of the rare kinds' lines and the loose relations judging inside their range,
-run with that change and its parent only, and no row of them looked at ("held out, never
-looked at").
+for the final run of the rare kinds' lines, the loose relations judging inside their range and
+the price lists continued against another kind's price, run with that change, its parent and
+the change without its last step, and no row of them looked at ("held out, never looked at").
 
     python benchmarks/trust.py [--seeds 0 1 ... 38] [--domains payments ...] [--out benchmarks/TRUST.md]
 """
