@@ -342,7 +342,8 @@ class Relations:
             t, p = int(self.target[i]), int(self.partner[i])
             actual = matrix[:, encoders[t].start]
             # Only a row whose own kind has no curve: a kind the rows fitted is the row's own
-            # (a store payment charged the phone rate has a wrong fee, not a wrong channel).
+            # (a store payment charged the phone rate has a wrong fee, not a wrong channel);
+            # or one past its kind's range that misses its own line continued (see above).
             codes = self._codes(preprocessor, matrix, i)
             unfitted = ~np.isfinite(self.coef[i][codes, 0])
             both = _present(preprocessor, matrix, t) & _present(preprocessor, matrix, p)
