@@ -286,9 +286,9 @@ def _additive(
     own = np.bincount(codes, minlength=kinds)
     # A kind with rows enough for a curve and none kept (its target constant) stays without.
     missing = [k for k in range(kinds) if own[k] < least and not np.isfinite(coef[k, 0])]
-    if not missing or kept.sum() < 2 * (sizes[0] + sizes[1]):
-        return []
     width = sizes[0] + sizes[1]
+    if not missing or kept.sum() < 2 * width:
+        return []
 
     def design_of(a: np.ndarray, b: np.ndarray, at: np.ndarray) -> np.ndarray:
         out = np.zeros((a.size, 2 * width))
@@ -315,18 +315,17 @@ def _additive(
     # Estimable: the pair's row of the design lies in the span of the rows fitted.
     _, singular, basis = np.linalg.svd(design[weight], full_matrices=False)
     basis = basis[singular > 1e-9 * singular[0]]
+    # The pair's own rows that keep to the sum count too (yen's largest, by phone).
+    near = np.abs(judged - said) <= reach
     out = []
     for k in missing:
         a, b = k // sizes[1], k % sizes[1]
-        for probe in (design_of(np.array([a]), np.array([b]), np.array([0.0]))[0], design_of(np.array([a]), np.array([b]), np.array([1.0]))[0]):
-            if np.linalg.norm(probe - basis.T @ (basis @ probe)) > 1e-6:
-                break
-        else:
-            line = design_of(np.array([a]), np.array([b]), np.array([0.0]))[0] @ parts
-            slope = design_of(np.array([a]), np.array([b]), np.array([1.0]))[0] @ parts - line
-            # The pair's own rows that keep to the sum count too (yen's largest, by phone).
-            near = np.abs(judged - said) <= reach
-            out.append((k, np.array([line, slope, 0.0]), np.flatnonzero((kept & ((first == a) | (second == b))) | (near & (codes == k)))))
+        # The pair's design rows at partner 0 and 1: its intercept, and intercept plus slope.
+        probes = design_of(np.array([a, a]), np.array([b, b]), np.array([0.0, 1.0]))
+        if np.any(np.linalg.norm(probes - (probes @ basis.T) @ basis, axis=1) > 1e-6):
+            continue
+        line, at_one = probes @ parts
+        out.append((k, np.array([line, at_one - line, 0.0]), np.flatnonzero((kept & ((first == a) | (second == b))) | (near & (codes == k)))))
     return out
 
 

@@ -395,7 +395,9 @@ class Relations:
         continued = np.full(matrix.shape[0], np.nan)
         if not self.continues[i]:
             return wrong, continued
-        past = np.flatnonzero(candidates & ~np.isfinite(self.predict(preprocessor, matrix, i, codes=codes)))
+        lo, hi = self.bounds[i][codes, 0], self.bounds[i][codes, 1]
+        x = matrix[:, preprocessor.encoders[int(self.partner[i])].start]
+        past = np.flatnonzero(candidates & np.isfinite(lo) & ((x < lo) | (x > hi)))
         if past.size == 0:
             return wrong, continued
         continued[past] = self.predict(preprocessor, matrix[past], i, codes=codes[past], continued=True)
